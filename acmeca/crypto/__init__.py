@@ -1,0 +1,1 @@
+"""The only package that imports cryptography.hazmat. Synchronous; callers move heavy work off the loop."""

@@ -1,0 +1,1 @@
+"""Pure vocabulary shared by every layer: no I/O, no HTTP, no storage."""

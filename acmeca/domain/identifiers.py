@@ -1,0 +1,127 @@
+"""Identifiers a certificate can be issued for, in canonical form.
+
+DNS names are lower-case A-labels (IDNA 2008 via the stdlib codec is not enough, so we use the ``idna``
+package that ships with our HTTP stack); IP addresses are compared as bytes and printed in RFC 5952 form.
+This CA is internal: single-label names and private suffixes are legal here, public-suffix rules are not.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+import idna
+
+from acmeca.domain.errors import Malformed, RejectedIdentifier, UnsupportedIdentifier
+
+MAX_DNS_NAME_OCTETS = 253  # RFC 1035 §2.3.4, without the trailing root dot
+MAX_LABEL_OCTETS = 63
+_LDH_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+class IdentifierType(StrEnum):
+    DNS = "dns"
+    IP = "ip"
+
+
+@dataclass(frozen=True, order=True)
+class Identifier:
+    type: IdentifierType
+    value: str
+
+    @property
+    def is_wildcard(self) -> bool:
+        return self.type is IdentifierType.DNS and self.value.startswith("*.")
+
+    @property
+    def base(self) -> Identifier:
+        """The identifier an authorization is about: a wildcard's base name, else itself."""
+        if self.is_wildcard:
+            return Identifier(self.type, self.value[2:])
+        return self
+
+    def to_json(self) -> dict[str, str]:
+        return {"type": self.type.value, "value": self.value}
+
+
+def canonical_dns_name(name: str, *, allow_wildcard: bool = True) -> str:
+    """Return ``name`` as a lower-case A-label name, or raise RejectedIdentifier/Malformed."""
+    if not name or name != name.strip():
+        raise Malformed(f"invalid DNS name {name!r}")
+    if name.endswith("."):
+        raise RejectedIdentifier(f"DNS name {name!r} must not end with a dot")
+    wildcard = name.startswith("*.")
+    if wildcard and not allow_wildcard:
+        raise RejectedIdentifier(f"wildcard name {name!r} is not allowed here")
+    rest = name[2:] if wildcard else name
+    if "*" in rest:
+        raise RejectedIdentifier(f"DNS name {name!r} has a wildcard that is not the whole leftmost label")
+    if _looks_like_ip(rest):
+        raise RejectedIdentifier(f"{name!r} is an IP address: use an identifier of type ip")
+    ascii_name = _to_a_label(rest, original=name)
+    if len(ascii_name) > MAX_DNS_NAME_OCTETS:
+        raise RejectedIdentifier(f"DNS name {name!r} is longer than {MAX_DNS_NAME_OCTETS} octets")
+    for label in ascii_name.split("."):
+        if len(label) > MAX_LABEL_OCTETS or not _LDH_LABEL.match(label):
+            raise RejectedIdentifier(f"DNS name {name!r} has an invalid label {label!r}")
+    return f"*.{ascii_name}" if wildcard else ascii_name
+
+
+def _to_a_label(name: str, *, original: str) -> str:
+    try:
+        if name.isascii():
+            lowered = name.lower()
+            for label in lowered.split("."):
+                if label.startswith("xn--"):
+                    idna.decode(label)  # rejects invalid punycode
+            return lowered
+        return idna.encode(name, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise RejectedIdentifier(f"DNS name {original!r} is not a valid IDNA name: {exc}") from exc
+
+
+def _looks_like_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def canonical_ip(value: str) -> str:
+    """RFC 5952 text of an IP address; rejects prefixes, zones and non-canonical IPv4 forms."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError as exc:
+        raise Malformed(f"invalid IP address {value!r}") from exc
+    return str(address)
+
+
+def parse_identifier(type_: str, value: str) -> Identifier:
+    """Build a canonical identifier from wire values; the single entry point for untrusted input."""
+    if not isinstance(type_, str) or not isinstance(value, str):
+        raise Malformed("identifier type and value must be strings")
+    if type_ == IdentifierType.DNS:
+        return Identifier(IdentifierType.DNS, canonical_dns_name(value))
+    if type_ == IdentifierType.IP:
+        return Identifier(IdentifierType.IP, canonical_ip(value))
+    raise UnsupportedIdentifier(f"identifier type {type_!r} is not supported")
+
+
+def dns(value: str) -> Identifier:
+    return Identifier(IdentifierType.DNS, canonical_dns_name(value))
+
+
+def ip(value: str) -> Identifier:
+    return Identifier(IdentifierType.IP, canonical_ip(value))
+
+
+def ip_address(identifier: Identifier) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(identifier.value)
+
+
+def reverse_dns_name(identifier: Identifier) -> str:
+    """The in-addr.arpa / ip6.arpa name used as SNI for IP tls-alpn-01 (RFC 8738 §6)."""
+    return ipaddress.ip_address(identifier.value).reverse_pointer

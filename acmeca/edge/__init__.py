@@ -1,0 +1,1 @@
+"""aiohttp plumbing shared by the three front ends."""

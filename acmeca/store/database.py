@@ -1,0 +1,124 @@
+"""The async engine factory and the transaction discipline every repository follows.
+
+SQLite is the zero-setup default: WAL so readers never block the writer, a busy timeout so concurrent
+writers queue instead of failing, and ``BEGIN IMMEDIATE`` for write transactions so two writers cannot
+both read-then-upgrade and deadlock. PostgreSQL (asyncpg) is for production and several replicas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from acmeca.domain.errors import ServiceUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """What ca.json's ``db`` object says, already resolved to a SQLAlchemy URL."""
+
+    url: str
+    pool_size: int = 10
+
+    @property
+    def dialect(self) -> str:
+        return make_url(self.url).get_backend_name()
+
+
+def settings_from_ca_json(db: dict[str, Any]) -> DatabaseSettings:
+    """Translate step-ca's ``{"type", "dataSource", "database"}`` into our settings."""
+    kind = str(db.get("type", "")).lower()
+    source = str(db.get("dataSource", ""))
+    if kind in ("sqlite", "sqlite3"):
+        if not source:
+            raise ValueError('db.dataSource must name the SQLite file')
+        return DatabaseSettings(url=f"sqlite+aiosqlite:///{source}")
+    if kind in ("postgresql", "postgres"):
+        url = make_url(source)
+        if url.get_backend_name() not in ("postgresql", "postgres"):
+            raise ValueError("db.dataSource must be a postgresql:// URL")
+        url = url.set(drivername="postgresql+asyncpg")
+        if db.get("database"):
+            url = url.set(database=str(db["database"]))
+        return DatabaseSettings(url=url.render_as_string(hide_password=False))
+    raise ValueError(f"db.type {db.get('type')!r} is not supported (use sqlite or postgresql)")
+
+
+class Database:
+    """Owns the engine; hands out read and write transactions."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def url(self) -> URL:
+        return self.engine.url
+
+    @classmethod
+    def connect(cls, settings: DatabaseSettings) -> Database:
+        url = make_url(settings.url)
+        if url.get_backend_name() == "sqlite":
+            engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            _configure_sqlite(engine)
+        else:
+            engine = create_async_engine(
+                url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
+            )
+        return cls(engine)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction: committed on success, rolled back on any exception."""
+        try:
+            async with self.engine.connect() as conn:
+                conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
+                async with conn.begin():
+                    yield conn
+        except (OperationalError, DBAPIError) as exc:
+            if exc.connection_invalidated or isinstance(exc, OperationalError):
+                raise ServiceUnavailable("the database is unavailable, try again") from exc
+            raise
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A read-only transaction (deferred on SQLite, so it never takes the write lock)."""
+        try:
+            async with self.engine.connect() as conn, conn.begin():
+                yield conn
+        except OperationalError as exc:
+            raise ServiceUnavailable("the database is unavailable, try again") from exc
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" hook below emit BEGIN, so we can choose IMMEDIATE for writers.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+        conn.exec_driver_sql(f"BEGIN {mode}")
