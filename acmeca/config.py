@@ -13,9 +13,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from acmeca.domain.claims import Claims
 from acmeca.domain.durations import parse_duration
 from acmeca.domain.errors import Malformed
-from acmeca.domain.claims import Claims
 
 DEFAULT_DNS_NAMES = ("localhost", "127.0.0.1", "::1")
 DEFAULT_TLS = {
@@ -143,7 +143,7 @@ def parse_config(document: dict[str, Any], *, path: Path) -> CAConfig:
         address=address,
         insecure_address=_str(document, "insecureAddress"),
         dns_names=tuple(dns_names),
-        common_name=_str(document, "commonName") or "Step Online CA",
+        common_name=_str(document, "commonName") or "acmeca Online CA",
         password=_str(document, "password"),
         db=db or {},
         logger_format=str((document.get("logger") or {}).get("format", "text")),

@@ -15,8 +15,6 @@ from acmeca.crypto import der
 from acmeca.crypto.certbuild_oids import PROVISIONER_EXTENSION_OID
 from acmeca.crypto.keys import PublicKey, SigningKey
 
-
-
 EKU_OIDS = {
     "serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
     "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH,

@@ -75,3 +75,11 @@ def provisioner_of(certificate: x509.Certificate) -> tuple[int, str, str] | None
 def common_name(certificate: x509.Certificate) -> str | None:
     attributes = certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return str(attributes[0].value) if attributes else None
+
+
+def spki_sha256_of(certificate: x509.Certificate) -> str:
+    return hashlib.sha256(
+        certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    ).hexdigest()

@@ -164,6 +164,10 @@ class NotImplementedYet(CAError):
     """A documented feature that this build does not offer."""
 
 
+class ServerInternal(CAError):
+    """An unexpected failure; the detail names a request id, never internals."""
+
+
 class ServiceUnavailable(CAError):
     """A dependency (database, signer) is temporarily unavailable; the client may retry."""
 

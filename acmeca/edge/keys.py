@@ -15,11 +15,11 @@ if TYPE_CHECKING:
     from acmeca.runtime import Runtime
     from acmeca.store.database import Database
 
-CONFIG = web.AppKey("config", "CAConfig")
-CLOCK = web.AppKey("clock", "Clock")
-DATABASE = web.AppKey("database", "Database")
-RUNTIME = web.AppKey("runtime", "Runtime")
-ENGINE = web.AppKey("engine", "IssuingEngine")
-CATALOG = web.AppKey("catalog", "ProvisionerCatalog")
-TRUST = web.AppKey("trust", "TrustBundle")
+CONFIG: web.AppKey[CAConfig] = web.AppKey("config")
+CLOCK: web.AppKey[Clock] = web.AppKey("clock")
+DATABASE: web.AppKey[Database] = web.AppKey("database")
+RUNTIME: web.AppKey[Runtime] = web.AppKey("runtime")
+ENGINE: web.AppKey[IssuingEngine] = web.AppKey("engine")
+CATALOG: web.AppKey[ProvisionerCatalog] = web.AppKey("catalog")
+TRUST: web.AppKey[TrustBundle] = web.AppKey("trust")
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -1,0 +1,3 @@
+from acmeca.cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,82 @@
+"""Anti-replay nonces that every replica can verify and none can accept twice.
+
+A nonce is ``random(16) || expiry(8) || HMAC-SHA256(key, random || expiry)[:16]`` in base64url. The key is
+kept in the database, so a nonce issued by one process verifies in any other sharing the database, and
+issuing costs no write. Redeeming inserts the nonce into ``used_nonces`` (primary key): exactly one write per
+request, and a replay fails wherever it arrives. Spent nonces are swept once they have expired anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from acmeca.domain.clock import Clock
+from acmeca.domain.errors import BadNonce
+from acmeca.store import nonces as store
+from acmeca.store.database import Database
+
+SECRET_SETTING = "acme.nonce_hmac_key"
+_RANDOM = 16
+_EXPIRY = 8
+_MAC = 16
+_LENGTH = _RANDOM + _EXPIRY + _MAC
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class NonceService:
+    def __init__(self, db: Database, clock: Clock, *, lifetime: timedelta = timedelta(hours=1)) -> None:
+        self._db = db
+        self._clock = clock
+        self._lifetime = lifetime
+        self._key: bytes | None = None
+
+    async def _secret(self) -> bytes:
+        """The shared HMAC key; created by whichever replica starts first, then cached (it never changes)."""
+        if self._key is None:
+            async with self._db.write() as conn:
+                stored = await store.ensure_setting(conn, SECRET_SETTING, _b64(secrets.token_bytes(32)))
+            self._key = base64.urlsafe_b64decode(stored + "=" * (-len(stored) % 4))
+        return self._key
+
+    async def issue(self) -> str:
+        key = await self._secret()
+        expiry = int((self._clock.now() + self._lifetime).timestamp())
+        body = secrets.token_bytes(_RANDOM) + expiry.to_bytes(_EXPIRY, "big")
+        return _b64(body + hmac.new(key, body, hashlib.sha256).digest()[:_MAC])
+
+    async def redeem(self, nonce: object) -> None:
+        """Spend ``nonce`` or raise BadNonce; forged and expired nonces never reach the database."""
+        if not isinstance(nonce, str) or not nonce:
+            raise BadNonce("the JWS header has no nonce")
+        raw = _decode(nonce)
+        key = await self._secret()
+        body, mac = raw[: _RANDOM + _EXPIRY], raw[_RANDOM + _EXPIRY :]
+        if not hmac.compare_digest(mac, hmac.new(key, body, hashlib.sha256).digest()[:_MAC]):
+            raise BadNonce("the nonce was not issued by this CA")
+        expires_at = datetime.fromtimestamp(int.from_bytes(body[_RANDOM:], "big"), UTC)
+        if expires_at <= self._clock.now():
+            raise BadNonce("the nonce has expired")
+        async with self._db.write() as conn:
+            if not await store.spend(conn, nonce, expires_at):
+                raise BadNonce("the nonce was already used")
+
+    async def sweep(self) -> int:
+        async with self._db.write() as conn:
+            return await store.sweep(conn, self._clock.now())
+
+
+def _decode(nonce: str) -> bytes:
+    if "=" in nonce or len(nonce) != len(_b64(bytes(_LENGTH))):
+        raise BadNonce("the nonce is malformed")
+    try:
+        return base64.urlsafe_b64decode(nonce + "=" * (-len(nonce) % 4))
+    except (binascii.Error, ValueError):
+        raise BadNonce("the nonce is malformed") from None

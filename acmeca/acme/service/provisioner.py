@@ -1,0 +1,97 @@
+"""A typed view of an ACME provisioner's ca.json document.
+
+The catalog hands out untyped documents (they are step-ca's shape); every ACME decision reads them through
+this class so a missing or mistyped key is settled once, here, and not in each handler.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from acmeca.config import ConfigError, parse_claims
+from acmeca.domain.claims import Claims
+from acmeca.domain.errors import NotFound
+from acmeca.domain.records import ProvisionerRef
+from acmeca.domain.status import ChallengeType, ProvisionerType
+from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
+
+DEFAULT_ORDERS_PER_PAGE = 10
+
+
+@dataclass(frozen=True)
+class Lifetimes:
+    """How long ACME objects live; an internal CA can afford generous authorization reuse."""
+
+    order: timedelta = timedelta(hours=24)
+    pending_authz: timedelta = timedelta(hours=24)
+    valid_authz: timedelta = timedelta(days=30)
+
+
+@dataclass(frozen=True)
+class AcmeProvisioner:
+    ref: ProvisionerRef
+    challenges: tuple[ChallengeType, ...]
+    require_eab: bool
+    claims: Claims
+    terms_of_service: str | None
+    website: str | None
+    caa_identities: tuple[str, ...]
+    validation: dict[str, Any]
+    orders_per_page: int = DEFAULT_ORDERS_PER_PAGE
+    lifetimes: Lifetimes = field(default_factory=Lifetimes)
+
+    @property
+    def id(self) -> str:
+        return self.ref.id
+
+    @property
+    def name(self) -> str:
+        return self.ref.name
+
+    @classmethod
+    def from_entry(cls, entry: ProvisionerEntry, authority_claims: Claims) -> AcmeProvisioner:
+        doc = entry.document
+        names = doc.get("challenges") or [c.value for c in ChallengeType]
+        challenges = tuple(c for c in ChallengeType if c.value in names)
+        try:
+            claims = parse_claims(doc.get("claims") or {}, base=authority_claims, where=f"provisioner {entry.name}")
+        except ConfigError:
+            claims = authority_claims
+        per_page = doc.get("ordersPerPage")
+        return cls(
+            ref=entry.ref,
+            challenges=challenges,
+            require_eab=bool(doc.get("requireEAB", False)),
+            claims=claims,
+            terms_of_service=_text(doc.get("termsOfService")),
+            website=_text(doc.get("website")),
+            caa_identities=tuple(str(v) for v in doc.get("caaIdentities") or ()),
+            validation=dict(doc.get("validation") or {}),
+            orders_per_page=per_page if isinstance(per_page, int) and per_page > 0 else DEFAULT_ORDERS_PER_PAGE,
+        )
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+class AcmeProvisioners:
+    """Looks ACME provisioners up by name or id in the shared catalog."""
+
+    def __init__(self, catalog: ProvisionerCatalog, authority_claims: Claims) -> None:
+        self._catalog = catalog
+        self._claims = authority_claims
+
+    async def by_name(self, name: str) -> AcmeProvisioner:
+        entry = await self._catalog.by_name(name)
+        if entry.type is not ProvisionerType.ACME:
+            raise NotFound(f"provisioner '{name}' is not an ACME provisioner")
+        return AcmeProvisioner.from_entry(entry, self._claims)
+
+    async def by_id(self, provisioner_id: str) -> AcmeProvisioner:
+        entry = await self._catalog.by_id(provisioner_id)
+        if entry.type is not ProvisionerType.ACME:
+            raise NotFound(f"provisioner '{entry.name}' is not an ACME provisioner")
+        return AcmeProvisioner.from_entry(entry, self._claims)

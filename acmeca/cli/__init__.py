@@ -1,0 +1,1 @@
+"""The ``acmeca`` command line, mirroring ``step ca``."""

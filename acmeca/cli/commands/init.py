@@ -1,0 +1,195 @@
+"""``acmeca init``: create a PKI and a ca.json as ``step ca init`` does, interchangeable with step's files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from acmeca.cli.errors import CLIError
+from acmeca.cli.files import read_password_file, write_json
+from acmeca.config import DEFAULT_TLS, acmeca_path, parse_address
+from acmeca.crypto import certs
+from acmeca.crypto.jose import encrypt_private_jwk, generate_jwk, public_part
+from acmeca.crypto.keys import KeySpec, generate_key, save_private_key, write_private_file
+from acmeca.domain.errors import Malformed
+from acmeca.engine.pki import create_ca_certificates
+
+
+@dataclass(frozen=True)
+class InitAnswers:
+    name: str
+    dns_names: tuple[str, ...]
+    address: str
+    provisioner: str
+    password: bytes
+    provisioner_password: bytes
+    generated_password: bool
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _ask(prompt: str, default: str | None) -> str:
+    suffix = f" [{default}]" if default else ""
+    answer = input(f"✔ {prompt}{suffix}: ").strip()
+    return answer or (default or "")
+
+
+def _collect(args: argparse.Namespace) -> InitAnswers:
+    interactive = _interactive()
+    missing = [
+        flag for flag, value in (("--name", args.name), ("--dns", args.dns), ("--address", args.address),
+                                 ("--provisioner", args.provisioner))
+        if not value
+    ]
+    if missing and not interactive:
+        raise CLIError(f"missing {', '.join(missing)}: pass the flags, or run init in a terminal to be prompted")
+    name = args.name or _ask("What would you like to name your new PKI? (e.g. Smallstep)", None)
+    dns = args.dns or [
+        d.strip() for d in _ask("What DNS names or IP addresses will clients use to reach your CA?",
+                                "localhost").split(",") if d.strip()
+    ]
+    address = args.address or _ask("What IP and port will your new CA bind to?", ":443")
+    provisioner = args.provisioner or _ask("What would you like to name the CA's first provisioner?", "admin")
+    if not name or not dns or not provisioner:
+        raise CLIError("name, DNS names and provisioner name must not be empty")
+    try:
+        parse_address(address)
+    except Exception as exc:
+        raise CLIError(str(exc)) from None
+    generated = False
+    if args.password_file:
+        password = read_password_file(args.password_file)
+    elif interactive:
+        import getpass
+
+        typed = getpass.getpass("Choose a password for your CA keys and first provisioner.\n"
+                                "✔ [leave empty and we'll generate one]: ").encode()
+        password, generated = (typed, False) if typed else (secrets.token_urlsafe(24).encode(), True)
+    else:
+        raise CLIError("missing --password-file: init needs a password for the CA keys")
+    provisioner_password = (
+        read_password_file(args.provisioner_password_file) if args.provisioner_password_file else password
+    )
+    return InitAnswers(name, tuple(dns), address, provisioner, password, provisioner_password, generated)
+
+
+def _provisioners(answers: InitAnswers, acme: bool) -> list[dict[str, Any]]:
+    private = generate_jwk("EC", "P-256")
+    jwk_provisioner = {
+        "type": "JWK",
+        "name": answers.provisioner,
+        "key": public_part(private),
+        "encryptedKey": encrypt_private_jwk(private, answers.provisioner_password),
+    }
+    provisioners: list[dict[str, Any]] = [jwk_provisioner]
+    if acme:
+        provisioners.append({"type": "ACME", "name": "acme"})
+    return provisioners
+
+
+def _ca_json(base: Path, answers: InitAnswers, provisioners: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "root": str(base / "certs" / "root_ca.crt"),
+        "federatedRoots": None,
+        "crt": str(base / "certs" / "intermediate_ca.crt"),
+        "key": str(base / "secrets" / "intermediate_ca_key"),
+        "address": answers.address,
+        "insecureAddress": "",
+        "dnsNames": list(answers.dns_names),
+        "logger": {"format": "text"},
+        "db": {"type": "sqlite", "dataSource": str(base / "db" / "acmeca.db")},
+        "authority": {"provisioners": provisioners, "enableAdmin": False},
+        "tls": DEFAULT_TLS,
+        "crl": {"enabled": True, "generateOnRevoke": True},
+    }
+
+
+def _ca_url(answers: InitAnswers) -> str:
+    _, port = parse_address(answers.address)
+    host = answers.dns_names[0]
+    host = f"[{host}]" if ":" in host else host
+    return f"https://{host}" + ("" if port == 443 else f":{port}")
+
+
+def init(args: argparse.Namespace) -> int:
+    base = acmeca_path().absolute()
+    ca_json_path = base / "config" / "ca.json"
+    if ca_json_path.exists() and not args.force:
+        raise CLIError(f"{ca_json_path} already exists; use --force to overwrite the existing PKI")
+    if args.deployment_type != "standalone":
+        raise CLIError(f"deployment type {args.deployment_type!r} is not supported (use standalone)")
+    try:
+        spec = KeySpec.parse(args.kty, args.curve, args.size)
+    except Malformed as exc:
+        raise CLIError(exc.detail) from None
+    answers = _collect(args)
+    for folder in ("certs", "secrets", "config", "db"):
+        (base / folder).mkdir(parents=True, exist_ok=True)
+    os.chmod(base / "secrets", 0o700)
+    os.chmod(base / "db", 0o700)
+
+    print("Generating root certificate... ", end="", flush=True)
+    root_key, intermediate_key = generate_key(spec), generate_key(spec)
+    pki = create_ca_certificates(answers.name, root_key, intermediate_key, now=datetime.now(UTC))
+    paths = {
+        "root": base / "certs" / "root_ca.crt", "root_key": base / "secrets" / "root_ca_key",
+        "intermediate": base / "certs" / "intermediate_ca.crt",
+        "intermediate_key": base / "secrets" / "intermediate_ca_key",
+    }
+    write_private_file(paths["root"], certs.to_pem(pki.root).encode())
+    os.chmod(paths["root"], 0o644)
+    save_private_key(paths["root_key"], root_key, answers.password)
+    print("done!")
+    print("Generating intermediate certificate... ", end="", flush=True)
+    write_private_file(paths["intermediate"], certs.to_pem(pki.intermediate).encode())
+    os.chmod(paths["intermediate"], 0o644)
+    save_private_key(paths["intermediate_key"], intermediate_key, answers.password)
+    print("done!")
+
+    fingerprint = certs.sha256_fingerprint(pki.root)
+    document = _ca_json(base, answers, _provisioners(answers, args.acme))
+    write_json(ca_json_path, document, private=True)
+    defaults_path = base / "config" / "defaults.json"
+    write_json(defaults_path, {
+        "ca-url": _ca_url(answers), "ca-config": str(ca_json_path), "fingerprint": fingerprint,
+        "root": str(paths["root"]),
+    })
+    print()
+    if answers.generated_password:
+        print(f"✔ Password: {answers.password.decode()}")
+    print(f"✔ Root certificate: {paths['root']}")
+    print(f"✔ Root private key: {paths['root_key']}")
+    print(f"✔ Root fingerprint: {fingerprint}")
+    print(f"✔ Intermediate certificate: {paths['intermediate']}")
+    print(f"✔ Intermediate private key: {paths['intermediate_key']}")
+    print(f"✔ Database folder: {base / 'db'}")
+    print(f"✔ Default configuration: {defaults_path}")
+    print(f"✔ Certificate Authority configuration: {ca_json_path}")
+    print()
+    print("Your PKI is ready to go. To generate certificates for individual services see 'acmeca certificate --help'.")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("init", help="initialize the CA PKI")
+    parser.add_argument("--name", help="the name of the new PKI")
+    parser.add_argument("--dns", action="append", help="DNS name or IP address of the CA (repeatable)")
+    parser.add_argument("--address", help="address the CA listens on, e.g. :443 or 127.0.0.1:8443")
+    parser.add_argument("--provisioner", help="name of the first (JWK) provisioner")
+    parser.add_argument("--password-file", help="file with the password for the CA keys")
+    parser.add_argument("--provisioner-password-file", help="file with the password for the provisioner key")
+    parser.add_argument("--acme", action="store_true", help="add an ACME provisioner named 'acme'")
+    parser.add_argument("--kty", default="EC", help="key type of the CA keys: EC (default), RSA or OKP")
+    parser.add_argument("--curve", "--crv", dest="curve", help="curve for EC (P-256) or OKP (Ed25519)")
+    parser.add_argument("--size", type=int, help="RSA key size in bits (2048)")
+    parser.add_argument("--deployment-type", default="standalone", help="only 'standalone' is supported")
+    parser.add_argument("-f", "--force", action="store_true", help="overwrite an existing PKI")
+    parser.set_defaults(handler=init)

@@ -1,0 +1,191 @@
+"""THE issuing engine: every certificate acmeca signs is made by :meth:`IssuingEngine.issue`.
+
+The cycle, in order (docs/issuance-cycle.md has the why of each step):
+key policy → blocked keys → name policy → validity from claims → serial reserved in the store → sign off the
+event loop → store the DER → audit line. Revocation lives here too, so one place owns a certificate's life.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Protocol
+
+from cryptography import x509
+
+from acmeca.crypto import certs
+from acmeca.crypto.certbuild import build_certificate, certificate_der
+from acmeca.crypto.keypolicy import KeyRejected, check_public_key
+from acmeca.crypto.keys import spki_sha256
+from acmeca.domain.clock import Clock
+from acmeca.domain.errors import BadCSR, BadPublicKey, Malformed
+from acmeca.domain.records import CertificateRecord, Requester, Revocation
+from acmeca.domain.status import RevocationReason
+from acmeca.engine.requests import IssuanceRequest, IssuedCertificate
+from acmeca.engine.serials import new_serial
+from acmeca.engine.templates import leaf_template
+from acmeca.engine.trust import SigningAuthority
+from acmeca.engine.validity import resolve_validity
+from acmeca.logs import audit
+from acmeca.runtime import Runtime
+from acmeca.store.certificates import CertificateRepository, Reservation
+
+log = logging.getLogger(__name__)
+MAX_COMMON_NAME = 64  # RFC 5280 ub-common-name
+
+
+class NamePolicy(Protocol):
+    """Checks every name of a request against the configured allow/deny rules; raises to refuse."""
+
+    async def check(self, request: IssuanceRequest) -> None: ...
+
+
+class AllowAll:
+    async def check(self, request: IssuanceRequest) -> None:
+        return None
+
+
+RevocationListener = Callable[[CertificateRecord], Awaitable[None]]
+
+
+class IssuingEngine:
+    def __init__(
+        self,
+        *,
+        authority: SigningAuthority,
+        certificates: CertificateRepository,
+        clock: Clock,
+        runtime: Runtime,
+        backdate: timedelta,
+        crl_urls: tuple[str, ...] = (),
+        name_policy: NamePolicy | None = None,
+    ) -> None:
+        self._authority = authority
+        self._certificates = certificates
+        self._clock = clock
+        self._runtime = runtime
+        self._backdate = backdate
+        self._crl_urls = crl_urls
+        self._name_policy: NamePolicy = name_policy or AllowAll()
+        self._revocation_listeners: list[RevocationListener] = []
+
+    @property
+    def authority(self) -> SigningAuthority:
+        return self._authority
+
+    def set_name_policy(self, policy: NamePolicy) -> None:
+        self._name_policy = policy
+
+    def on_revocation(self, listener: RevocationListener) -> None:
+        self._revocation_listeners.append(listener)
+
+    def chain_pem(self) -> tuple[str, ...]:
+        return tuple(certs.to_pem(c) for c in self._authority.chain)
+
+    async def issue(self, request: IssuanceRequest) -> IssuedCertificate:
+        await self._check_key(request)
+        if request.common_name and len(request.common_name) > MAX_COMMON_NAME and not request.subject_override:
+            raise BadCSR(f"common name is longer than {MAX_COMMON_NAME} characters")
+        await self._name_policy.check(request)
+        now = self._clock.now()
+        validity = resolve_validity(
+            request.validity, request.claims, now=now, backdate=self._backdate,
+            default=request.profile.validity,
+            issuer_not_after=self._authority.certificate.not_valid_after_utc,
+        )
+        serial = new_serial()
+        template = leaf_template(request, serial=serial, validity=validity, crl_urls=self._crl_urls)
+        reservation = Reservation(
+            serial=str(serial), issuer_ski=self._authority.ski, spki_sha256=spki_sha256(request.public_key),
+            common_name=None if request.profile.omit_common_name else request.common_name,
+            identifiers=request.identifiers, profile=request.profile.name, requester=request.requester,
+            provisioner_id=request.provisioner.id if request.provisioner else None,
+            provisioner_name=request.provisioner.name if request.provisioner else None,
+            not_before=validity.not_before, not_after=validity.not_after, created_at=now,
+            acme_account_id=request.acme_account_id, acme_order_id=request.acme_order_id,
+            renewed_from=request.renewed_from,
+        )
+        await self._certificates.reserve(reservation)
+        try:
+            certificate = await self._runtime.run_cpu(
+                build_certificate, template, self._authority.certificate, self._authority.key
+            )
+        except Exception:
+            await self._certificates.fail(str(serial))
+            raise
+        der = certificate_der(certificate)
+        await self._certificates.complete(str(serial), der)
+        audit(
+            "certificate issued", serial=str(serial), identifiers=[i.value for i in request.identifiers],
+            common_name=request.common_name, requester=str(request.requester), profile=request.profile.name,
+            provisioner=request.provisioner.name if request.provisioner else None,
+            not_before=validity.not_before.isoformat(), not_after=validity.not_after.isoformat(),
+            renewed_from=request.renewed_from,
+        )
+        return self._issued(certificate, der)
+
+    def _issued(self, certificate: x509.Certificate, der: bytes) -> IssuedCertificate:
+        leaf = certs.to_pem(certificate)
+        return IssuedCertificate(
+            serial=str(certificate.serial_number), leaf_pem=leaf, chain_pem=(leaf, *self.chain_pem()),
+            not_before=certificate.not_valid_before_utc, not_after=certificate.not_valid_after_utc, der=der,
+        )
+
+    async def _check_key(self, request: IssuanceRequest) -> None:
+        try:
+            check_public_key(request.public_key)
+        except KeyRejected as exc:
+            raise BadPublicKey(str(exc)) from None
+        if await self._certificates.is_key_blocked(spki_sha256(request.public_key)):
+            raise BadPublicKey("the public key is blocked because it was reported compromised")
+
+    async def renewal_request(self, old: CertificateRecord, base: IssuanceRequest) -> IssuanceRequest:
+        """Carry the old certificate's subject and lifetime into ``base`` (step-ca renew semantics)."""
+        certificate = x509.load_der_x509_certificate(old.der)
+        lifetime = certificate.not_valid_after_utc - certificate.not_valid_before_utc
+        now = self._clock.now()
+        start = now - self._backdate
+        return replace(
+            base,
+            subject_override=certificate.subject,
+            renewed_from=old.serial,
+            validity=replace(base.validity, not_before=start, not_after=start + lifetime),
+        )
+
+    async def certificate(self, serial: str) -> CertificateRecord:
+        return await self._certificates.by_serial(serial)
+
+    async def find_certificate(self, serial: str) -> CertificateRecord | None:
+        return await self._certificates.find(serial)
+
+    async def revoke(
+        self, serial: str, *, reason: RevocationReason, note: str, revoked_by: Requester | str
+    ) -> CertificateRecord:
+        now = self._clock.now()
+        revocation = Revocation(revoked_at=now, reason=reason, note=note, revoked_by=str(revoked_by))
+        await self._certificates.revoke(serial, revocation)
+        record = await self._certificates.by_serial(serial)
+        if reason is RevocationReason.KEY_COMPROMISE:
+            await self._certificates.block_key(record.spki_sha256, at=now, source=f"revocation of {serial}")
+        audit(
+            "certificate revoked", serial=serial, identifiers=[i.value for i in record.identifiers],
+            reason=reason.name.lower(), reason_code=int(reason), note=note, requester=str(revoked_by),
+        )
+        for listener in self._revocation_listeners:
+            try:
+                await listener(record)
+            except Exception:
+                log.exception("revocation listener failed", extra={"serial": serial})
+        return record
+
+
+def parse_serial_or_malformed(text: str) -> str:
+    from acmeca.engine.serials import canonical_serial
+
+    try:
+        return canonical_serial(text)
+    except ValueError as exc:
+        raise Malformed(str(exc)) from None
+

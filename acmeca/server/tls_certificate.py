@@ -1,0 +1,83 @@
+"""The CA's own TLS certificate: issued through the engine for ``dnsNames`` and renewed while serving.
+
+Going through the engine means this certificate is stored, audited and subject to the same name policy as
+every other; it is renewed at two thirds of its lifetime and swapped into the live SSL context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from datetime import timedelta
+
+from acmeca.config import CAConfig
+from acmeca.crypto.keys import KeySpec, PrivateKey, generate_key
+from acmeca.domain.claims import Claims
+from acmeca.domain.clock import Clock
+from acmeca.domain.errors import CAError
+from acmeca.domain.identifiers import Identifier, dns, ip
+from acmeca.domain.records import Requester
+from acmeca.domain.status import RequesterKind
+from acmeca.edge.tls import load_server_certificate, server_context
+from acmeca.engine.issuer import IssuingEngine
+from acmeca.engine.requests import CertificateProfile, ExtendedKeyUsage, IssuanceRequest, IssuedCertificate
+from acmeca.engine.trust import TrustBundle
+
+log = logging.getLogger(__name__)
+
+TLS_LIFETIME = timedelta(hours=24)
+TLS_PROFILE = CertificateProfile(name="ca-tls", validity=TLS_LIFETIME, ext_key_usage=(ExtendedKeyUsage.SERVER_AUTH,))
+RETRY_AFTER_FAILURE = timedelta(minutes=1)
+
+
+def _identifier(name: str) -> Identifier:
+    try:
+        return ip(name)
+    except CAError:
+        return dns(name)
+
+
+class ServerCertificate:
+    def __init__(self, config: CAConfig, engine: IssuingEngine, trust: TrustBundle, clock: Clock) -> None:
+        self._config = config
+        self._engine = engine
+        self._clock = clock
+        self.context: ssl.SSLContext = server_context(trust.federation)
+        self.current: IssuedCertificate | None = None
+
+    async def issue(self) -> IssuedCertificate:
+        key: PrivateKey = generate_key(KeySpec("EC", "P-256"))
+        identifiers = tuple(_identifier(n) for n in self._config.dns_names)
+        common_name = self._config.common_name
+        issued = await self._engine.issue(
+            IssuanceRequest(
+                public_key=key.public_key(),
+                common_name=common_name,
+                identifiers=identifiers,
+                requester=Requester(RequesterKind.CA, "tls"),
+                provisioner=None,
+                claims=Claims(max_duration=TLS_LIFETIME, default_duration=TLS_LIFETIME),
+                profile=TLS_PROFILE,
+            )
+        )
+        load_server_certificate(self.context, issued.full_chain_pem, key)
+        self.current = issued
+        log.info("server TLS certificate issued", extra={"serial": issued.serial, "not_after": str(issued.not_after)})
+        return issued
+
+    def next_renewal_delay(self) -> timedelta:
+        if self.current is None:
+            return timedelta(0)
+        lifetime = self.current.not_after - self.current.not_before
+        renew_at = self.current.not_before + lifetime * 2 / 3
+        return max(timedelta(0), renew_at - self._clock.now())
+
+    async def renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.next_renewal_delay().total_seconds())
+            try:
+                await self.issue()
+            except Exception:
+                log.exception("server TLS certificate renewal failed; retrying")
+                await asyncio.sleep(RETRY_AFTER_FAILURE.total_seconds())

@@ -1,0 +1,1 @@
+"""aiohttp edge of the step-style API."""

@@ -1,0 +1,55 @@
+"""CAError → step-ca's ``{"status": N, "message": "..."}`` bodies."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from acmeca.domain import errors as e
+
+# Most specific first: the first matching class wins.
+_STATUS: tuple[tuple[type[e.CAError], int], ...] = (
+    (e.MethodNotAllowed, 405),
+    (e.PayloadTooLarge, 413),
+    (e.UnsupportedMediaType, 415),
+    (e.NotFound, 404),
+    (e.AccountDoesNotExist, 404),
+    (e.Unauthorized, 401),
+    (e.Forbidden, 403),
+    (e.RejectedIdentifier, 403),
+    (e.BadPublicKey, 403),
+    (e.Conflict, 409),
+    (e.RateLimited, 429),
+    (e.NotImplementedYet, 501),
+    (e.ServiceUnavailable, 503),
+    (e.ServerInternal, 500),
+)
+_PREFIX = {
+    400: "The request could not be completed",
+    401: "The request lacked necessary authorization to be completed",
+    403: "The request was forbidden by the certificate authority",
+}
+
+
+def status_of(error: e.CAError) -> int:
+    for cls, status in _STATUS:
+        if isinstance(error, cls):
+            return status
+    return 500 if type(error) is e.CAError else 400
+
+
+def message_of(error: e.CAError, status: int) -> str:
+    prefix = _PREFIX.get(status)
+    if prefix is None:
+        return error.detail
+    detail = error.detail.rstrip(".")
+    return f"{prefix}: {detail}."
+
+
+def render_step_error(request: web.Request, error: e.CAError) -> web.Response:
+    status = status_of(error)
+    response = web.json_response({"status": status, "message": message_of(error, status)}, status=status)
+    if isinstance(error, e.MethodNotAllowed) and error.allowed:
+        response.headers["Allow"] = ", ".join(error.allowed)
+    if isinstance(error, e.RateLimited):
+        response.headers["Retry-After"] = str(max(1, int(error.retry_after.total_seconds())))
+    return response

@@ -1,0 +1,125 @@
+"""Public trust endpoints: health, version, roots, intermediates, federation, provisioners (step-ca §1.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from acmeca import __version__
+from acmeca.crypto import certs
+from acmeca.domain.errors import Malformed, NotFound, NotImplementedYet
+from acmeca.domain.status import ProvisionerType
+from acmeca.edge.keys import CATALOG, TRUST
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+PEM_BUNDLE = "application/x-pem-file"
+
+
+async def health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def version(request: web.Request) -> web.Response:
+    # step-ca omits requireClientAuthentication when false; so do we.
+    return web.json_response({"version": __version__})
+
+
+async def root(request: web.Request) -> web.Response:
+    fingerprint = request.match_info["sha"].replace("-", "").lower()
+    found = request.app[TRUST].root_by_fingerprint(fingerprint)
+    if found is None:
+        raise NotFound(f'root certificate with fingerprint "{fingerprint}" was not found')
+    return web.json_response({"ca": certs.to_pem(found)})
+
+
+async def roots(request: web.Request) -> web.Response:
+    return web.json_response({"crts": [certs.to_pem(c) for c in request.app[TRUST].roots]}, status=201)
+
+
+async def roots_pem(request: web.Request) -> web.Response:
+    body = "".join(certs.to_pem(c) for c in request.app[TRUST].roots)
+    return web.Response(text=body, content_type=PEM_BUNDLE)
+
+
+async def intermediates(request: web.Request) -> web.Response:
+    found = request.app[TRUST].intermediates
+    if not found:
+        raise NotImplementedYet("intermediate certificates are not loaded")
+    return web.json_response({"crts": [certs.to_pem(c) for c in found]}, status=201)
+
+
+async def intermediates_pem(request: web.Request) -> web.Response:
+    body = "".join(certs.to_pem(c) for c in request.app[TRUST].intermediates)
+    return web.Response(text=body, content_type=PEM_BUNDLE)
+
+
+async def federation(request: web.Request) -> web.Response:
+    return web.json_response({"crts": [certs.to_pem(c) for c in request.app[TRUST].federation]}, status=201)
+
+
+def _page_window(request: web.Request, total: int) -> tuple[int, int]:
+    raw_limit = request.query.get("limit", "")
+    raw_cursor = request.query.get("cursor", "")
+    if raw_limit == "":
+        limit = DEFAULT_PAGE
+    else:
+        try:
+            limit = int(raw_limit)
+        except ValueError:
+            raise Malformed(f"limit '{raw_limit}' is not an integer") from None
+        if limit <= 0:
+            limit = DEFAULT_PAGE
+    limit = min(limit, MAX_PAGE)
+    if raw_cursor == "":
+        return 0, limit
+    try:
+        start = int(raw_cursor, 16)
+    except ValueError:
+        raise Malformed(f"cursor '{raw_cursor}' is not valid") from None
+    if not 0 <= start <= total:
+        raise Malformed(f"cursor '{raw_cursor}' is not valid")
+    return start, limit
+
+
+def public_document(document: dict[str, Any]) -> dict[str, Any]:
+    """What /provisioners shows: the ca.json object with secrets redacted (JWK keep encryptedKey)."""
+    shown = dict(document)
+    if str(shown.get("type", "")).upper() == "SCEP" and shown.get("challengePassword"):
+        shown["challengePassword"] = "*** REDACTED ***"
+    return shown
+
+
+async def provisioners(request: web.Request) -> web.Response:
+    entries = await request.app[CATALOG].all()
+    start, limit = _page_window(request, len(entries))
+    page = entries[start : start + limit]
+    end = start + len(page)
+    next_cursor = format(end, "x") if end < len(entries) else ""
+    return web.json_response(
+        {"provisioners": [public_document(e.document) for e in page], "nextCursor": next_cursor}
+    )
+
+
+async def encrypted_key(request: web.Request) -> web.Response:
+    kid = request.match_info["kid"]
+    for entry in await request.app[CATALOG].all():
+        if entry.type is ProvisionerType.JWK and (entry.document.get("key") or {}).get("kid") == kid:
+            key = entry.document.get("encryptedKey")
+            if key:
+                return web.json_response({"key": key})
+    raise NotFound(f"encrypted key with kid '{kid}' was not found")
+
+
+def add_trust_routes(app: web.Application, prefix: str) -> None:
+    app.router.add_get(f"{prefix}/health", health)
+    app.router.add_get(f"{prefix}/version", version)
+    app.router.add_get(prefix + "/root/{sha}", root)
+    app.router.add_get(f"{prefix}/roots", roots)
+    app.router.add_get(f"{prefix}/roots.pem", roots_pem)
+    app.router.add_get(f"{prefix}/intermediates", intermediates)
+    app.router.add_get(f"{prefix}/intermediates.pem", intermediates_pem)
+    app.router.add_get(f"{prefix}/federation", federation)
+    app.router.add_get(f"{prefix}/provisioners", provisioners)
+    app.router.add_get(prefix + "/provisioners/{kid}/encrypted-key", encrypted_key)

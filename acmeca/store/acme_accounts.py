@@ -1,0 +1,103 @@
+"""ACME accounts: one row per account key, found by its RFC 7638 thumbprint.
+
+The thumbprint column is unique, so two racing newAccount or keyChange requests for the same key cannot
+both succeed: the loser gets an IntegrityError, which we turn into a Conflict naming the winner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from acmeca.domain.errors import Conflict
+from acmeca.domain.status import AccountStatus
+from acmeca.store.schema import acme_accounts
+
+
+@dataclass(frozen=True)
+class AccountRecord:
+    id: str
+    provisioner_id: str
+    key_thumbprint: str
+    jwk: dict[str, Any]
+    status: AccountStatus
+    contact: tuple[str, ...]
+    tos_agreed: bool
+    created_at: datetime
+    eab_key_id: str | None = None
+    eab_binding: dict[str, Any] | None = None
+    created_ip: str | None = None
+    deactivated_at: datetime | None = None
+
+
+def _record(row: sa.Row[Any]) -> AccountRecord:
+    return AccountRecord(
+        id=row.id, provisioner_id=row.provisioner_id, key_thumbprint=row.key_thumbprint, jwk=dict(row.jwk),
+        status=AccountStatus(row.status), contact=tuple(row.contact or ()), tos_agreed=bool(row.tos_agreed),
+        created_at=row.created_at, eab_key_id=row.eab_key_id, eab_binding=row.eab_binding,
+        created_ip=row.created_ip, deactivated_at=row.deactivated_at,
+    )
+
+
+async def by_id(conn: AsyncConnection, account_id: str) -> AccountRecord | None:
+    row = (await conn.execute(sa.select(acme_accounts).where(acme_accounts.c.id == account_id))).first()
+    return _record(row) if row else None
+
+
+async def by_thumbprint(conn: AsyncConnection, thumbprint: str) -> AccountRecord | None:
+    query = sa.select(acme_accounts).where(acme_accounts.c.key_thumbprint == thumbprint)
+    row = (await conn.execute(query)).first()
+    return _record(row) if row else None
+
+
+async def insert(conn: AsyncConnection, account: AccountRecord) -> None:
+    """Insert inside a savepoint so a lost race leaves the caller's transaction usable."""
+    try:
+        async with conn.begin_nested():
+            await conn.execute(
+                acme_accounts.insert().values(
+                    id=account.id, provisioner_id=account.provisioner_id, key_thumbprint=account.key_thumbprint,
+                    jwk=account.jwk, status=account.status.value, contact=list(account.contact),
+                    tos_agreed=account.tos_agreed, eab_key_id=account.eab_key_id, eab_binding=account.eab_binding,
+                    created_ip=account.created_ip, created_at=account.created_at,
+                )
+            )
+    except IntegrityError:
+        raise Conflict("an account with this key already exists") from None
+
+
+async def update_contact(conn: AsyncConnection, account_id: str, contact: tuple[str, ...]) -> None:
+    await conn.execute(
+        acme_accounts.update().where(acme_accounts.c.id == account_id).values(contact=list(contact))
+    )
+
+
+async def deactivate(conn: AsyncConnection, account_id: str, at: datetime) -> bool:
+    """valid → deactivated; False when the account was not valid any more."""
+    result = await conn.execute(
+        acme_accounts.update()
+        .where(acme_accounts.c.id == account_id, acme_accounts.c.status == AccountStatus.VALID.value)
+        .values(status=AccountStatus.DEACTIVATED.value, deactivated_at=at)
+    )
+    return result.rowcount == 1
+
+
+async def change_key(
+    conn: AsyncConnection, account_id: str, *, old_thumbprint: str, new_thumbprint: str, jwk: dict[str, Any]
+) -> bool:
+    """Swap the key only if it is still the one the client proved; the unique index settles races."""
+    try:
+        async with conn.begin_nested():
+            result = await conn.execute(
+                acme_accounts.update()
+                .where(acme_accounts.c.id == account_id, acme_accounts.c.key_thumbprint == old_thumbprint)
+                .values(key_thumbprint=new_thumbprint, jwk=jwk)
+            )
+    except IntegrityError:
+        raise Conflict("the new key is already in use by another account") from None
+    return result.rowcount == 1

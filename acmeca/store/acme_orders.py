@@ -1,0 +1,317 @@
+"""ACME orders, authorizations and challenges.
+
+Every status change is ``UPDATE ... WHERE status = :expected`` and callers check the row count, so two
+replicas racing on one order, authorization or challenge cannot both move it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from acmeca.domain.identifiers import Identifier, IdentifierType
+from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
+from acmeca.store.schema import acme_authorizations, acme_challenges, acme_order_authorizations, acme_orders
+
+
+@dataclass(frozen=True)
+class ChallengeRecord:
+    id: str
+    authz_id: str
+    type: ChallengeType
+    token: str
+    status: ChallengeStatus
+    key_authorization: str | None = None
+    validated_at: datetime | None = None
+    error: dict[str, Any] | None = None
+    validation_record: list[dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True)
+class AuthorizationRecord:
+    id: str
+    account_id: str
+    provisioner_id: str
+    identifier: Identifier
+    wildcard: bool
+    status: AuthorizationStatus
+    expires_at: datetime
+    created_at: datetime
+    validated_at: datetime | None = None
+    challenges: tuple[ChallengeRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    id: str
+    account_id: str
+    provisioner_id: str
+    status: OrderStatus
+    identifiers: tuple[Identifier, ...]
+    profile: str
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    authz_ids: tuple[str, ...] = ()
+    not_before: datetime | None = None
+    not_after: datetime | None = None
+    replaces: str | None = None
+    error: dict[str, Any] | None = None
+    certificate_serial: str | None = None
+
+
+def _identifiers(value: Iterable[dict[str, str]]) -> tuple[Identifier, ...]:
+    return tuple(Identifier(IdentifierType(i["type"]), i["value"]) for i in value)
+
+
+def _challenge(row: sa.Row[Any]) -> ChallengeRecord:
+    return ChallengeRecord(
+        id=row.id, authz_id=row.authz_id, type=ChallengeType(row.type), token=row.token,
+        status=ChallengeStatus(row.status), key_authorization=row.key_authorization,
+        validated_at=row.validated_at, error=row.error, validation_record=row.validation_record,
+    )
+
+
+def _authz(row: sa.Row[Any], challenges: Sequence[ChallengeRecord]) -> AuthorizationRecord:
+    return AuthorizationRecord(
+        id=row.id, account_id=row.account_id, provisioner_id=row.provisioner_id,
+        identifier=Identifier(IdentifierType(row.identifier_type), row.identifier_value), wildcard=row.wildcard,
+        status=AuthorizationStatus(row.status), expires_at=row.expires_at, created_at=row.created_at,
+        validated_at=row.validated_at, challenges=tuple(challenges),
+    )
+
+
+def _order(row: sa.Row[Any], authz_ids: Sequence[str]) -> OrderRecord:
+    return OrderRecord(
+        id=row.id, account_id=row.account_id, provisioner_id=row.provisioner_id, status=OrderStatus(row.status),
+        identifiers=_identifiers(row.identifiers), profile=row.profile, expires_at=row.expires_at,
+        created_at=row.created_at, updated_at=row.updated_at, authz_ids=tuple(authz_ids),
+        not_before=row.not_before, not_after=row.not_after, replaces=row.replaces, error=row.error,
+        certificate_serial=row.certificate_serial,
+    )
+
+
+# -- orders ---------------------------------------------------------------------------------------------------
+async def insert_order(conn: AsyncConnection, order: OrderRecord) -> None:
+    await conn.execute(
+        acme_orders.insert().values(
+            id=order.id, account_id=order.account_id, provisioner_id=order.provisioner_id,
+            status=order.status.value, identifiers=[i.to_json() for i in order.identifiers], profile=order.profile,
+            not_before=order.not_before, not_after=order.not_after, expires_at=order.expires_at,
+            replaces=order.replaces, created_at=order.created_at, updated_at=order.updated_at,
+        )
+    )
+    await conn.execute(
+        acme_order_authorizations.insert(),
+        [{"order_id": order.id, "authz_id": a, "position": n} for n, a in enumerate(order.authz_ids)],
+    )
+
+
+async def order_by_id(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
+    row = (await conn.execute(sa.select(acme_orders).where(acme_orders.c.id == order_id))).first()
+    if row is None:
+        return None
+    links = await conn.scalars(
+        sa.select(acme_order_authorizations.c.authz_id)
+        .where(acme_order_authorizations.c.order_id == order_id)
+        .order_by(acme_order_authorizations.c.position)
+    )
+    return _order(row, list(links))
+
+
+async def move_order(
+    conn: AsyncConnection,
+    order_id: str,
+    *,
+    expected: Sequence[OrderStatus],
+    status: OrderStatus,
+    now: datetime,
+    error: dict[str, Any] | None = None,
+    certificate_serial: str | None = None,
+) -> bool:
+    values: dict[str, Any] = {"status": status.value, "updated_at": now}
+    if error is not None:
+        values["error"] = error
+    if certificate_serial is not None:
+        values["certificate_serial"] = certificate_serial
+    result = await conn.execute(
+        acme_orders.update()
+        .where(acme_orders.c.id == order_id, acme_orders.c.status.in_([s.value for s in expected]))
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def order_ids_for_authz(conn: AsyncConnection, authz_id: str, statuses: Sequence[OrderStatus]) -> list[str]:
+    query = (
+        sa.select(acme_orders.c.id)
+        .join(acme_order_authorizations, acme_order_authorizations.c.order_id == acme_orders.c.id)
+        .where(acme_order_authorizations.c.authz_id == authz_id)
+        .where(acme_orders.c.status.in_([s.value for s in statuses]))
+    )
+    return list((await conn.scalars(query)).all())
+
+
+async def authz_statuses(conn: AsyncConnection, order_id: str) -> list[AuthorizationStatus]:
+    query = (
+        sa.select(acme_authorizations.c.status)
+        .join(acme_order_authorizations, acme_order_authorizations.c.authz_id == acme_authorizations.c.id)
+        .where(acme_order_authorizations.c.order_id == order_id)
+    )
+    return [AuthorizationStatus(s) for s in (await conn.scalars(query)).all()]
+
+
+async def order_page(
+    conn: AsyncConnection, account_id: str, *, exclude: Sequence[OrderStatus], offset: int, limit: int
+) -> list[str]:
+    """Order ids of an account, oldest first; one extra row tells the caller a next page exists."""
+    query = (
+        sa.select(acme_orders.c.id)
+        .where(acme_orders.c.account_id == account_id, acme_orders.c.status.not_in([s.value for s in exclude]))
+        .order_by(acme_orders.c.created_at, acme_orders.c.id)
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    return list((await conn.scalars(query)).all())
+
+
+async def cancel_open_orders(conn: AsyncConnection, account_id: str, now: datetime, error: dict[str, Any]) -> None:
+    open_states = [OrderStatus.PENDING.value, OrderStatus.READY.value]
+    await conn.execute(
+        acme_orders.update()
+        .where(acme_orders.c.account_id == account_id, acme_orders.c.status.in_(open_states))
+        .values(status=OrderStatus.INVALID.value, error=error, updated_at=now)
+    )
+    await conn.execute(
+        acme_authorizations.update()
+        .where(
+            acme_authorizations.c.account_id == account_id,
+            acme_authorizations.c.status == AuthorizationStatus.PENDING.value,
+        )
+        .values(status=AuthorizationStatus.DEACTIVATED.value)
+    )
+
+
+# -- authorizations -------------------------------------------------------------------------------------------
+async def insert_authz(conn: AsyncConnection, authz: AuthorizationRecord) -> None:
+    await conn.execute(
+        acme_authorizations.insert().values(
+            id=authz.id, account_id=authz.account_id, provisioner_id=authz.provisioner_id,
+            identifier_type=authz.identifier.type.value, identifier_value=authz.identifier.value,
+            wildcard=authz.wildcard, status=authz.status.value, expires_at=authz.expires_at,
+            created_at=authz.created_at,
+        )
+    )
+    await conn.execute(
+        acme_challenges.insert(),
+        [
+            {"id": c.id, "authz_id": authz.id, "type": c.type.value, "token": c.token, "status": c.status.value}
+            for c in authz.challenges
+        ],
+    )
+
+
+async def authz_by_id(conn: AsyncConnection, authz_id: str) -> AuthorizationRecord | None:
+    row = (await conn.execute(sa.select(acme_authorizations).where(acme_authorizations.c.id == authz_id))).first()
+    if row is None:
+        return None
+    rows = await conn.execute(
+        sa.select(acme_challenges).where(acme_challenges.c.authz_id == authz_id).order_by(acme_challenges.c.type)
+    )
+    return _authz(row, [_challenge(r) for r in rows])
+
+
+async def reusable_authz(
+    conn: AsyncConnection, *, account_id: str, provisioner_id: str, identifier: Identifier, wildcard: bool,
+    valid_after: datetime,
+) -> str | None:
+    """A valid authorization of the same account that outlives ``valid_after``, newest first."""
+    query = (
+        sa.select(acme_authorizations.c.id)
+        .where(
+            acme_authorizations.c.account_id == account_id,
+            acme_authorizations.c.provisioner_id == provisioner_id,
+            acme_authorizations.c.identifier_type == identifier.type.value,
+            acme_authorizations.c.identifier_value == identifier.value,
+            acme_authorizations.c.wildcard == wildcard,
+            acme_authorizations.c.status == AuthorizationStatus.VALID.value,
+            acme_authorizations.c.expires_at > valid_after,
+        )
+        .order_by(acme_authorizations.c.expires_at.desc())
+        .limit(1)
+    )
+    value = await conn.scalar(query)
+    return str(value) if value is not None else None
+
+
+async def move_authz(
+    conn: AsyncConnection,
+    authz_id: str,
+    *,
+    expected: Sequence[AuthorizationStatus],
+    status: AuthorizationStatus,
+    validated_at: datetime | None = None,
+    expires_at: datetime | None = None,
+) -> bool:
+    values: dict[str, Any] = {"status": status.value}
+    if validated_at is not None:
+        values["validated_at"] = validated_at
+    if expires_at is not None:
+        values["expires_at"] = expires_at
+    result = await conn.execute(
+        acme_authorizations.update()
+        .where(acme_authorizations.c.id == authz_id, acme_authorizations.c.status.in_([s.value for s in expected]))
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+async def valid_identifiers(conn: AsyncConnection, account_id: str, now: datetime) -> set[Identifier]:
+    """Identifiers the account holds a live valid authorization for (revocation by authorization)."""
+    rows = await conn.execute(
+        sa.select(acme_authorizations.c.identifier_type, acme_authorizations.c.identifier_value).where(
+            acme_authorizations.c.account_id == account_id,
+            acme_authorizations.c.status == AuthorizationStatus.VALID.value,
+            acme_authorizations.c.expires_at > now,
+        )
+    )
+    return {Identifier(IdentifierType(t), v) for t, v in rows}
+
+
+# -- challenges -----------------------------------------------------------------------------------------------
+async def challenge_by_id(conn: AsyncConnection, challenge_id: str) -> ChallengeRecord | None:
+    row = (await conn.execute(sa.select(acme_challenges).where(acme_challenges.c.id == challenge_id))).first()
+    return _challenge(row) if row else None
+
+
+async def start_challenge(conn: AsyncConnection, challenge_id: str, key_authorization: str) -> bool:
+    """pending → processing, fixing the key authorization so a later key rollover cannot change it."""
+    result = await conn.execute(
+        acme_challenges.update()
+        .where(acme_challenges.c.id == challenge_id, acme_challenges.c.status == ChallengeStatus.PENDING.value)
+        .values(status=ChallengeStatus.PROCESSING.value, key_authorization=key_authorization)
+    )
+    return result.rowcount == 1
+
+
+async def settle_challenge(
+    conn: AsyncConnection,
+    challenge_id: str,
+    *,
+    status: ChallengeStatus,
+    validated_at: datetime | None,
+    error: dict[str, Any] | None,
+    record: list[dict[str, Any]] | None,
+) -> bool:
+    """processing → valid|invalid with the verdict; False if someone else settled it first."""
+    result = await conn.execute(
+        acme_challenges.update()
+        .where(acme_challenges.c.id == challenge_id, acme_challenges.c.status == ChallengeStatus.PROCESSING.value)
+        .values(status=status.value, validated_at=validated_at, error=error, validation_record=record)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,110 @@
+"""Durable background jobs with a lease.
+
+A job is a row; a worker owns it while its lease runs. Any replica may claim a job whose ``run_at`` has come
+and whose lease is absent or expired, so work started by a process that died is resumed elsewhere. On
+PostgreSQL the claim uses ``FOR UPDATE SKIP LOCKED`` so replicas never queue behind each other's claims;
+on SQLite the write transaction is ``BEGIN IMMEDIATE`` and the conditional UPDATE re-checks the lease.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from acmeca.store.schema import jobs
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    kind: str
+    subject_id: str
+    payload: dict[str, Any]
+    run_at: datetime
+    attempts: int
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+
+
+def _record(row: sa.Row[Any]) -> JobRecord:
+    return JobRecord(
+        id=row.id, kind=row.kind, subject_id=row.subject_id, payload=dict(row.payload or {}), run_at=row.run_at,
+        attempts=row.attempts, lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at,
+    )
+
+
+async def enqueue(
+    conn: AsyncConnection,
+    *,
+    kind: str,
+    subject_id: str,
+    payload: dict[str, Any],
+    now: datetime,
+    owner: str | None = None,
+    lease_expires_at: datetime | None = None,
+) -> bool:
+    """Add a job unless one exists for the subject; an ``owner`` claims it at once (inline fast path)."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(jobs)
+        .values(
+            kind=kind, subject_id=subject_id, payload=payload, run_at=now, attempts=1 if owner else 0,
+            lease_owner=owner, lease_expires_at=lease_expires_at, created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["kind", "subject_id"])
+    )
+    result = await conn.execute(statement)
+    return result.rowcount == 1
+
+
+def _claimable(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        jobs.c.run_at <= now,
+        sa.or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < now),
+    )
+
+
+async def claim(
+    conn: AsyncConnection, *, owner: str, now: datetime, lease_until: datetime, limit: int
+) -> list[JobRecord]:
+    """Take up to ``limit`` due jobs for ``owner`` until ``lease_until``."""
+    query = sa.select(jobs.c.id).where(_claimable(now)).order_by(jobs.c.run_at, jobs.c.id).limit(limit)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    ids = list((await conn.scalars(query)).all())
+    claimed: list[JobRecord] = []
+    for job_id in ids:
+        result = await conn.execute(
+            jobs.update()
+            .where(jobs.c.id == job_id, _claimable(now))
+            .values(lease_owner=owner, lease_expires_at=lease_until, attempts=jobs.c.attempts + 1)
+        )
+        if result.rowcount == 1:
+            row = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).one()
+            claimed.append(_record(row))
+    return claimed
+
+
+async def finish(conn: AsyncConnection, job_id: int, *, owner: str) -> bool:
+    """Delete a job we own; False if the lease had passed to someone else."""
+    result = await conn.execute(jobs.delete().where(jobs.c.id == job_id, jobs.c.lease_owner == owner))
+    return result.rowcount == 1
+
+
+async def release(conn: AsyncConnection, job_id: int, *, owner: str, run_at: datetime) -> None:
+    """Give a job back to be retried at ``run_at`` by whichever replica comes first."""
+    await conn.execute(
+        jobs.update()
+        .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
+        .values(lease_owner=None, lease_expires_at=None, run_at=run_at)
+    )
+
+
+async def by_subject(conn: AsyncConnection, kind: str, subject_id: str) -> JobRecord | None:
+    row = (await conn.execute(sa.select(jobs).where(jobs.c.kind == kind, jobs.c.subject_id == subject_id))).first()
+    return _record(row) if row else None

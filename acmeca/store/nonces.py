@@ -1,0 +1,41 @@
+"""The nonce secret and the used-nonce set.
+
+The HMAC key lives in ``settings`` so every replica verifies every other's nonces; a nonce is spent by
+inserting it into ``used_nonces``, whose primary key makes a replay fail on any replica: one write per request.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from acmeca.store.schema import settings, used_nonces
+
+
+async def ensure_setting(conn: AsyncConnection, name: str, value: str) -> str:
+    """Store ``value`` under ``name`` unless one is there already; return the value that won."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(settings).values(name=name, value=value).on_conflict_do_nothing(index_elements=["name"])
+    await conn.execute(statement)
+    stored = await conn.scalar(sa.select(settings.c.value).where(settings.c.name == name))
+    return str(stored)
+
+
+async def spend(conn: AsyncConnection, nonce: str, expires_at: datetime) -> bool:
+    """Record ``nonce`` as used; False when it had been used before."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(used_nonces)
+        .values(nonce=nonce, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=["nonce"])
+    )
+    result = await conn.execute(statement)
+    return result.rowcount == 1
+
+
+async def sweep(conn: AsyncConnection, now: datetime) -> int:
+    result = await conn.execute(used_nonces.delete().where(used_nonces.c.expires_at < now))
+    return result.rowcount
