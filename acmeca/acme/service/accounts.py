@@ -11,7 +11,7 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote
 
 from acmeca.acme.service.provisioner import AcmeProvisioner
 from acmeca.domain.clock import Clock
@@ -169,7 +169,3 @@ def summary_from_json(value: dict[str, Any]) -> ErrorSummary:
         kind=str(value.get("kind", "CAError")), detail=str(value.get("detail", "")),
         subproblems=tuple((str(s[0]), str(s[1]), s[2], s[3]) for s in subs),
     )
-
-
-def _host_of(url: str) -> str:
-    return urlsplit(url).netloc

@@ -1,0 +1,189 @@
+"""Challenges: accept a client's "ready" signal, validate in the background, persist the verdict, roll up.
+
+A challenge POST moves the challenge pending→processing, fixes the key authorization (so a key rollover in
+flight cannot change what is checked) and writes a ``validate`` job row, all in one transaction. A worker on
+any replica runs the validator (which never writes) and this module records its verdict, then moves the
+authorization and every pending order holding it. One validation per POST: the validator retries transient
+failures inside its own time budget; whatever it returns is final.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from acmeca.acme.service.accounts import summary_json
+from acmeca.acme.service.provisioner import AcmeProvisioners
+from acmeca.domain.clock import Clock
+from acmeca.domain.errors import CAError, ErrorSummary, Malformed, NotFound, Subproblem
+from acmeca.domain.identifiers import Identifier
+from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
+from acmeca.store import acme_orders as store
+from acmeca.store import jobs
+from acmeca.store.acme_accounts import AccountRecord
+from acmeca.store.acme_orders import AuthorizationRecord, ChallengeRecord
+from acmeca.store.database import Database
+from acmeca.store.jobs import JobRecord
+
+log = logging.getLogger(__name__)
+VALIDATE_JOB = "validate"
+
+
+class Verdict(Protocol):
+    """What a validator returns (acmeca.validation.dispatch.ValidationResult has this shape)."""
+
+    @property
+    def ok(self) -> bool: ...
+
+    @property
+    def error(self) -> CAError | None: ...
+
+    @property
+    def record(self) -> Any: ...
+
+
+Validator = Callable[[ChallengeType, Identifier, str, str, Any], Awaitable[Verdict]]
+SettingsFactory = Callable[[dict[str, Any], dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class ValidationContext:
+    """The validator and the top-level ``validation`` object that per-provisioner settings override."""
+
+    validate: Validator
+    settings_for: SettingsFactory
+    top_level: dict[str, Any]
+
+
+def key_authorization(token: str, account: AccountRecord) -> str:
+    """RFC 8555 §8.1: token "." base64url(SHA-256 JWK thumbprint)."""
+    return f"{token}.{account.key_thumbprint}"
+
+
+class ChallengeService:
+    def __init__(
+        self, db: Database, clock: Clock, provisioners: AcmeProvisioners, validation: ValidationContext,
+        *, wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._provisioners = provisioners
+        self._validation = validation
+        self._wake = wake
+
+    async def challenge(self, account: AccountRecord, challenge_id: str) -> tuple[ChallengeRecord, AuthorizationRecord]:
+        async with self._db.read() as conn:
+            challenge = await store.challenge_by_id(conn, challenge_id)
+            authz = await store.authz_by_id(conn, challenge.authz_id) if challenge else None
+        if challenge is None or authz is None or authz.account_id != account.id:
+            raise NotFound("no such challenge")
+        return challenge, authz
+
+    async def respond(self, account: AccountRecord, challenge_id: str) -> tuple[ChallengeRecord, AuthorizationRecord]:
+        """The client says it is ready: schedule exactly one validation (§7.5.1)."""
+        challenge, authz = await self.challenge(account, challenge_id)
+        if authz.status is AuthorizationStatus.VALID or challenge.status is ChallengeStatus.PROCESSING:
+            return challenge, authz
+        if challenge.status is not ChallengeStatus.PENDING or authz.status is not AuthorizationStatus.PENDING:
+            raise Malformed(f"the challenge is {challenge.status.value} and cannot be retried")
+        if authz.expires_at <= self._clock.now():
+            raise Malformed("the authorization has expired")
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            if await store.start_challenge(conn, challenge.id, key_authorization(challenge.token, account)):
+                await jobs.enqueue(conn, kind=VALIDATE_JOB, subject_id=challenge.id, payload={}, now=now)
+        self._wake()
+        return await self.challenge(account, challenge_id)
+
+    async def run(self, job: JobRecord) -> None:
+        """Worker entry point for one ``validate`` job."""
+        async with self._db.read() as conn:
+            challenge = await store.challenge_by_id(conn, job.subject_id)
+            authz = await store.authz_by_id(conn, challenge.authz_id) if challenge else None
+        if challenge is None or authz is None or challenge.status is not ChallengeStatus.PROCESSING:
+            await self._finish(job)
+            return
+        provisioner = await self._provisioners.by_id(authz.provisioner_id)
+        try:
+            settings = self._validation.settings_for(self._validation.top_level, provisioner.validation)
+            verdict = await self._validation.validate(
+                challenge.type, authz.identifier, challenge.token, challenge.key_authorization or "", settings
+            )
+            error, record = (None if verdict.ok else verdict.error or CAError("validation failed")), verdict.record
+        except CAError as exc:
+            error, record = exc, None
+        await self.settle(job, challenge, authz, error=error, record=record)
+
+    async def abandon(self, job: JobRecord) -> None:
+        """A job that kept crashing its worker: record the failure instead of leaving it processing."""
+        async with self._db.read() as conn:
+            challenge = await store.challenge_by_id(conn, job.subject_id)
+            authz = await store.authz_by_id(conn, challenge.authz_id) if challenge else None
+        if challenge is None or authz is None:
+            await self._finish(job)
+            return
+        await self.settle(job, challenge, authz, error=CAError("validation could not be completed"), record=None)
+
+    async def settle(
+        self, job: JobRecord, challenge: ChallengeRecord, authz: AuthorizationRecord, *,
+        error: CAError | None, record: Any,
+    ) -> None:
+        """Persist a verdict and roll it up to the authorization and its pending orders, atomically."""
+        now = self._clock.now()
+        records = _records(record)
+        async with self._db.write() as conn:
+            if error is None:
+                settled = await store.settle_challenge(
+                    conn, challenge.id, status=ChallengeStatus.VALID, validated_at=now, error=None, record=records
+                )
+                if settled:
+                    await store.move_authz(
+                        conn, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.VALID,
+                        validated_at=now, expires_at=now + (await self._provisioners.by_id(authz.provisioner_id))
+                        .lifetimes.valid_authz,
+                    )
+                    await self._roll_up_orders(conn, authz.id, now=now, error=None)
+            else:
+                stored = summary_json(ErrorSummary.of(error))
+                settled = await store.settle_challenge(
+                    conn, challenge.id, status=ChallengeStatus.INVALID, validated_at=None, error=stored,
+                    record=records,
+                )
+                if settled:
+                    await store.move_authz(
+                        conn, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.INVALID
+                    )
+                    order_error = CAError(
+                        f"authorization for {authz.identifier.value} failed",
+                        subproblems=[Subproblem(error=error, identifier=authz.identifier)],
+                    )
+                    await self._roll_up_orders(conn, authz.id, now=now, error=order_error)
+            await jobs.finish(conn, job.id, owner=job.lease_owner or "")
+
+    async def _roll_up_orders(self, conn: Any, authz_id: str, *, now: Any, error: CAError | None) -> None:
+        for order_id in await store.order_ids_for_authz(conn, authz_id, [OrderStatus.PENDING]):
+            if error is not None:
+                await store.move_order(
+                    conn, order_id, expected=[OrderStatus.PENDING], status=OrderStatus.INVALID, now=now,
+                    error=summary_json(ErrorSummary.of(error)),
+                )
+            elif all(s is AuthorizationStatus.VALID for s in await store.authz_statuses(conn, order_id)):
+                await store.move_order(
+                    conn, order_id, expected=[OrderStatus.PENDING], status=OrderStatus.READY, now=now
+                )
+
+    async def _finish(self, job: JobRecord) -> None:
+        async with self._db.write() as conn:
+            await jobs.finish(conn, job.id, owner=job.lease_owner or "")
+
+
+def _records(record: Any) -> list[dict[str, Any]] | None:
+    if record is None:
+        return None
+    if isinstance(record, dict):
+        return [record] if record else None
+    if isinstance(record, list):
+        return [r for r in record if isinstance(r, dict)] or None
+    return None

@@ -1,0 +1,186 @@
+"""Finalize: CSR checks, the ready→processing compare-and-set, and issuance through the one engine.
+
+The transition and a ``finalize`` job row (leased to this process) are written in one transaction, then the
+certificate is issued inline so a client usually sees ``valid`` in the finalize reply. If this process dies
+between the two, the lease runs out and any replica's worker resumes the job from the CSR kept in its payload,
+so an order is never left ``processing``. Two concurrent finalizes cannot both issue: only one UPDATE moves
+the order out of ``ready``.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from datetime import timedelta
+from typing import Any
+
+from jwcrypto import jwk
+
+from acmeca.acme.service.accounts import summary_json
+from acmeca.acme.service.orders import OrderService
+from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
+from acmeca.crypto.csr import InvalidCSR, ParsedCSR, parse_csr_der
+from acmeca.crypto.keypolicy import KeyRejected, check_public_key
+from acmeca.domain.clock import Clock
+from acmeca.domain.errors import BadCSR, CAError, ErrorSummary, OrderNotReady
+from acmeca.domain.identifiers import Identifier, IdentifierType, canonical_dns_name, canonical_ip
+from acmeca.domain.records import Requester
+from acmeca.domain.status import OrderStatus, RequesterKind
+from acmeca.engine.issuer import IssuingEngine
+from acmeca.engine.requests import IssuanceRequest, Validity
+from acmeca.store import acme_accounts, acme_orders, jobs
+from acmeca.store.acme_accounts import AccountRecord
+from acmeca.store.acme_orders import OrderRecord
+from acmeca.store.database import Database
+from acmeca.store.jobs import JobRecord
+
+log = logging.getLogger(__name__)
+FINALIZE_JOB = "finalize"
+FINALIZE_LEASE = timedelta(seconds=60)
+
+
+def public_key_thumbprint(key: Any) -> str:
+    """RFC 7638 thumbprint of a certificate or CSR key, comparable with an account key's thumbprint."""
+    return str(jwk.JWK.from_pyca(key).thumbprint())
+
+
+def csr_identifiers(csr: ParsedCSR) -> tuple[set[Identifier], str | None]:
+    """The identifier set a CSR asks for, and a DNS common name if it names one."""
+    if csr.emails or csr.uris or csr.has_other_sans:
+        raise BadCSR("the CSR may only request DNS names and IP addresses")
+    try:
+        names = {Identifier(IdentifierType.DNS, canonical_dns_name(n)) for n in csr.dns_names}
+        names |= {Identifier(IdentifierType.IP, canonical_ip(a)) for a in csr.ip_addresses}
+    except CAError as exc:
+        raise BadCSR(f"the CSR holds an invalid name: {exc.detail}") from None
+    if not csr.common_name:
+        return names, None
+    try:
+        ip = Identifier(IdentifierType.IP, canonical_ip(csr.common_name))
+    except CAError:
+        ip = None
+    if ip is not None:
+        names.add(ip)  # a CN holding an IP address counts as a name but never becomes the CN
+        return names, None
+    try:
+        cn = Identifier(IdentifierType.DNS, canonical_dns_name(csr.common_name))
+    except CAError as exc:
+        raise BadCSR(f"the CSR common name is invalid: {exc.detail}") from None
+    names.add(cn)
+    return names, cn.value
+
+
+def check_csr(der: bytes, order: OrderRecord, account: AccountRecord) -> tuple[ParsedCSR, str | None]:
+    """Every §7.4 CSR rule; any failure is badCSR and leaves the order ``ready``."""
+    try:
+        csr = parse_csr_der(der)
+    except InvalidCSR as exc:
+        raise BadCSR(str(exc)) from None
+    try:
+        check_public_key(csr.public_key)
+    except KeyRejected as exc:
+        raise BadCSR(f"the CSR key is not acceptable: {exc}") from None
+    if public_key_thumbprint(csr.public_key) == account.key_thumbprint:
+        raise BadCSR("the CSR key must not be the account key")
+    names, common_name = csr_identifiers(csr)
+    wanted = set(order.identifiers)
+    if names != wanted:
+        missing = sorted(i.value for i in wanted - names)
+        extra = sorted(i.value for i in names - wanted)
+        raise BadCSR(f"the CSR names do not match the order (missing {missing}, unexpected {extra})")
+    if common_name is None:
+        common_name = next((i.value for i in order.identifiers if i.type is IdentifierType.DNS), None)
+    return csr, common_name
+
+
+class FinalizeService:
+    def __init__(
+        self, db: Database, clock: Clock, engine: IssuingEngine, orders: OrderService,
+        provisioners: AcmeProvisioners, *, owner: str,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._engine = engine
+        self._orders = orders
+        self._provisioners = provisioners
+        self._owner = owner
+
+    async def finalize(
+        self, provisioner: AcmeProvisioner, account: AccountRecord, order_id: str, csr_der: bytes
+    ) -> OrderRecord:
+        order = await self._orders.order(account, order_id)
+        if order.status is not OrderStatus.READY:
+            raise OrderNotReady(f"the order is {order.status.value}, not ready")
+        check_csr(csr_der, order, account)
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            moved = await acme_orders.move_order(
+                conn, order.id, expected=[OrderStatus.READY], status=OrderStatus.PROCESSING, now=now
+            )
+            if not moved:
+                raise OrderNotReady("the order is already being finalized")
+            await jobs.enqueue(
+                conn, kind=FINALIZE_JOB, subject_id=order.id,
+                payload={"csr": base64.urlsafe_b64encode(csr_der).decode()}, now=now, owner=self._owner,
+                lease_expires_at=now + FINALIZE_LEASE,
+            )
+        await self._issue(provisioner, account, order, csr_der)
+        return await self._orders.order(account, order.id)
+
+    async def _issue(
+        self, provisioner: AcmeProvisioner, account: AccountRecord, order: OrderRecord, csr_der: bytes
+    ) -> None:
+        """Issue and settle the order; a refusal is recorded on the order and shown to the client."""
+        try:
+            csr, common_name = check_csr(csr_der, order, account)
+            issued = await self._engine.issue(
+                IssuanceRequest(
+                    public_key=csr.public_key, common_name=common_name, identifiers=order.identifiers,
+                    requester=Requester(RequesterKind.ACME_ACCOUNT, account.id), provisioner=provisioner.ref,
+                    claims=provisioner.claims, validity=Validity(order.not_before, order.not_after),
+                    acme_account_id=account.id, acme_order_id=order.id,
+                )
+            )
+        except CAError as exc:
+            await self._settle(order, OrderStatus.INVALID, error=summary_json(ErrorSummary.of(exc)))
+            raise
+        await self._settle(order, OrderStatus.VALID, serial=issued.serial)
+
+    async def _settle(
+        self, order: OrderRecord, status: OrderStatus, *, error: dict[str, Any] | None = None,
+        serial: str | None = None,
+    ) -> None:
+        async with self._db.write() as conn:
+            await acme_orders.move_order(
+                conn, order.id, expected=[OrderStatus.PROCESSING], status=status, now=self._clock.now(),
+                error=error, certificate_serial=serial,
+            )
+            job = await jobs.by_subject(conn, FINALIZE_JOB, order.id)
+            if job is not None:
+                await jobs.finish(conn, job.id, owner=job.lease_owner or "")
+
+    async def resume(self, job: JobRecord) -> None:
+        """Worker entry point: finish a finalize whose process went away before settling it."""
+        async with self._db.read() as conn:
+            order = await acme_orders.order_by_id(conn, job.subject_id)
+            account = await acme_accounts.by_id(conn, order.account_id) if order else None
+        if order is None or account is None or order.status is not OrderStatus.PROCESSING:
+            async with self._db.write() as conn:
+                await jobs.finish(conn, job.id, owner=self._owner)
+            return
+        provisioner = await self._provisioners.by_id(order.provisioner_id)
+        csr_der = base64.urlsafe_b64decode(str(job.payload.get("csr", "")))
+        try:
+            await self._issue(provisioner, account, order, csr_der)
+        except CAError:
+            log.info("resumed finalize refused", extra={"order": order.id})
+
+    async def abandon(self, job: JobRecord) -> None:
+        """A finalize that kept failing: the order becomes invalid with the failure recorded."""
+        async with self._db.read() as conn:
+            order = await acme_orders.order_by_id(conn, job.subject_id)
+        if order is not None:
+            error = summary_json(ErrorSummary.of(CAError("the certificate could not be issued")))
+            await self._settle(order, OrderStatus.INVALID, error=error)
+        async with self._db.write() as conn:
+            await jobs.finish(conn, job.id, owner=self._owner)

@@ -1,0 +1,107 @@
+"""The job worker: claims due jobs (or jobs whose lease expired) and runs them, on every replica.
+
+Local work wakes the worker at once; otherwise it polls, so a job left behind by a dead process is picked
+up within one poll interval after its lease runs out. Jobs run concurrently up to ``concurrency``. A job
+that keeps failing is handed to its kind's ``abandon`` so the failure is recorded rather than retried forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from acmeca.domain.clock import Clock
+from acmeca.store import jobs
+from acmeca.store.database import Database
+from acmeca.store.jobs import JobRecord
+
+log = logging.getLogger(__name__)
+JobHandler = Callable[[JobRecord], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    run: JobHandler
+    abandon: JobHandler
+
+
+class JobWorker:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        *,
+        owner: str,
+        kinds: dict[str, JobKind],
+        lease: timedelta = timedelta(seconds=60),
+        poll_interval: float = 1.0,
+        concurrency: int = 32,
+        max_attempts: int = 3,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._owner = owner
+        self._kinds = kinds
+        self._lease = lease
+        self._poll = poll_interval
+        self._slots = asyncio.Semaphore(concurrency)
+        self._concurrency = concurrency
+        self._max_attempts = max_attempts
+        self._wakeup = asyncio.Event()
+        self._running: set[asyncio.Task[None]] = set()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run_forever(self) -> None:
+        try:
+            while True:
+                claimed = await self.run_once()
+                if claimed:
+                    continue
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._poll)
+        finally:
+            for task in list(self._running):
+                task.cancel()
+
+    async def run_once(self) -> int:
+        """Claim what is due and start it; returns how many jobs were claimed."""
+        free = self._concurrency - len(self._running)
+        if free <= 0:
+            await asyncio.sleep(0.01)
+            return 0
+        now = self._clock.now()
+        async with self._db.write() as conn:
+            claimed = await jobs.claim(conn, owner=self._owner, now=now, lease_until=now + self._lease, limit=free)
+        for job in claimed:
+            task = asyncio.create_task(self._execute(job), name=f"job-{job.kind}-{job.id}")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+        return len(claimed)
+
+    async def drain(self) -> None:
+        """Wait for started jobs (tests and graceful shutdown)."""
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
+
+    async def _execute(self, job: JobRecord) -> None:
+        kind = self._kinds.get(job.kind)
+        if kind is None:
+            log.warning("job of unknown kind left alone", extra={"job": job.id, "kind": job.kind})
+            return
+        async with self._slots:
+            try:
+                if job.attempts > self._max_attempts:
+                    await kind.abandon(job)
+                else:
+                    await kind.run(job)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("job failed; its lease will expire and it will be retried", extra={"job": job.id})
