@@ -1,0 +1,15 @@
+"""Name policy: allow/deny rules for the names a certificate may carry (stepca.md §5.2). Pure: imports only domain."""
+
+from acmeca.policy.engine import CertificateNames, Violation, X509Policy
+from acmeca.policy.constraints import InvalidPolicy
+from acmeca.policy.rules import NameRules, parse_policy_document, parse_x509_policy
+
+__all__ = [
+    "CertificateNames",
+    "InvalidPolicy",
+    "NameRules",
+    "Violation",
+    "X509Policy",
+    "parse_policy_document",
+    "parse_x509_policy",
+]
