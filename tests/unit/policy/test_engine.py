@@ -9,7 +9,9 @@ import pytest
 from acmeca.policy import CertificateNames, X509Policy
 
 
-def policy(allow: dict[str, Any] | None = None, deny: dict[str, Any] | None = None, wildcards: bool = False) -> X509Policy:
+def policy(
+    allow: dict[str, Any] | None = None, deny: dict[str, Any] | None = None, wildcards: bool = False
+) -> X509Policy:
     return X509Policy.from_document(
         {"x509": {"allow": allow or {}, "deny": deny or {}, "allowWildcardNames": wildcards}}
     )
