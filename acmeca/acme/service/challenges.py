@@ -114,6 +114,8 @@ class ChallengeService:
             error, record = (None if verdict.ok else verdict.error or CAError("validation failed")), verdict.record
         except CAError as exc:
             error, record = exc, None
+        except ValueError as exc:  # the validation settings in ca.json are unusable
+            error, record = CAError(f"validation is misconfigured: {exc}"), None
         await self.settle(job, challenge, authz, error=error, record=record)
 
     async def abandon(self, job: JobRecord) -> None:
@@ -183,6 +185,9 @@ def _records(record: Any) -> list[dict[str, Any]] | None:
     if record is None:
         return None
     if isinstance(record, dict):
+        hops = record.get("validationRecord")
+        if isinstance(hops, list):
+            return [r for r in hops if isinstance(r, dict)] or None
         return [record] if record else None
     if isinstance(record, list):
         return [r for r in record if isinstance(r, dict)] or None

@@ -19,6 +19,8 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.errors import (
     CAError,
     ErrorSummary,
+    Forbidden,
+    InvalidProfile,
     Malformed,
     NotFound,
     RejectedIdentifier,
@@ -108,10 +110,11 @@ class OrderService:
         not_after = _time(payload.get("notAfter"), "notAfter")
         now = self._clock.now()
         if not_before is not None or not_after is not None:
-            resolve_validity(Validity(not_before, not_after), provisioner.claims, now=now, backdate=timedelta(0))
+            try:
+                resolve_validity(Validity(not_before, not_after), provisioner.claims, now=now, backdate=timedelta(0))
+            except Forbidden as exc:  # a duration outside the claims is a bad request, not a bad name
+                raise Malformed(exc.detail) from None
         if payload.get("profile") not in (None, "default"):
-            from acmeca.domain.errors import InvalidProfile
-
             raise InvalidProfile(f"profile {payload.get('profile')!r} is not offered")
         lifetimes = provisioner.lifetimes
         authz_ids: list[str] = []

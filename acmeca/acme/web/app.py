@@ -1,0 +1,77 @@
+"""The ACME sub-application and its edge middleware.
+
+The middleware is the ACME half of "no traceback ever reaches a client": every CAError and routing error
+becomes a problem document, anything else a generic 500 with ``Retry-After``. It also adds what acme.md
+§1.1 wants on every response: ``Replay-Nonce`` on every non-GET reply (errors included, so a ``badNonce``
+always carries a fresh nonce), ``Link rel="index"`` everywhere but the directory, ``Cache-Control`` and CORS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from acmeca.acme.web.context import HOLDER, AcmeOptions, ServicesHolder, directory_url, holder_context, services
+from acmeca.acme.web.problems import problem_response
+from acmeca.acme.web.routes import add_routes
+from acmeca.acme.web.urls import DIRECTORY
+from acmeca.domain.errors import CAError, Malformed, ServerInternal
+from acmeca.edge.middleware import http_exception_as_error, request_id
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+EXPOSED = "Link, Replay-Nonce, Location, Retry-After"
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        if not request.headers.get("User-Agent"):
+            raise Malformed("requests must carry a User-Agent header (RFC 8555 §6.1)")
+        return await handler(request)
+    except CAError as error:
+        return problem_response(error)
+    except web.HTTPException as exc:
+        translated = http_exception_as_error(exc)
+        if translated is None:
+            translated = Malformed(exc.reason or "bad request")
+        return problem_response(translated)
+    except Exception:
+        rid = request_id(request)
+        log.exception("unhandled ACME error", extra={"request_id": rid, "path": request.path})
+        return problem_response(ServerInternal(f"internal server error (request id {rid})"))
+
+
+async def _decorate(request: web.Request, response: web.StreamResponse) -> None:
+    headers = response.headers
+    headers.setdefault("Cache-Control", "public, max-age=0, no-cache")
+    headers["Access-Control-Allow-Origin"] = "*"
+    headers["Access-Control-Expose-Headers"] = EXPOSED
+    if request.method != "GET" or request.match_info.route.name == "new-nonce":
+        try:
+            headers["Replay-Nonce"] = await (await services(request)).nonces.issue()
+        except CAError:
+            log.warning("could not mint a nonce for a reply", extra={"request_id": request_id(request)})
+    route = request.match_info.route
+    if route.name != DIRECTORY and "provisioner" in request.match_info:
+        with contextlib.suppress(KeyError, ValueError):
+            headers.add("Link", f'<{directory_url(request)}>;rel="index"')
+
+
+@web.middleware
+async def acme_edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await _answer(request, handler)
+    await _decorate(request, response)
+    return response
+
+
+def create_acme_app(options: AcmeOptions | None = None) -> web.Application:
+    """The ACME sub-application; the server mounts it at ``/acme/`` and ``/2.0/acme/``."""
+    app = web.Application(middlewares=[acme_edge])
+    holder = ServicesHolder(options or AcmeOptions())
+    app[HOLDER] = holder
+    app.cleanup_ctx.append(holder_context(holder))
+    add_routes(app)
+    return app

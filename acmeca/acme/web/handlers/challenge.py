@@ -1,0 +1,34 @@
+"""Challenges (RFC 8555 §7.5.1): ``{}`` starts validation, ``""`` reads; replies link ``rel="up"`` to the authz."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from acmeca.acme.web.context import account_of, json_reply, services, verify
+from acmeca.acme.web.resources import challenge_json
+from acmeca.acme.web.urls import AUTHZ, CHALLENGE, url_for
+from acmeca.domain.errors import NotFound
+from acmeca.domain.status import ChallengeStatus
+
+PROCESSING_RETRY_AFTER = "1"
+
+
+async def post(request: web.Request) -> web.Response:
+    verified = await verify(request)
+    account = account_of(verified)
+    challenges = (await services(request)).challenges
+    challenge_id = request.match_info["challenge_id"]
+    if verified.payload is None:
+        challenge, authz = await challenges.challenge(account, challenge_id)
+    else:
+        challenge, authz = await challenges.respond(account, challenge_id)  # other fields ignored (§7.5.1)
+    if authz.id != request.match_info["authz_id"]:
+        raise NotFound("no such challenge")
+    response = json_reply(
+        challenge_json(request, challenge),
+        location=url_for(request, CHALLENGE, authz_id=authz.id, challenge_id=challenge.id),
+        links=(f'<{url_for(request, AUTHZ, authz_id=authz.id)}>;rel="up"',),
+    )
+    if challenge.status is ChallengeStatus.PROCESSING:
+        response.headers["Retry-After"] = PROCESSING_RETRY_AFTER
+    return response
