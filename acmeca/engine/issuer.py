@@ -78,6 +78,11 @@ class IssuingEngine:
     def set_name_policy(self, policy: NamePolicy) -> None:
         self._name_policy = policy
 
+    @property
+    def name_policy(self) -> NamePolicy:
+        """The policy in force, so ACME newOrder can check identifiers with the same rules as issuance."""
+        return self._name_policy
+
     def on_revocation(self, listener: RevocationListener) -> None:
         self._revocation_listeners.append(listener)
 

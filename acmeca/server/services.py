@@ -11,13 +11,16 @@ from acmeca.config import CAConfig
 from acmeca.crypto import certs
 from acmeca.crypto.keys import WrongPassword
 from acmeca.domain.clock import Clock, SystemClock
+from acmeca.domain.errors import Malformed
 from acmeca.engine.issuer import IssuingEngine
+from acmeca.engine.name_policy import StoredNamePolicy
 from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.engine.trust import TrustBundle, load_signing_authority, load_trust
 from acmeca.runtime import Runtime
 from acmeca.store.certificates import CertificateRepository, IssuerRepository
 from acmeca.store.database import Database, settings_from_ca_json
 from acmeca.store.migrate import SchemaMismatch, check_current, upgrade
+from acmeca.store.policies import PolicyRepository
 from acmeca.store.provisioners import ProvisionerRepository
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,7 @@ class Services:
     engine: IssuingEngine
     catalog: ProvisionerCatalog
     ssl_context: ssl.SSLContext | None = None
+    name_policy: StoredNamePolicy | None = None
 
     async def close(self) -> None:
         await self.runtime.close()
@@ -117,7 +121,17 @@ async def build_services(
     catalog = ProvisionerCatalog(
         config.authority.provisioners, ProvisionerRepository(database), clock, refresh_interval=timedelta(seconds=2)
     )
+    name_policy = _name_policy(config, database, clock)
+    engine.set_name_policy(name_policy)
     return Services(
         config=config, clock=clock, database=database, runtime=runtime, trust=trust, engine=engine,
-        catalog=catalog,
+        catalog=catalog, name_policy=name_policy,
     )
+
+
+def _name_policy(config: CAConfig, database: Database, clock: Clock) -> StoredNamePolicy:
+    """Authority policy from ca.json (refused at start when a rule is invalid) plus the stored levels."""
+    try:
+        return StoredNamePolicy(PolicyRepository(database), clock, config_policy=config.authority.policy)
+    except Malformed as exc:
+        raise StartupError(f"authority.policy in {config.path}: {exc.detail}") from None
