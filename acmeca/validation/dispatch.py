@@ -90,9 +90,7 @@ async def validate(
         delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
 
-async def _run_once(
-    validator: Validator, attempt: Attempt, settings: ValidationSettings
-) -> CAError | Transient | None:
+async def _run_once(validator: Validator, attempt: Attempt, settings: ValidationSettings) -> CAError | Transient | None:
     """One try: None on success, a CAError for a final verdict, a Transient for "try again"."""
     try:
         async with asyncio.timeout(attempt.deadline.remaining()):
@@ -103,9 +101,7 @@ async def _run_once(
         return error
     except TimeoutError:
         seconds = settings.timeout_seconds
-        return Transient(
-            ConnectionProblem(f"Validation of {attempt.identifier.value} timed out after {seconds:g}s")
-        )
+        return Transient(ConnectionProblem(f"Validation of {attempt.identifier.value} timed out after {seconds:g}s"))
     except Exception:
         log.exception("unexpected failure validating %s", attempt.identifier.value)
         return CAError("internal error during validation")

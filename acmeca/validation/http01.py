@@ -58,9 +58,7 @@ async def validate_http01(attempt: Attempt) -> None:
             seen.add(str(url))
             target = await _target_for(attempt, url)
             try:
-                status, location, body = await connect_in_order(
-                    target, partial(_fetch, session, attempt, url)
-                )
+                status, location, body = await connect_in_order(target, partial(_fetch, session, attempt, url))
             finally:
                 attempt.records[-1] = target.record()
             if status in REDIRECT_STATUSES:
@@ -68,9 +66,7 @@ async def validate_http01(attempt: Attempt) -> None:
                 continue
             _check_response(attempt, url, status, body)
             return
-    raise ConnectionProblem(
-        f"Too many redirects (more than {MAX_REDIRECTS}) fetching {challenge_url(attempt)}"
-    )
+    raise ConnectionProblem(f"Too many redirects (more than {MAX_REDIRECTS}) fetching {challenge_url(attempt)}")
 
 
 async def _target_for(attempt: Attempt, url: URL) -> Target:
@@ -194,9 +190,7 @@ def _next_hop(attempt: Attempt, current: URL, location: str | None, seen: set[st
         default = settings.http01_port if target.scheme == "http" else settings.tls_alpn01_port
         target = target.with_port(default)
     if len(target.raw_path) > MAX_PATH_OCTETS:
-        raise ConnectionProblem(
-            f"Redirect from {current}: the target path is longer than {MAX_PATH_OCTETS} bytes"
-        )
+        raise ConnectionProblem(f"Redirect from {current}: the target path is longer than {MAX_PATH_OCTETS} bytes")
     if str(target) in seen:
         raise ConnectionProblem(f"Redirect loop detected at {target}")
     return target

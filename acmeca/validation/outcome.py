@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from acmeca.validation.settings import ValidationSettings
 
 
-class Transient(Exception):  # noqa: N818 - a marker wrapping the real error, not an error kind of its own
+class Transient(Exception):
     """A failure worth retrying; ``error`` is the verdict to record if retries run out."""
 
     def __init__(self, error: CAError) -> None:

@@ -133,9 +133,7 @@ class Resolver:
         """CAA records at exactly ``name`` (tree climbing is the caller's business)."""
         return [r for r in await self._lookup(name, dns.rdatatype.CAA, budget) if isinstance(r, CAA)]
 
-    async def _lookup(
-        self, name: str, rdtype: dns.rdatatype.RdataType, budget: float
-    ) -> list[dns.rdata.Rdata]:
+    async def _lookup(self, name: str, rdtype: dns.rdatatype.RdataType, budget: float) -> list[dns.rdata.Rdata]:
         """Resolve ``name``/``rdtype``; an empty list means the name exists without such records.
 
         A recursive resolver hands back the whole CNAME chain; an authoritative-only server may stop at the
@@ -151,9 +149,7 @@ class Resolver:
             qname = answer.canonical_name
         raise DNSProblem(f"too many CNAME hops resolving {rdtype.name} for {name}")
 
-    async def _query(
-        self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, budget: float
-    ) -> dns.resolver.Answer:
+    async def _query(self, qname: dns.name.Name, rdtype: dns.rdatatype.RdataType, budget: float) -> dns.resolver.Answer:
         what = f"{dns.rdatatype.to_text(rdtype)} for {qname.to_text(omit_final_dot=True)}"
         try:
             return await self._resolver.resolve(

@@ -21,7 +21,7 @@ from acmeca.validation.resolver import Addresses, IPAddress, Resolver, is_reserv
 T = TypeVar("T")
 
 
-class ConnectFailed(Exception):  # noqa: N818 - a signal to try the next address, never a verdict
+class ConnectFailed(Exception):
     """A connection-level failure (refused, unreachable, timed out): the next address is worth a try."""
 
     def __init__(self, error: ConnectionProblem) -> None:
@@ -59,9 +59,7 @@ def literal_address(host: str) -> IPAddress | None:
         return None
 
 
-async def resolve_target(
-    resolver: Resolver, host: str, port: int, *, deny_private: bool, budget: float
-) -> Target:
+async def resolve_target(resolver: Resolver, host: str, port: int, *, deny_private: bool, budget: float) -> Target:
     """Resolve ``host`` and choose at most two candidates: the first IPv6, then the first IPv4 address."""
     literal = literal_address(host)
     if literal is not None:

@@ -68,9 +68,7 @@ async def validate_tlsalpn01(attempt: Attempt) -> None:
     finally:
         attempt.records.append(target.record())
     if protocol != ACME_TLS_ALPN:
-        raise TLSProblem(
-            f"Cannot negotiate ALPN protocol {ACME_TLS_ALPN!r} with {sni}:{port} (got {protocol!r})"
-        )
+        raise TLSProblem(f"Cannot negotiate ALPN protocol {ACME_TLS_ALPN!r} with {sni}:{port} (got {protocol!r})")
     check_certificate(certificate, identifier, attempt.key_authorization)
 
 
@@ -83,9 +81,7 @@ async def _handshake(attempt: Attempt, port: int, sni: str, address: IPAddress) 
     except TimeoutError:
         raise ConnectFailed(ConnectionProblem(f"Timeout connecting to {where}")) from None
     except OSError as exc:
-        raise ConnectFailed(
-            ConnectionProblem(f"Connecting to {where} failed: {exc.strerror or exc}")
-        ) from None
+        raise ConnectFailed(ConnectionProblem(f"Connecting to {where} failed: {exc.strerror or exc}")) from None
     try:
         async with asyncio.timeout(max(attempt.deadline.remaining(), 0.01)):
             await writer.start_tls(client_context(), server_hostname=sni)
@@ -97,9 +93,8 @@ async def _handshake(attempt: Attempt, port: int, sni: str, address: IPAddress) 
     except ssl.SSLError as exc:
         raise TLSProblem(f"TLS error with {where} (SNI {sni}): {exc.reason or exc}") from None
     except OSError as exc:
-        raise Transient(
-            ConnectionProblem(f"Connection to {where} failed during the handshake: {exc}")
-        ) from None
+        reason = str(exc) or type(exc).__name__
+        raise Transient(TLSProblem(f"{where} closed the connection during the TLS handshake ({reason})")) from None
     finally:
         await _close(writer)
     if not certificate:
@@ -121,9 +116,7 @@ def check_certificate(der: bytes, identifier: Identifier, key_authorization: str
         certificate = x509.load_der_x509_certificate(der)
         extensions = certificate.extensions
     except x509.DuplicateExtension as exc:
-        raise IncorrectResponse(
-            f"The tls-alpn-01 certificate repeats extension {exc.oid.dotted_string}"
-        ) from None
+        raise IncorrectResponse(f"The tls-alpn-01 certificate repeats extension {exc.oid.dotted_string}") from None
     except ValueError as exc:
         raise IncorrectResponse(f"The tls-alpn-01 certificate cannot be parsed: {exc}") from None
     _check_self_signed(certificate)
@@ -133,9 +126,7 @@ def check_certificate(der: bytes, identifier: Identifier, key_authorization: str
 
 def _check_self_signed(certificate: x509.Certificate) -> None:
     if certificate.issuer != certificate.subject:
-        raise IncorrectResponse(
-            "The tls-alpn-01 certificate is not self-signed (issuer differs from subject)"
-        )
+        raise IncorrectResponse("The tls-alpn-01 certificate is not self-signed (issuer differs from subject)")
     try:
         certificate.verify_directly_issued_by(certificate)
     except (ValueError, TypeError, InvalidSignature):
