@@ -17,7 +17,7 @@ from aiohttp import web
 from acmeca.acme.web.context import HOLDER, AcmeOptions, ServicesHolder, directory_url, holder_context, services
 from acmeca.acme.web.problems import problem_response
 from acmeca.acme.web.routes import add_routes
-from acmeca.acme.web.urls import DIRECTORY
+from acmeca.acme.web.urls import DIRECTORY, NEW_NONCE
 from acmeca.domain.errors import CAError, Malformed, ServerInternal
 from acmeca.edge.middleware import http_exception_as_error, request_id
 
@@ -49,13 +49,13 @@ async def _decorate(request: web.Request, response: web.StreamResponse) -> None:
     headers.setdefault("Cache-Control", "public, max-age=0, no-cache")
     headers["Access-Control-Allow-Origin"] = "*"
     headers["Access-Control-Expose-Headers"] = EXPOSED
-    if request.method != "GET" or request.match_info.route.name == "new-nonce":
+    if request.method != "GET" or request.match_info.route.name == NEW_NONCE:
         try:
             headers["Replay-Nonce"] = await (await services(request)).nonces.issue()
         except CAError:
             log.warning("could not mint a nonce for a reply", extra={"request_id": request_id(request)})
     route = request.match_info.route
-    if route.name != DIRECTORY and "provisioner" in request.match_info:
+    if not request.path.endswith("/directory") and "provisioner" in request.match_info:
         with contextlib.suppress(KeyError, ValueError):
             headers.add("Link", f'<{directory_url(request)}>;rel="index"')
 
