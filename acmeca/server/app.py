@@ -11,6 +11,7 @@ from acmeca.edge import keys
 from acmeca.edge.middleware import access_log, error_guard
 from acmeca.server.services import Services
 from acmeca.step.web.errors import render_step_error
+from acmeca.step.web.keys import STEP
 from acmeca.step.web.routes import add_step_routes
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ def build_app(services: Services) -> web.Application:
     app[keys.ENGINE] = services.engine
     app[keys.CATALOG] = services.catalog
     app[keys.TRUST] = services.trust
+    if services.step is not None:
+        app[STEP] = services.step
     add_step_routes(app, "")
     add_step_routes(app, "/1.0")
     for module_name, factory_name, prefixes in SUBAPPS:

@@ -17,6 +17,8 @@ from acmeca.engine.name_policy import StoredNamePolicy
 from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.engine.trust import TrustBundle, load_signing_authority, load_trust
 from acmeca.runtime import Runtime
+from acmeca.step.service import StepService
+from acmeca.step.wiring import build_step_service
 from acmeca.store.certificates import CertificateRepository, IssuerRepository
 from acmeca.store.database import Database, settings_from_ca_json
 from acmeca.store.migrate import SchemaMismatch, check_current, upgrade
@@ -41,6 +43,7 @@ class Services:
     catalog: ProvisionerCatalog
     ssl_context: ssl.SSLContext | None = None
     name_policy: StoredNamePolicy | None = None
+    step: StepService | None = None
 
     async def close(self) -> None:
         await self.runtime.close()
@@ -123,9 +126,13 @@ async def build_services(
     )
     name_policy = _name_policy(config, database, clock)
     engine.set_name_policy(name_policy)
+    step = build_step_service(
+        config=config, database=database, engine=engine, catalog=catalog, trust=trust, clock=clock,
+        runtime=runtime, crl_url=next(iter(crl_urls(config)), ""),
+    )
     return Services(
         config=config, clock=clock, database=database, runtime=runtime, trust=trust, engine=engine,
-        catalog=catalog, name_policy=name_policy,
+        catalog=catalog, name_policy=name_policy, step=step,
     )
 
 

@@ -1,0 +1,245 @@
+"""One-time token verification (step-ca §2.1–2.4, §2.8): audience, provisioner, signature, time, replay.
+
+The checks common to every token type live here once; only the signature check differs per provisioner.
+Replay protection is a row in the database (``used_tokens``), so a token is accepted once across restarts and
+replicas, which is also why step-ca's "issued before the CA started" refusal is not needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography import x509
+
+from acmeca.crypto import certs
+from acmeca.domain.claims import Claims
+from acmeca.domain.clock import Clock
+from acmeca.domain.errors import CAError, Unauthenticated
+from acmeca.engine.provisioners import ProvisionerCatalog
+from acmeca.step.jwt import CompactJWS, parse_compact
+from acmeca.step.provisioners import InvalidProvisioner, TokenEvidence, TokenProvisioner, token_provisioner
+from acmeca.step.provisioners.x5c import decode_x5c, verify_x5c_token
+from acmeca.store.used_tokens import UsedTokenRepository
+
+log = logging.getLogger(__name__)
+LEEWAY = timedelta(minutes=1)
+LEGACY_AUDIENCE = "step-certificate-authority"
+RENEW_ISSUER = "step-ca-client/1.0"
+SWEEP_INTERVAL = timedelta(minutes=10)
+
+
+class Purpose(StrEnum):
+    SIGN = "sign"
+    REVOKE = "revoke"
+    RENEW = "renew"
+
+
+_PATHS = {
+    Purpose.SIGN: ("/1.0/sign", "/sign", "/1.0/ssh/sign", "/ssh/sign"),
+    Purpose.REVOKE: ("/1.0/revoke", "/revoke"),
+    Purpose.RENEW: ("/1.0/renew", "/renew"),
+}
+
+
+def ca_audiences(dns_names: Iterable[str], purpose: Purpose) -> frozenset[str]:
+    """Every audience the CA answers to for ``purpose`` (IPv6 names bracketed; legacy literal for sign/revoke)."""
+    accepted: set[str] = set()
+    for name in dns_names:
+        host = f"[{name}]" if ":" in name and not name.startswith("[") else name
+        accepted.update(f"https://{host}{path}" for path in _PATHS[purpose])
+    if purpose is not Purpose.RENEW:
+        accepted.add(LEGACY_AUDIENCE)
+    return frozenset(accepted)
+
+
+def _without_port(audience: str) -> str:
+    try:
+        parts = urlsplit(audience)
+        host = parts.hostname
+    except ValueError:
+        return audience
+    if not parts.scheme or host is None:
+        return audience
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{parts.path}"
+
+
+def audiences_of(claims: dict[str, Any]) -> list[str]:
+    value = claims.get("aud")
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return []
+
+
+def audience_matches(given: Sequence[str], accepted: frozenset[str]) -> bool:
+    """Exact, or equal once the port is stripped; the ``#fragment`` only routes, it never matches."""
+    stripped = {_without_port(a) for a in accepted}
+    for audience in given:
+        bare = audience.split("#", 1)[0]
+        if bare in accepted or _without_port(bare) in stripped:
+            return True
+    return False
+
+
+def _timestamp(claims: dict[str, Any], name: str) -> datetime | None:
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise Unauthenticated(f"invalid token: {name} is not a number")
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        raise Unauthenticated(f"invalid token: {name} is out of range") from None
+
+
+def check_times(claims: dict[str, Any], now: datetime, leeway: timedelta = LEEWAY) -> datetime:
+    """nbf/exp/iat with step-ca's one-minute leeway; returns ``exp`` (when the replay row may go)."""
+    expires = _timestamp(claims, "exp")
+    if expires is None:
+        raise Unauthenticated("invalid token: missing expiration (exp)")
+    if now > expires + leeway:
+        raise Unauthenticated("invalid token: token is expired (exp)")
+    not_before = _timestamp(claims, "nbf")
+    if not_before is not None and now + leeway < not_before:
+        raise Unauthenticated("invalid token: token not valid yet (nbf)")
+    issued = _timestamp(claims, "iat")
+    if issued is not None and now + leeway < issued:
+        raise Unauthenticated("invalid token: token issued in the future (iat)")
+    return expires
+
+
+def reuse_key(token: CompactJWS) -> str:
+    """step-ca's replay key for JWK/X5C tokens: ``jti``, else the SHA-256 of the whole token."""
+    jti = token.claims.get("jti")
+    if isinstance(jti, str) and jti:
+        return "jti:" + hashlib.sha256(jti.encode()).hexdigest()
+    return "sha:" + hashlib.sha256(token.raw.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class AuthorizedToken:
+    """A token that passed every check; ``claims`` is now trustworthy."""
+
+    provisioner: TokenProvisioner
+    claims: dict[str, Any]
+    evidence: TokenEvidence
+
+    @property
+    def subject(self) -> str:
+        return str(self.claims.get("sub") or "")
+
+
+@dataclass(frozen=True)
+class RenewToken:
+    leaf: x509.Certificate
+    claims: dict[str, Any]
+
+
+class TokenVerifier:
+    def __init__(
+        self,
+        *,
+        catalog: ProvisionerCatalog,
+        authority_claims: Claims,
+        dns_names: Sequence[str],
+        roots: Sequence[x509.Certificate],
+        used_tokens: UsedTokenRepository,
+        clock: Clock,
+    ) -> None:
+        self._catalog = catalog
+        self._authority_claims = authority_claims
+        self._dns_names = tuple(dns_names)
+        self._roots = tuple(roots)
+        self._used = used_tokens
+        self._clock = clock
+
+    async def provisioners(self) -> list[TokenProvisioner]:
+        """Every provisioner that takes tokens; a broken document is logged and skipped, never fatal."""
+        found: list[TokenProvisioner] = []
+        for entry in await self._catalog.all():
+            try:
+                provisioner = token_provisioner(entry, self._authority_claims)
+            except InvalidProvisioner as exc:
+                log.warning("provisioner skipped", extra={"provisioner": entry.name, "reason": str(exc)})
+                continue
+            if provisioner is not None:
+                found.append(provisioner)
+        return found
+
+    async def authorize(self, raw: str, purpose: Purpose) -> AuthorizedToken:
+        """Every check of §2.1–2.4, in step-ca's order; the token is spent only when all of them pass."""
+        token = parse_compact(raw)
+        provisioner = await self._lookup(token, purpose)
+        now = self._clock.now()
+        evidence = provisioner.verify(token, now=now)
+        if token.claims.get("iss") != provisioner.ref.name:
+            raise Unauthenticated("invalid token: invalid issuer claim (iss)")
+        expires = check_times(token.claims, now)
+        if not token.claims.get("sub") or not isinstance(token.claims.get("sub"), str):
+            raise Unauthenticated("invalid token: subject cannot be empty")
+        await self._spend(reuse_key(token), purpose, expires)
+        return AuthorizedToken(provisioner=provisioner, claims=token.claims, evidence=evidence)
+
+    async def _lookup(self, token: CompactJWS, purpose: Purpose) -> TokenProvisioner:
+        audiences = audiences_of(token.claims)
+        if audience_matches(audiences, ca_audiences(self._dns_names, purpose)):
+            fragments = [a.split("#", 1)[1] for a in audiences if "#" in a]
+            wanted = fragments[0] if fragments else f"{token.claims.get('iss')}:{token.header.get('kid')}"
+            for provisioner in await self.provisioners():
+                if provisioner.token_id == wanted:
+                    return provisioner
+        shown = ", ".join(audiences) or "none"
+        raise Unauthenticated(f"provisioner not found or invalid audience ({shown})")
+
+    async def _spend(self, key: str, purpose: Purpose, expires: datetime) -> None:
+        if not await self._used.spend(key, kind=f"ott-{purpose.value}", expires_at=expires + LEEWAY):
+            raise Unauthenticated("token already used")
+
+    async def sweep_forever(self) -> None:
+        """Forget spent tokens once they have expired: the time check refuses them from then on."""
+        while True:
+            try:
+                removed = await self._used.sweep(self._clock.now())
+                if removed:
+                    log.info("used tokens swept", extra={"removed": removed})
+            except CAError as exc:
+                log.warning("used token sweep failed", extra={"reason": exc.detail})
+            await asyncio.sleep(SWEEP_INTERVAL.total_seconds())
+
+    async def authorize_renew(self, raw: str) -> RenewToken:
+        """A renew bearer token (§2.8); every failure reads "error validating renew token: ..."."""
+        try:
+            return await self._renew_token(raw)
+        except CAError as exc:
+            raise Unauthenticated(f"error validating renew token: {exc.detail}") from None
+
+    async def _renew_token(self, raw: str) -> RenewToken:
+        token = parse_compact(raw)
+        leaf = decode_x5c(token.header, "x5cInsecure")[0]
+        # Verified at notAfter − 1m, not now: an expired certificate may still prove possession of its key.
+        verify_x5c_token(token, self._roots, at=leaf.not_valid_after_utc - LEEWAY, header="x5cInsecure")
+        if token.claims.get("sub") != certs.common_name(leaf):
+            raise Unauthenticated("invalid token: subject does not match the certificate")
+        issuers = {RENEW_ISSUER}
+        found = certs.provisioner_of(leaf)
+        if found is not None:
+            issuers.add(found[1])
+        if token.claims.get("iss") not in issuers:
+            raise Unauthenticated("invalid token: invalid issuer claim (iss)")
+        expires = check_times(token.claims, self._clock.now())
+        if not audience_matches(audiences_of(token.claims), ca_audiences(self._dns_names, Purpose.RENEW)):
+            raise Unauthenticated("invalid token: invalid audience claim (aud)")
+        digest = "sha:" + hashlib.sha256(token.raw.encode()).hexdigest()
+        await self._spend(digest, Purpose.RENEW, expires)
+        return RenewToken(leaf=leaf, claims=token.claims)

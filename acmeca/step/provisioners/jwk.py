@@ -1,0 +1,43 @@
+"""JWK provisioner: tokens signed by the provisioner's own key (step-ca §2.1, §2.5)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from acmeca.domain.claims import Claims
+from acmeca.domain.errors import Unauthenticated
+from acmeca.domain.records import ProvisionerRef
+from acmeca.step.jwt import CompactJWS, public_jwk, verify_signature
+from acmeca.step.provisioners.base import TokenEvidence
+
+
+class JWKProvisioner:
+    def __init__(self, ref: ProvisionerRef, document: dict[str, Any], claims: Claims) -> None:
+        self._ref = ref
+        self._claims = claims
+        self._key = public_jwk(dict(document.get("key") or {}))
+        self._kid = str((document.get("key") or {}).get("kid") or self._key.thumbprint())
+
+    @property
+    def ref(self) -> ProvisionerRef:
+        return self._ref
+
+    @property
+    def claims(self) -> Claims:
+        return self._claims
+
+    @property
+    def kid(self) -> str:
+        return self._kid
+
+    @property
+    def token_id(self) -> str:
+        return f"{self._ref.name}:{self._kid}"
+
+    def verify(self, token: CompactJWS, *, now: datetime) -> TokenEvidence:
+        kid = token.header.get("kid")
+        if kid is not None and kid != self._kid:
+            raise Unauthenticated("invalid token: the kid does not name the provisioner key")
+        verify_signature(token, self._key)
+        return TokenEvidence()

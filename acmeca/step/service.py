@@ -1,0 +1,209 @@
+"""The step-style token API without HTTP: sign, renew, rekey, revoke and the CRL, all through the engine.
+
+Every check runs before the engine is called, in step-ca's order (§1.4), so a refused request has issued,
+revoked and stored nothing beyond the spent token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from cryptography import x509
+
+from acmeca.crypto import certs
+from acmeca.crypto.csr import InvalidCSR, ParsedCSR, parse_csr_pem
+from acmeca.domain.claims import Claims
+from acmeca.domain.clock import Clock
+from acmeca.domain.durations import parse_time_or_duration
+from acmeca.domain.errors import Forbidden, Malformed, NotFound, NotImplementedYet, Unauthenticated
+from acmeca.domain.records import CertificateRecord, Requester
+from acmeca.domain.status import RequesterKind, RevocationReason
+from acmeca.engine.crl import CRLService
+from acmeca.engine.issuer import IssuingEngine, parse_serial_or_malformed
+from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
+from acmeca.engine.requests import IssuanceRequest, IssuedCertificate, Validity
+from acmeca.step.ott import AuthorizedToken, Purpose, TokenVerifier
+from acmeca.step.provisioners import InvalidProvisioner, provisioner_claims
+from acmeca.step.sans import TokenSANs, check_csr_against_token
+from acmeca.store.certificates import StoredCRL
+
+
+@dataclass(frozen=True)
+class SignRequest:
+    csr: str | None
+    ott: str | None
+    not_before: str = ""
+    not_after: str = ""
+
+
+@dataclass(frozen=True)
+class RevokeRequest:
+    serial: str | None
+    ott: str | None = None
+    reason_code: int = 0
+    reason: str = ""
+    passive: bool = True
+
+
+def parse_csr_or_malformed(pem: str | None) -> ParsedCSR:
+    if not pem:
+        raise Malformed("missing csr")
+    try:
+        return parse_csr_pem(pem)
+    except InvalidCSR:
+        raise Malformed("invalid csr") from None
+
+
+class StepService:
+    def __init__(
+        self, *, engine: IssuingEngine, verifier: TokenVerifier, catalog: ProvisionerCatalog,
+        authority_claims: Claims, crl: CRLService, clock: Clock,
+    ) -> None:
+        self._engine = engine
+        self._verifier = verifier
+        self._catalog = catalog
+        self._authority_claims = authority_claims
+        self._crl = crl
+        self._clock = clock
+
+    async def sign(self, request: SignRequest) -> IssuedCertificate:
+        """POST /1.0/sign: csr → ott → token (401) → CSR/token agreement and durations (403) → engine."""
+        csr = parse_csr_or_malformed(request.csr)
+        if not request.ott:
+            raise Malformed("missing ott")
+        token = await self._verifier.authorize(request.ott, Purpose.SIGN)
+        sans = TokenSANs.from_claims(token.claims)
+        check_csr_against_token(csr, token.subject, sans, token.claims.get("cnf"))
+        validity = self._validity(request, token)
+        ref = token.provisioner.ref
+        return await self._engine.issue(
+            IssuanceRequest(
+                public_key=csr.public_key, common_name=token.subject, identifiers=sans.identifiers(),
+                emails=sans.emails, uris=sans.uris, requester=Requester(RequesterKind.PROVISIONER, ref.id),
+                provisioner=ref, claims=token.provisioner.claims, validity=validity,
+            )
+        )
+
+    def _validity(self, request: SignRequest, token: AuthorizedToken) -> Validity:
+        now = self._clock.now()
+        not_before = parse_time_or_duration(request.not_before, now=now) if request.not_before else None
+        not_after = (
+            parse_time_or_duration(request.not_after, now=not_before or now) if request.not_after else None
+        )
+        leaf = token.evidence.leaf
+        if leaf is not None:  # X5C: never outlive the certificate that authorized the request
+            limit = leaf.not_valid_after_utc
+            start = not_before or now
+            wanted = not_after or start + token.provisioner.claims.default_duration
+            not_after = min(wanted, limit)
+        return Validity(not_before=not_before, not_after=not_after)
+
+    async def renew(self, *, peer: bytes | None, bearer: str | None) -> IssuedCertificate:
+        """POST /1.0/renew: the mTLS client certificate, else a bearer renew token (§2.8)."""
+        if peer is not None:
+            leaf = x509.load_der_x509_certificate(peer)
+        elif bearer:
+            leaf = (await self._verifier.authorize_renew(bearer)).leaf
+        else:
+            raise Malformed("missing client certificate")
+        return await self._reissue(leaf, None)
+
+    async def rekey(self, *, peer: bytes | None, csr_pem: str | None) -> IssuedCertificate:
+        """POST /1.0/rekey: renew with the CSR's key; mTLS only."""
+        if peer is None:
+            raise Malformed("missing client certificate")
+        csr = parse_csr_or_malformed(csr_pem)
+        return await self._reissue(x509.load_der_x509_certificate(peer), csr)
+
+    async def _reissue(self, leaf: x509.Certificate, csr: ParsedCSR | None) -> IssuedCertificate:
+        record = await self._engine.find_certificate(str(leaf.serial_number))
+        if record is None or record.der != certs.to_der(leaf):
+            raise Unauthenticated("certificate was not issued by this authority")
+        if record.is_revoked:
+            raise Unauthenticated("certificate has been revoked")
+        entry, claims = await self._renewal_claims(record)
+        now = self._clock.now()
+        if claims.disable_renewal:
+            raise Unauthenticated(f"renew is disabled for provisioner '{entry.name}'")
+        if now < leaf.not_valid_before_utc:
+            raise Unauthenticated(f"certificate is not yet valid until {_rfc3339(leaf.not_valid_before_utc)}")
+        if now > leaf.not_valid_after_utc and not claims.allow_renewal_after_expiry:
+            raise Unauthenticated(f"certificate expired on {_rfc3339(leaf.not_valid_after_utc)}")
+        lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
+        # The lifetime is inherited, not requested: widen the duration claims so it always fits.
+        claims = replace(claims, min_duration=min(claims.min_duration, lifetime),
+                         max_duration=max(claims.max_duration, lifetime))
+        base = IssuanceRequest(
+            public_key=csr.public_key if csr else leaf.public_key(),
+            common_name=record.common_name, identifiers=record.identifiers, emails=_sans(leaf, x509.RFC822Name),
+            uris=_sans(leaf, x509.UniformResourceIdentifier), requester=Requester(RequesterKind.RENEWAL, record.serial),
+            provisioner=entry.ref, claims=claims,
+        )
+        return await self._engine.issue(await self._engine.renewal_request(record, base))
+
+    async def _renewal_claims(self, record: CertificateRecord) -> tuple[ProvisionerEntry, Claims]:
+        if not record.provisioner_id:
+            raise Unauthenticated("certificate was not issued through a provisioner")
+        try:
+            entry = await self._catalog.by_id(record.provisioner_id)
+        except NotFound:
+            raise Unauthenticated(f"provisioner '{record.provisioner_name}' not found") from None
+        try:
+            return entry, provisioner_claims(entry, self._authority_claims)
+        except InvalidProvisioner as exc:
+            raise Unauthenticated(str(exc)) from None
+
+    async def revoke(self, request: RevokeRequest, *, peer: bytes | None) -> None:
+        """POST /1.0/revoke (passive only): by a revoke token whose subject is the serial, or by the cert itself."""
+        if not request.serial:
+            raise Malformed("missing serial")
+        serial = parse_serial_or_malformed(request.serial)
+        if not 0 <= request.reason_code <= 10:
+            raise Malformed("reasonCode out of bounds")
+        try:
+            reason = RevocationReason(request.reason_code)
+        except ValueError:
+            raise Malformed(f"reasonCode {request.reason_code} is not an assigned reason") from None
+        if not request.passive:
+            raise NotImplementedYet("non-passive revocation not implemented")
+        revoked_by = await self._revoker(request, serial, peer)
+        await self._engine.revoke(serial, reason=reason, note=request.reason, revoked_by=revoked_by)
+
+    async def _revoker(self, request: RevokeRequest, serial: str, peer: bytes | None) -> Requester:
+        if request.ott:
+            token = await self._verifier.authorize(request.ott, Purpose.REVOKE)
+            try:
+                subject = parse_serial_or_malformed(token.subject)
+            except Malformed:
+                subject = token.subject
+            if subject != serial:
+                raise Forbidden(
+                    f"request serial number {serial} and token subject {token.subject} do not match"
+                )
+            return Requester(RequesterKind.PROVISIONER, token.provisioner.ref.id)
+        if peer is not None:
+            leaf = x509.load_der_x509_certificate(peer)
+            if str(leaf.serial_number) != serial:
+                raise Forbidden("serial number in client certificate different than body")
+            return Requester(RequesterKind.RENEWAL, serial)
+        raise Malformed("missing ott or client certificate")
+
+    async def crl(self) -> StoredCRL:
+        return await self._crl.current()
+
+
+SANType = type[x509.RFC822Name] | type[x509.UniformResourceIdentifier]
+
+
+def _sans(leaf: x509.Certificate, kind: SANType) -> tuple[str, ...]:
+    try:
+        names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return ()
+    return tuple(str(v) for v in names.get_values_for_type(kind))
+
+
+def _rfc3339(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
