@@ -111,7 +111,7 @@ def build_certificate(
     return builder.sign(issuer_key, signature_hash(issuer_key))
 
 
-def signature_hash(key: SigningKey) -> hashes.HashAlgorithm | None:
+def signature_hash(key: SigningKey) -> hashes.SHA256 | None:
     return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 
 

@@ -45,7 +45,7 @@ def subject_key_id(certificate: x509.Certificate) -> str:
     try:
         value = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
     except x509.ExtensionNotFound:
-        value = x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest  # type: ignore[arg-type]
+        value = x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
     return value.hex()
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from acmeca.crypto.keys import PublicKey
@@ -94,7 +95,7 @@ def _parsed(csr: x509.CertificateSigningRequest) -> ParsedCSR:
                 uris.append(general_name.value)
             else:
                 other = True
-    if not isinstance(public_key, PublicKey):  # type: ignore[misc, arg-type]
+    if not isinstance(public_key, rsa.RSAPublicKey | ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey):
         raise InvalidCSR("CSR key type is not supported")
     return ParsedCSR(
         der=csr.public_bytes(serialization.Encoding.DER),
@@ -113,7 +114,7 @@ def build_csr_pem(key: object, common_name: str | None, dns_names: list[str], ip
     """A CSR as the CLI sends it (CN + SANs); used by clients, not by the issuing path."""
     from acmeca.crypto.keys import PrivateKey
 
-    if not isinstance(key, PrivateKey):  # type: ignore[misc, arg-type]
+    if not isinstance(key, PrivateKey):
         raise TypeError("unsupported key")
     builder = x509.CertificateSigningRequestBuilder()
     if common_name:
@@ -124,7 +125,5 @@ def build_csr_pem(key: object, common_name: str | None, dns_names: list[str], ip
     sans += [x509.IPAddress(ipaddress.ip_address(a)) for a in ips]
     if sans:
         builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
     digest = None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
     return builder.sign(key, digest).public_bytes(serialization.Encoding.PEM)

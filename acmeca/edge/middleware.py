@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from acmeca.domain.errors import CAError, MethodNotAllowed, NotFound, PayloadTooLarge, ServerInternal
 from acmeca.edge.keys import REQUEST_ID
@@ -42,7 +43,7 @@ def http_exception_as_error(exc: web.HTTPException) -> CAError | None:
     return None
 
 
-def error_guard(render_error: ErrorRenderer) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def error_guard(render_error: ErrorRenderer) -> Middleware:
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:

@@ -55,7 +55,7 @@ def crl_urls(config: CAConfig) -> tuple[str, ...]:
         return ()
     if config.crl.idp_url:
         return (config.crl.idp_url,)
-    host, port = config.host_port
+    _host, port = config.host_port
     name = config.dns_names[0]
     authority = f"[{name}]" if ":" in name else name
     if port != 443:

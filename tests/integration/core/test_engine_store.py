@@ -1,0 +1,119 @@
+"""The issuing engine against a real database (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from acmeca.crypto import certs
+from acmeca.crypto.certbuild_oids import PROVISIONER_EXTENSION_OID
+from acmeca.crypto.keys import KeySpec, generate_key
+from acmeca.domain.clock import FrozenClock
+from acmeca.domain.errors import AlreadyRevoked, BadPublicKey, NotFound
+from acmeca.domain.identifiers import dns, ip
+from acmeca.domain.records import ProvisionerRef, Requester
+from acmeca.domain.status import ProvisionerType, RequesterKind, RevocationReason
+from acmeca.engine.issuer import IssuingEngine
+from acmeca.engine.pki import create_ca_certificates
+from acmeca.engine.requests import IssuanceRequest
+from acmeca.engine.trust import SigningAuthority
+from acmeca.runtime import Runtime
+from acmeca.store.certificates import CertificateRepository, CRLRepository
+from acmeca.store.database import Database
+from acmeca.store.schema import certificates
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+PROVISIONER = ProvisionerRef(id="p-1", name="admin", type=ProvisionerType.JWK, credential_id="kid-1")
+
+
+@pytest.fixture
+async def engine(database: Database) -> AsyncIterator[IssuingEngine]:
+    root_key, intermediate_key = generate_key(KeySpec()), generate_key(KeySpec())
+    pki = create_ca_certificates("Test", root_key, intermediate_key, now=NOW - timedelta(days=1))
+    runtime = Runtime(cpu_workers=2)
+    yield IssuingEngine(
+        authority=SigningAuthority(pki.intermediate, intermediate_key, (pki.intermediate,)),
+        certificates=CertificateRepository(database), clock=FrozenClock(NOW), runtime=runtime,
+        backdate=timedelta(minutes=1), crl_urls=("https://ca.test/1.0/crl",),
+    )
+    await runtime.close()
+
+
+def _request(key: object, **changes: object) -> IssuanceRequest:
+    fields: dict[str, object] = {
+        "public_key": key, "common_name": "svc.test", "identifiers": (dns("svc.test"), ip("192.0.2.7")),
+        "requester": Requester(RequesterKind.PROVISIONER, "admin"), "provisioner": PROVISIONER,
+    }
+    fields.update(changes)
+    return IssuanceRequest(**fields)  # type: ignore[arg-type]
+
+
+async def test_issue_stores_before_returning_with_the_default_leaf_profile(
+    engine: IssuingEngine, database: Database
+) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    issued = await engine.issue(_request(key.public_key()))
+    record = await engine.certificate(issued.serial)
+    assert record.der == issued.der
+    assert {i.value for i in record.identifiers} == {"svc.test", "192.0.2.7"}
+    assert record.provisioner_id == "p-1"
+    certificate = x509.load_der_x509_certificate(issued.der)
+    assert certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "svc.test"
+    usage = certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert usage.digital_signature
+    assert not usage.key_encipherment
+    eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    assert certs.provisioner_of(certificate) == (1, "admin", "kid-1")
+    assert not certificate.extensions.get_extension_for_oid(PROVISIONER_EXTENSION_OID).critical
+    crl_dp = certificate.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert crl_dp[0].full_name[0].value == "https://ca.test/1.0/crl"  # type: ignore[index]
+    assert certificate.not_valid_before_utc == NOW - timedelta(minutes=1)
+    assert issued.chain_pem[0] == issued.leaf_pem
+    assert len(issued.chain_pem) == 2
+    async with database.read() as conn:
+        state = await conn.scalar(sa.select(certificates.c.state).where(certificates.c.serial == issued.serial))
+    assert state == "issued"
+
+
+async def test_rsa_leaf_gets_key_encipherment(engine: IssuingEngine) -> None:
+    key = rsa.generate_private_key(65537, 2048)
+    certificate = x509.load_der_x509_certificate((await engine.issue(_request(key.public_key()))).der)
+    assert certificate.extensions.get_extension_for_class(x509.KeyUsage).value.key_encipherment
+
+
+async def test_weak_key_is_refused_and_nothing_is_stored(engine: IssuingEngine, database: Database) -> None:
+    key = rsa.generate_private_key(65537, 1024)
+    with pytest.raises(BadPublicKey):
+        await engine.issue(_request(key.public_key()))
+    async with database.read() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(certificates)) == 0
+
+
+async def test_revoke_once_blocks_key_on_compromise(engine: IssuingEngine) -> None:
+    key = ec.generate_private_key(ec.SECP256R1())
+    issued = await engine.issue(_request(key.public_key()))
+    record = await engine.revoke(issued.serial, reason=RevocationReason.KEY_COMPROMISE, note="leaked",
+                                 revoked_by="test")
+    assert record.revocation is not None
+    assert record.revocation.reason is RevocationReason.KEY_COMPROMISE
+    with pytest.raises(AlreadyRevoked):
+        await engine.revoke(issued.serial, reason=RevocationReason.UNSPECIFIED, note="", revoked_by="test")
+    with pytest.raises(NotFound):
+        await engine.revoke("12345", reason=RevocationReason.UNSPECIFIED, note="", revoked_by="test")
+    with pytest.raises(BadPublicKey, match="blocked"):
+        await engine.issue(_request(key.public_key()))
+
+
+async def test_crl_counter_advances_by_one_under_concurrency(database: Database) -> None:
+    import asyncio
+
+    repository = CRLRepository(database)
+    numbers = await asyncio.gather(*(repository.next_number("crl") for _ in range(8)))
+    assert sorted(numbers) == list(range(1, 9))

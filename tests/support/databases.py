@@ -1,0 +1,86 @@
+"""Database fixtures: every storage test runs on SQLite and on PostgreSQL.
+
+``backend`` is the parameter; ``ca_db`` gives a ca.json ``db`` object for a fresh, migrated database;
+``database`` gives an open :class:`acmeca.store.database.Database` on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from acmeca.store.database import Database, settings_from_ca_json
+from acmeca.store.migrate import upgrade
+from tests.support.postgres import PostgresServer, create_database, drop_database, postgres_server
+
+BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+_TEMPLATE = f"acmeca_template_{secrets.token_hex(4)}"
+_template_ready = False
+
+
+async def _migrate(db_config: dict[str, Any]) -> None:
+    database = Database.connect(settings_from_ca_json(db_config))
+    try:
+        await upgrade(database)
+    finally:
+        await database.close()
+
+
+def _postgres_template(server: PostgresServer) -> str:
+    """A migrated template database: each test's database is a cheap copy of it."""
+    global _template_ready
+    if not _template_ready:
+
+        async def build() -> None:
+            await drop_database(server, _TEMPLATE)
+            dsn = await create_database(server, _TEMPLATE)
+            await _migrate({"type": "postgresql", "dataSource": dsn})
+
+        asyncio.run(build())
+        import atexit
+
+        atexit.register(lambda: asyncio.run(drop_database(server, _TEMPLATE)))
+        _template_ready = True
+    return _TEMPLATE
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def module_backend(request: pytest.FixtureRequest) -> str:
+    """Like ``backend``, for module-scoped fixtures such as a CA shared by read-only tests."""
+    return str(request.param)
+
+
+def fresh_db_config(backend: str, directory: Path) -> tuple[dict[str, Any], Any]:
+    """A migrated database and a function that drops it."""
+    if backend == "sqlite":
+        config = {"type": "sqlite", "dataSource": str(directory / "acmeca.db")}
+        asyncio.run(_migrate(config))
+        return config, lambda: None
+    server = postgres_server()
+    name = f"acmeca_test_{secrets.token_hex(6)}"
+    dsn = asyncio.run(create_database(server, name, template=_postgres_template(server)))
+    return {"type": "postgresql", "dataSource": dsn}, lambda: asyncio.run(drop_database(server, name))
+
+
+@pytest.fixture
+def ca_db(backend: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
+    config, drop = fresh_db_config(backend, tmp_path)
+    yield config
+    drop()
+
+
+@pytest.fixture
+async def database(ca_db: dict[str, Any]) -> AsyncIterator[Database]:
+    db = Database.connect(settings_from_ca_json(ca_db))
+    yield db
+    await db.close()
