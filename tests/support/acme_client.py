@@ -99,7 +99,7 @@ class AccountKey:
 
 def jws(
     key: AccountKey, payload: Any, *, url: str, nonce: str | None, kid: str | None = None,
-    header: dict[str, Any] | None = None, alg: str | None = None,
+    header: dict[str, Any] | None = None, alg: str | None = None, drop: tuple[str, ...] = (),
 ) -> dict[str, str]:
     """A flattened JWS; ``payload=None`` signs POST-as-GET (empty payload)."""
     protected: dict[str, Any] = {"alg": alg or key.alg, "url": url}
@@ -110,6 +110,8 @@ def jws(
     else:
         protected["jwk"] = key.jwk
     protected.update(header or {})
+    for name in drop:
+        protected.pop(name, None)
     protected_b64 = b64(json.dumps(protected).encode())
     payload_b64 = "" if payload is None else b64(json.dumps(payload).encode())
     signature = key.sign(f"{protected_b64}.{payload_b64}".encode())

@@ -17,7 +17,7 @@ from aiohttp import web
 from acmeca.acme.web.context import HOLDER, AcmeOptions, ServicesHolder, directory_url, holder_context, services
 from acmeca.acme.web.problems import problem_response
 from acmeca.acme.web.routes import add_routes
-from acmeca.acme.web.urls import DIRECTORY, NEW_NONCE
+from acmeca.acme.web.urls import NEW_NONCE
 from acmeca.domain.errors import CAError, Malformed, ServerInternal
 from acmeca.edge.middleware import http_exception_as_error, request_id
 
