@@ -1,0 +1,1 @@
+"""Remote management: admins, provisioner CRUD, issuance policies at three levels, ACME EAB keys."""

@@ -1,0 +1,1 @@
+"""HTTP-free admin services; the web layer in ``acmeca.admin.web`` only parses and renders."""

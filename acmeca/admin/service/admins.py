@@ -1,0 +1,88 @@
+"""Admins CRUD (``/admin/admins``): SUPER_ADMIN only for writes; the last super admin cannot be removed."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from acmeca.admin.service.auth import AdminIdentity, require_super
+from acmeca.domain.clock import Clock
+from acmeca.domain.errors import Malformed
+from acmeca.engine.provisioners import ProvisionerCatalog
+from acmeca.logs import audit
+from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
+
+AUTHORITY_ID = "00000000-0000-0000-0000-000000000000"
+_TYPES = {1: AdminType.ADMIN, 2: AdminType.SUPER_ADMIN, "ADMIN": AdminType.ADMIN, "SUPER_ADMIN": AdminType.SUPER_ADMIN}
+
+
+def admin_type(value: Any) -> AdminType:
+    """linkedca's numeric (1 ADMIN, 2 SUPER_ADMIN) or named role."""
+    found = _TYPES.get(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
+    if found is None:
+        raise Malformed(f"admin type {value!r} is not valid (use 1/ADMIN or 2/SUPER_ADMIN)")
+    return found
+
+
+def admin_json(admin: AdminRecord, provisioner_name: str | None = None) -> dict[str, Any]:
+    """linkedca Admin protojson, plus the provisioner name so clients need not look it up."""
+    body: dict[str, Any] = {
+        "id": admin.id, "authorityId": AUTHORITY_ID, "subject": admin.subject, "provisionerId": admin.provisioner_id,
+        "type": admin.type.value, "createdAt": admin.created_at.isoformat().replace("+00:00", "Z"),
+    }
+    if provisioner_name is not None:
+        body["provisionerName"] = provisioner_name
+    return body
+
+
+class AdminService:
+    def __init__(self, admins: AdminRepository, catalog: ProvisionerCatalog, clock: Clock) -> None:
+        self._admins = admins
+        self._catalog = catalog
+        self._clock = clock
+
+    async def _named(self, admin: AdminRecord) -> dict[str, Any]:
+        try:
+            name: str | None = (await self._catalog.by_id(admin.provisioner_id)).name
+        except Exception:
+            name = None
+        return admin_json(admin, name)
+
+    async def page(self, cursor: str = "", limit: int = 100) -> tuple[list[dict[str, Any]], str]:
+        admins = [a for a in await self._admins.all() if a.id > cursor] if cursor else await self._admins.all()
+        admins.sort(key=lambda a: a.id)
+        page = admins[:limit]
+        next_cursor = page[-1].id if len(admins) > limit else ""
+        return [await self._named(a) for a in page], next_cursor
+
+    async def get(self, admin_id: str) -> dict[str, Any]:
+        return await self._named(await self._admins.get(admin_id))
+
+    async def create(self, caller: AdminIdentity, body: dict[str, Any]) -> dict[str, Any]:
+        require_super(caller)
+        subject = body.get("subject")
+        if not isinstance(subject, str) or not subject.strip():
+            raise Malformed("admin subject cannot be empty")
+        provisioner_name = body.get("provisioner")
+        if not isinstance(provisioner_name, str) or not provisioner_name:
+            raise Malformed("admin provisioner cannot be empty")
+        provisioner = await self._catalog.by_name(provisioner_name)
+        record = AdminRecord(
+            id=secrets.token_hex(16), subject=subject.strip(), provisioner_id=provisioner.id,
+            type=admin_type(body.get("type", 1)), created_at=self._clock.now(),
+        )
+        await self._admins.create(record)
+        audit("admin created", admin=caller.subject, target=record.subject, provisioner=provisioner.name,
+              role=record.type.value)
+        return admin_json(record, provisioner.name)
+
+    async def update(self, caller: AdminIdentity, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        require_super(caller)
+        record = await self._admins.update_type(admin_id, admin_type(body.get("type")))
+        audit("admin updated", admin=caller.subject, target=record.subject, role=record.type.value)
+        return await self._named(record)
+
+    async def delete(self, caller: AdminIdentity, admin_id: str) -> None:
+        require_super(caller)
+        record = await self._admins.delete(admin_id, at=self._clock.now())
+        audit("admin deleted", admin=caller.subject, target=record.subject)

@@ -1,0 +1,106 @@
+"""ACME EAB key management (``/admin/acme/eab/{provisioner}``): upstream's open-source build answers 501.
+
+Keys are 256-bit random HMAC secrets generated here and returned once, at creation; listings never carry
+them. Only ACME provisioners with ``requireEAB`` have keys, as upstream enforces.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from typing import Any
+
+from acmeca.admin.service.auth import AdminIdentity
+from acmeca.domain.clock import Clock
+from acmeca.domain.errors import Conflict, Malformed, NotFound
+from acmeca.domain.status import ProvisionerType
+from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
+from acmeca.logs import audit
+from acmeca.store.eab_keys import EabKeyRecord, EabKeyRepository
+from acmeca.store.policies import PolicyRepository, PolicyScope
+
+HMAC_KEY_BYTES = 32
+MAX_REFERENCE = 256
+
+
+def _time(value: Any) -> str:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else ""
+
+
+def eab_json(key: EabKeyRecord, provisioner: str, *, with_secret: bool, policy: Any = None) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": key.id, "provisioner": provisioner, "reference": key.reference or "",
+        "account": key.account_id or "", "createdAt": _time(key.created_at), "boundAt": _time(key.bound_at),
+    }
+    if with_secret:
+        body["hmacKey"] = base64.b64encode(key.hmac_key).decode()
+    if policy:
+        body["policy"] = policy
+    return body
+
+
+class EabKeyService:
+    def __init__(
+        self, keys: EabKeyRepository, catalog: ProvisionerCatalog, policies: PolicyRepository, clock: Clock
+    ) -> None:
+        self._keys = keys
+        self._catalog = catalog
+        self._policies = policies
+        self._clock = clock
+
+    async def provisioner(self, name: str) -> ProvisionerEntry:
+        entry = await self._catalog.by_name(name)
+        if entry.type is not ProvisionerType.ACME:
+            raise Malformed(f"provisioner '{name}' is not an ACME provisioner")
+        if not entry.document.get("requireEAB"):
+            raise Malformed(f"ACME EAB not enabled for provisioner '{name}'")
+        return entry
+
+    async def key(self, provisioner: str, *, key_id: str | None = None, reference: str | None = None) -> EabKeyRecord:
+        """A key of ``provisioner`` by id or by reference."""
+        entry = await self.provisioner(provisioner)
+        if reference is not None:
+            found = await self._keys.by_reference(entry.id, reference)
+        else:
+            found = await self._keys.get(key_id or "")
+        if found is None or found.provisioner_id != entry.id:
+            raise NotFound(f"ACME EAB key {reference or key_id} not found for provisioner '{provisioner}'")
+        return found
+
+    async def page(
+        self, provisioner: str, *, reference: str | None = None, cursor: str = "", limit: int = 100
+    ) -> tuple[list[dict[str, Any]], str]:
+        entry = await self.provisioner(provisioner)
+        if reference:
+            found = await self._keys.by_reference(entry.id, reference)
+            return ([await self._json(found, entry.name)] if found else []), ""
+        keys = await self._keys.page(entry.id, cursor=cursor, limit=limit + 1)
+        next_cursor = keys[limit - 1].id if len(keys) > limit else ""
+        return [await self._json(k, entry.name) for k in keys[:limit]], next_cursor
+
+    async def _json(self, key: EabKeyRecord, provisioner: str) -> dict[str, Any]:
+        policy = await self._policies.find(PolicyScope.EAB_KEY, key.id)
+        return eab_json(key, provisioner, with_secret=False, policy=policy.document if policy else None)
+
+    async def add(self, caller: AdminIdentity, provisioner: str, body: dict[str, Any]) -> dict[str, Any]:
+        entry = await self.provisioner(provisioner)
+        reference = body.get("reference") or None
+        if reference is not None and (not isinstance(reference, str) or len(reference) > MAX_REFERENCE):
+            raise Malformed(f"reference must be a string of at most {MAX_REFERENCE} characters")
+        if reference and await self._keys.by_reference(entry.id, reference):
+            raise Conflict(
+                f"an ACME EAB key for provisioner '{provisioner}' with reference '{reference}' already exists"
+            )
+        key = EabKeyRecord(
+            id=secrets.token_urlsafe(24), provisioner_id=entry.id, reference=reference,
+            hmac_key=secrets.token_bytes(HMAC_KEY_BYTES), created_at=self._clock.now(),
+        )
+        await self._keys.create(key)
+        audit("acme eab key created", admin=caller.subject, provisioner=provisioner, key_id=key.id,
+              reference=reference)
+        return eab_json(key, entry.name, with_secret=True)
+
+    async def delete(self, caller: AdminIdentity, provisioner: str, key_id: str) -> None:
+        entry = await self.provisioner(provisioner)
+        await self._keys.delete(entry.id, key_id)
+        audit("acme eab key deleted", admin=caller.subject, provisioner=provisioner, key_id=key_id)

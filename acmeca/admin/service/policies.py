@@ -1,0 +1,113 @@
+"""Issuance policies at three levels (``/admin/policy``, ``/admin/provisioners/{p}/policy``,
+``/admin/acme/policy/{p}/key|reference/...``). Upstream's open-source build answers the last two with 501.
+
+A write is refused (400, nothing changed) when the policy is invalid, when it would stop an admin from
+getting the certificate they authenticate with (the caller included), or, at authority level, when it would
+forbid one of the CA's own ``dnsNames``: the server's TLS certificate is issued through the same engine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from acmeca.admin.service.auth import AdminIdentity
+from acmeca.domain.clock import Clock
+from acmeca.domain.errors import Conflict, Malformed, NotFound
+from acmeca.engine.name_policy import AUTHORITY_SCOPE_ID
+from acmeca.logs import audit
+from acmeca.policy import CertificateNames, X509Policy, parse_policy_document
+from acmeca.store.admins import AdminRepository
+from acmeca.store.policies import PolicyRepository, PolicyScope, StoredPolicy
+
+
+@dataclass(frozen=True)
+class PolicyTarget:
+    """Where a policy lives, and whose names it must not lock out."""
+
+    scope: PolicyScope
+    scope_id: str
+    label: str  # "authority", "provisioner acme", "ACME EAB key abc"
+    admin_provisioner_id: str | None = None  # None: every admin (authority level)
+    guards_ca_names: bool = False
+
+
+def _names_of(subject: str) -> CertificateNames:
+    try:
+        ipaddress.ip_address(subject)
+    except ValueError:
+        pass
+    else:
+        return CertificateNames(ips=[subject])
+    if "@" in subject:
+        return CertificateNames(emails=[subject])
+    if "://" in subject:
+        return CertificateNames(uris=[subject])
+    return CertificateNames(dns=[subject])
+
+
+class PolicyService:
+    def __init__(
+        self, policies: PolicyRepository, admins: AdminRepository, clock: Clock, ca_dns_names: Sequence[str],
+        on_change: Any = None,
+    ) -> None:
+        self._policies = policies
+        self._admins = admins
+        self._clock = clock
+        self._ca_names = tuple(ca_dns_names)
+        self._on_change = on_change
+
+    async def get(self, target: PolicyTarget) -> dict[str, Any]:
+        found = await self._policies.find(target.scope, target.scope_id)
+        if found is None:
+            raise NotFound(f"{target.label} policy does not exist")
+        return found.document
+
+    async def create(self, caller: AdminIdentity, target: PolicyTarget, body: Any) -> dict[str, Any]:
+        document = await self._checked(caller, target, body)
+        if await self._policies.find(target.scope, target.scope_id) is not None:
+            raise Conflict(f"{target.label} already has a policy")
+        await self._policies.create(StoredPolicy(target.scope, target.scope_id, document, self._clock.now()))
+        self._changed("policy created", caller, target)
+        return document
+
+    async def update(self, caller: AdminIdentity, target: PolicyTarget, body: Any) -> dict[str, Any]:
+        document = await self._checked(caller, target, body)
+        await self._policies.update(StoredPolicy(target.scope, target.scope_id, document, self._clock.now()))
+        self._changed("policy updated", caller, target)
+        return document
+
+    async def delete(self, caller: AdminIdentity, target: PolicyTarget) -> None:
+        await self._policies.delete(target.scope, target.scope_id)
+        self._changed("policy deleted", caller, target)
+
+    def _changed(self, event: str, caller: AdminIdentity, target: PolicyTarget) -> None:
+        if self._on_change is not None:
+            self._on_change()
+        audit(event, admin=caller.subject, scope=target.scope.value, scope_id=target.scope_id, target=target.label)
+
+    async def _checked(self, caller: AdminIdentity, target: PolicyTarget, body: Any) -> dict[str, Any]:
+        document = parse_policy_document(body)
+        policy = X509Policy.from_document(document)
+        subjects = {caller.subject} if target.admin_provisioner_id in (None, caller.provisioner.id) else set()
+        for admin in await self._admins.all():
+            if target.admin_provisioner_id in (None, admin.provisioner_id):
+                subjects.add(admin.subject)
+        for subject in sorted(subjects):
+            if policy.violation(_names_of(subject)) is not None:
+                raise Malformed(
+                    f"the provided policy would lock out [{subject}] from the CA. "
+                    f"Please update your policy to include [{subject}] as an allowed name"
+                )
+        if target.guards_ca_names:
+            for name in self._ca_names:
+                found = policy.violation(_names_of(name))
+                if found is not None:
+                    raise Malformed(f"the provided policy would forbid the CA's own name {name!r} ({found})")
+        return document
+
+
+def authority_target() -> PolicyTarget:
+    return PolicyTarget(PolicyScope.AUTHORITY, AUTHORITY_SCOPE_ID, "authority", guards_ca_names=True)

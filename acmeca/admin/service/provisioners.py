@@ -1,0 +1,132 @@
+"""Provisioner CRUD (``/admin/provisioners``) over the database; ca.json provisioners are read-only here.
+
+Every document is validated the way the server will use it (claims, keys, roots) before it is stored, so
+a provisioner that could not work is refused with the reason instead of breaking later. Writes invalidate
+this replica's catalog; the others see the change within the catalog's refresh interval.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from acmeca.admin.service import linkedca
+from acmeca.admin.service.auth import AdminIdentity
+from acmeca.config import ConfigError, parse_claims
+from acmeca.domain.claims import Claims
+from acmeca.domain.clock import Clock
+from acmeca.domain.errors import Conflict, Malformed, NotFound
+from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry, config_entry
+from acmeca.logs import audit
+from acmeca.policy import parse_policy_document
+from acmeca.step.provisioners import InvalidProvisioner, token_provisioner
+from acmeca.store.policies import PolicyRepository, PolicyScope, StoredPolicy
+from acmeca.store.provisioners import ProvisionerRepository, StoredProvisioner
+
+IMMUTABLE = ("id", "type", "authorityId", "createdAt", "deletedAt")
+
+
+def validate_document(document: dict[str, Any], authority_claims: Claims) -> None:
+    """Refuse a provisioner that could not serve: bad claims, keys, roots or missing OIDC settings."""
+    name = document["name"]
+    try:
+        parse_claims(document.get("claims") or {}, base=authority_claims, where=f"provisioner {name}")
+    except ConfigError as exc:
+        raise Malformed(str(exc)) from None
+    entry = config_entry(document)
+    try:
+        token_provisioner(entry, authority_claims)
+    except InvalidProvisioner as exc:
+        raise Malformed(str(exc)) from None
+    kind = document["type"]
+    if kind == "OIDC" and not (document.get("clientID") and document.get("configurationEndpoint")):
+        raise Malformed(f"OIDC provisioner {name} needs a client id and a configuration endpoint")
+    if kind in ("X5C", "K8sSA") and not document.get("roots" if kind == "X5C" else "publicKeys"):
+        raise Malformed(f"{kind} provisioner {name} needs {'roots' if kind == 'X5C' else 'public keys'}")
+
+
+class ProvisionerAdminService:
+    def __init__(
+        self, catalog: ProvisionerCatalog, repository: ProvisionerRepository, policies: PolicyRepository,
+        clock: Clock, authority_claims: Claims,
+    ) -> None:
+        self._catalog = catalog
+        self._repository = repository
+        self._policies = policies
+        self._clock = clock
+        self._claims = authority_claims
+
+    async def page(self, cursor: str = "", limit: int = 100) -> tuple[list[dict[str, Any]], str]:
+        """ca.json-style objects, as upstream's list does."""
+        entries = sorted(await self._catalog.all(), key=lambda e: e.id)
+        if cursor:
+            entries = [e for e in entries if e.id > cursor]
+        page = entries[:limit]
+        return [dict(e.document) for e in page], page[-1].id if len(entries) > limit else ""
+
+    async def entry(self, name: str | None = None, provisioner_id: str | None = None) -> ProvisionerEntry:
+        if provisioner_id:
+            return await self._catalog.by_id(provisioner_id)
+        return await self._catalog.by_name(name or "")
+
+    async def linked(self, entry: ProvisionerEntry) -> dict[str, Any]:
+        policy = await self._policies.find(PolicyScope.PROVISIONER, entry.id)
+        return linkedca.from_config(entry.id, entry.document, policy=policy.document if policy else None)
+
+    async def create(self, caller: AdminIdentity, body: dict[str, Any]) -> dict[str, Any]:
+        document = linkedca.to_config(body)
+        await self._refuse_duplicates(document)
+        validate_document(document, self._claims)
+        policy = parse_policy_document(body["policy"]) if body.get("policy") else None
+        now = self._clock.now()
+        stored = StoredProvisioner(
+            id=secrets.token_hex(16), name=document["name"], type=document["type"], document=document,
+            created_at=now, updated_at=now,
+        )
+        await self._repository.create(stored)
+        if policy:
+            await self._policies.create(StoredPolicy(PolicyScope.PROVISIONER, stored.id, policy, now))
+        self._catalog.invalidate()
+        audit("provisioner created", admin=caller.subject, provisioner=stored.name, type=stored.type)
+        return linkedca.from_config(stored.id, document, created_at=now.isoformat(), policy=policy)
+
+    async def _refuse_duplicates(self, document: dict[str, Any], *, except_id: str | None = None) -> None:
+        entries = await self._catalog.all()
+        if any(e.name == document["name"] and e.id != except_id for e in entries):
+            raise Conflict(f"provisioner with name {document['name']} already exists")
+        if document["type"] == "K8sSA" and any(e.type.value == "K8sSA" and e.id != except_id for e in entries):
+            raise Conflict("only one K8sSA provisioner is allowed")
+
+    async def update(self, caller: AdminIdentity, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        entry = await self.stored_entry(name)
+        current = linkedca.from_config(entry.id, entry.document)
+        for key in IMMUTABLE:
+            if key in body and body[key] not in (None, "", current.get(key)) and key != "createdAt":
+                raise Malformed(f"cannot change provisioner {key}")
+        document = linkedca.to_config({**body, "type": entry.type.value})
+        await self._refuse_duplicates(document, except_id=entry.id)
+        validate_document(document, self._claims)
+        now = self._clock.now()
+        await self._repository.update(StoredProvisioner(
+            id=entry.id, name=document["name"], type=document["type"], document=document, created_at=now,
+            updated_at=now,
+        ))
+        self._catalog.invalidate()
+        audit("provisioner updated", admin=caller.subject, provisioner=document["name"], previous_name=name)
+        return linkedca.from_config(entry.id, document)
+
+    async def delete(self, caller: AdminIdentity, name: str | None, provisioner_id: str | None = None) -> None:
+        """Certificates keep their immutable provisioner id, so they stay attributable and revocable."""
+        entry = await self.stored_entry(name, provisioner_id)
+        await self._repository.delete(entry.id, at=self._clock.now())
+        self._catalog.invalidate()
+        audit("provisioner deleted", admin=caller.subject, provisioner=entry.name)
+
+    async def stored_entry(self, name: str | None, provisioner_id: str | None = None) -> ProvisionerEntry:
+        entry = await self.entry(name, provisioner_id)
+        if entry.from_config:
+            raise Malformed(f"provisioner {entry.name} is defined in ca.json; edit it there (acmeca provisioner ...)")
+        return entry
+
+
+__all__ = ["NotFound", "ProvisionerAdminService"]

@@ -1,0 +1,80 @@
+"""The admin sub-application, mounted by the server at ``/admin/``.
+
+It answers only when ``authority.enableAdmin`` is true (404 otherwise, as upstream's router does, which
+is also how the CLI decides to edit ca.json instead). Every route needs an admin token; every error is an
+admin error body; nothing unexpected ever reaches the client as a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from acmeca.admin.web import handlers as h
+from acmeca.admin.web import policy_handlers as p
+from acmeca.admin.web.context import HOLDER, IDENTITY, Holder, services
+from acmeca.admin.web.errors import render_admin_error
+from acmeca.domain.errors import CAError, NotFound, ServerInternal
+from acmeca.edge import keys
+from acmeca.edge.middleware import http_exception_as_error, request_id
+
+log = logging.getLogger(__name__)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.config_dict[keys.CONFIG].authority.enable_admin:
+        raise NotFound("the requested resource could not be found")
+    authorization = request.headers.get("Authorization")
+    request[IDENTITY] = await services(request).auth.authenticate(
+        authorization, path=request.path, host=request.host
+    )
+    return await handler(request)
+
+
+@web.middleware
+async def admin_edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await _answer(request, handler)
+    except CAError as error:
+        return render_admin_error(error)
+    except web.HTTPException as exc:
+        translated = http_exception_as_error(exc)
+        if translated is None:
+            raise
+        return render_admin_error(translated)
+    except Exception:
+        rid = request_id(request)
+        log.exception("unhandled admin error", extra={"request_id": rid, "path": request.path})
+        return render_admin_error(ServerInternal(f"internal server error (request id {rid})"))
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/admins", h.list_admins)
+    r.add_post("/admins", h.create_admin)
+    r.add_get("/admins/{id}", h.get_admin)
+    r.add_patch("/admins/{id}", h.update_admin)
+    r.add_delete("/admins/{id}", h.delete_admin)
+    r.add_get("/provisioners", h.list_provisioners)
+    r.add_post("/provisioners", h.create_provisioner)
+    r.add_get("/provisioners/{name}", h.get_provisioner)
+    r.add_put("/provisioners/{name}", h.update_provisioner)
+    r.add_delete("/provisioners/{name}", h.delete_provisioner)
+    for path in ("/policy", "/provisioners/{provisioner}/policy", "/acme/policy/{provisioner}/key/{key}",
+                 "/acme/policy/{provisioner}/reference/{reference}"):
+        r.add_route("*", path, p.policy)
+    r.add_get("/acme/eab/{provisioner}", p.list_eab_keys)
+    r.add_post("/acme/eab/{provisioner}", p.add_eab_key)
+    r.add_get("/acme/eab/{provisioner}/{reference}", p.list_eab_keys)
+    r.add_delete("/acme/eab/{provisioner}/{id}", p.delete_eab_key)
+
+
+def create_admin_app() -> web.Application:
+    """Factory the server looks up by name; the services come from the parent application on first use."""
+    app = web.Application(middlewares=[admin_edge])
+    app[HOLDER] = Holder()
+    add_routes(app)
+    return app

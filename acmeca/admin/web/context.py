@@ -1,0 +1,72 @@
+"""The admin services of one process, built on first use from the parent application's collaborators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from acmeca.admin.service.admins import AdminService
+from acmeca.admin.service.auth import AdminAuthenticator, AdminIdentity
+from acmeca.admin.service.eab import EabKeyService
+from acmeca.admin.service.policies import PolicyService
+from acmeca.admin.service.provisioners import ProvisionerAdminService
+from acmeca.edge import keys
+from acmeca.engine.name_policy import StoredNamePolicy
+from acmeca.store.admins import AdminRepository
+from acmeca.store.eab_keys import EabKeyRepository
+from acmeca.store.policies import PolicyRepository
+from acmeca.store.provisioners import ProvisionerRepository
+from acmeca.store.used_tokens import UsedTokenRepository
+
+
+@dataclass(frozen=True)
+class AdminServices:
+    auth: AdminAuthenticator
+    admins: AdminService
+    provisioners: ProvisionerAdminService
+    policies: PolicyService
+    eab: EabKeyService
+
+
+class Holder:
+    """Mutable slot in the (frozen) sub-application: services are built lazily, once."""
+
+    def __init__(self) -> None:
+        self.services: AdminServices | None = None
+
+
+HOLDER: web.AppKey[Holder] = web.AppKey("admin_holder", Holder)
+IDENTITY = web.RequestKey("admin_identity", AdminIdentity)
+
+
+def build(request: web.Request) -> AdminServices:
+    parent = request.config_dict
+    config, clock, db, catalog = parent[keys.CONFIG], parent[keys.CLOCK], parent[keys.DATABASE], parent[keys.CATALOG]
+    engine = parent[keys.ENGINE]
+    admins, policies = AdminRepository(db), PolicyRepository(db)
+    name_policy = engine.name_policy
+    on_change = name_policy.invalidate if isinstance(name_policy, StoredNamePolicy) else None
+    return AdminServices(
+        auth=AdminAuthenticator(
+            roots=parent[keys.TRUST].roots, dns_names=config.dns_names, catalog=catalog, admins=admins,
+            used_tokens=UsedTokenRepository(db), clock=clock,
+        ),
+        admins=AdminService(admins, catalog, clock),
+        provisioners=ProvisionerAdminService(
+            catalog, ProvisionerRepository(db), policies, clock, config.authority.claims
+        ),
+        policies=PolicyService(policies, admins, clock, config.dns_names, on_change=on_change),
+        eab=EabKeyService(EabKeyRepository(db), catalog, policies, clock),
+    )
+
+
+def services(request: web.Request) -> AdminServices:
+    holder = request.config_dict[HOLDER]
+    if holder.services is None:
+        holder.services = build(request)
+    return holder.services
+
+
+def identity(request: web.Request) -> AdminIdentity:
+    return request[IDENTITY]
