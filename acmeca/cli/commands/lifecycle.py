@@ -1,0 +1,231 @@
+"""``acmeca token``, ``certificate`` and ``sign``: step ca's token-based issuance (stepca.md §4).
+
+renew, rekey and revoke live in :mod:`acmeca.cli.commands.renewal` and are registered from here, so main.py's
+optional-module list needs no change.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from acmeca.cli.client import CAClient
+from acmeca.cli.commands import renewal
+from acmeca.cli.commands.ca import add_ca_flags, ca_client
+from acmeca.cli.errors import CLIError
+from acmeca.cli.files import flag_or_default, write_output
+from acmeca.cli.tokens import (
+    ca_json_path,
+    choose_jwk_provisioner,
+    csr_fingerprint,
+    jwk_token,
+    provisioner_documents,
+    provisioner_private_key,
+    renew_token,
+    root_fingerprint,
+    token_window,
+)
+from acmeca.config import parse_address
+from acmeca.crypto import certs
+from acmeca.crypto.csr import InvalidCSR, build_csr_pem, parse_csr_pem
+from acmeca.crypto.keys import KeySpec, generate_key, load_private_key, private_key_pem
+from acmeca.domain.errors import Malformed
+from acmeca.engine.serials import canonical_serial
+from acmeca.step.sans import TokenSANs
+
+
+def add_provisioner_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--provisioner", "--issuer", dest="provisioner", help="name of the JWK provisioner")
+    parser.add_argument("--kid", help="kid of the provisioner key")
+    parser.add_argument("--key", help="private JWK file to sign the token with (instead of the encryptedKey)")
+    parser.add_argument("--provisioner-password-file", "--password-file", dest="provisioner_password_file",
+                        help="file with the password that decrypts the provisioner key")
+    parser.add_argument("--offline", action="store_true", help="read provisioners from ca.json, not the CA")
+    parser.add_argument("--ca-config", help="ca.json for --offline (default $ACMECA_PATH/config/ca.json)")
+
+
+def ca_url(args: argparse.Namespace) -> str:
+    """The CA URL for audiences: the flag/default, or with ``--offline`` what ca.json says."""
+    found = flag_or_default(getattr(args, "ca_url", None), "ca-url")
+    if found:
+        return found.rstrip("/")
+    if getattr(args, "offline", False):
+        document = json.loads(ca_json_path(args).read_text(encoding="utf-8"))
+        _, port = parse_address(str(document.get("address", ":443")))
+        host = (document.get("dnsNames") or ["localhost"])[0]
+        return f"https://{host}" + ("" if port == 443 else f":{port}")
+    raise CLIError("missing --ca-url: pass it, set ACMECA_CA_URL, or run 'acmeca bootstrap'")
+
+
+async def mint_token(
+    args: argparse.Namespace, subject: str, *, purpose: str, sans: list[str] | None = None, cnf: str | None = None
+) -> str:
+    """A JWK token for ``purpose`` ("sign" or "revoke"), minted as ``step ca token`` does."""
+    client = None if getattr(args, "offline", False) else ca_client(args)
+    documents = await provisioner_documents(args, client)
+    provisioner = choose_jwk_provisioner(documents, args.provisioner, getattr(args, "kid", None))
+    key = await provisioner_private_key(args, client, provisioner)
+    window = token_window(getattr(args, "not_before_token", None), getattr(args, "not_after_token", None),
+                          now=datetime.now(UTC))
+    return jwk_token(
+        subject, issuer=str(provisioner["name"]), audience=f"{ca_url(args)}/1.0/{purpose}", key=key,
+        window=window, sans=sans, root_fingerprint=root_fingerprint(args), cnf=cnf,
+    )
+
+
+async def token(args: argparse.Namespace) -> int:
+    if args.san and args.revoke:
+        raise CLIError("--san cannot be used with --revoke")
+    if args.renew:
+        value = await _renew_token(args)
+    elif args.revoke:
+        value = await mint_token(args, canonical_or_raw(args.subject), purpose="revoke")
+    else:
+        cnf = args.cnf
+        if args.cnf_file:
+            cnf = csr_fingerprint(_read_csr(args.cnf_file).der)
+        value = await mint_token(args, args.subject, purpose="sign", sans=args.san or [args.subject], cnf=cnf)
+    if args.output_file:
+        write_output(Path(args.output_file), (value + "\n").encode(), force=True)
+    else:
+        print(value)
+    return 0
+
+
+async def _renew_token(args: argparse.Namespace) -> str:
+    if not args.x5c_cert or not args.x5c_key:
+        raise CLIError("--renew needs --x5c-cert and --x5c-key")
+    chain = certs.load_pem_bundle(Path(args.x5c_cert).read_bytes(), source=args.x5c_cert)
+    key = load_private_key(Path(args.x5c_key))
+    return renew_token(chain, key, audience=f"{ca_url(args)}/1.0/renew")
+
+
+def canonical_or_raw(serial: str) -> str:
+    try:
+        return canonical_serial(serial)
+    except ValueError:
+        raise CLIError(f"{serial!r} is not a serial number (decimal or 0x-hex)") from None
+
+
+def _read_csr(path: str) -> Any:
+    try:
+        return parse_csr_pem(Path(path).read_bytes())
+    except (OSError, InvalidCSR) as exc:
+        raise CLIError(f"cannot read the CSR {path}: {exc}") from None
+
+
+def _token_sans(token_value: str) -> list[str] | None:
+    """The ``sans`` of a token we did not mint (``--token``): step reads them unverified to build the CSR."""
+    try:
+        payload = token_value.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        raise CLIError("--token is not a JWT") from None
+    sans = claims.get("sans") if isinstance(claims, dict) else None
+    return [str(s) for s in sans] if isinstance(sans, list) else None
+
+
+async def post_sign(client: CAClient, csr_pem: str, ott: str, args: argparse.Namespace) -> dict[str, Any]:
+    body = {"csr": csr_pem, "ott": ott, "notBefore": args.not_before or "", "notAfter": args.not_after or ""}
+    response: dict[str, Any] = await client.json("POST", "/1.0/sign", body=body, expect=(201,))
+    return response
+
+
+def chain_pem(response: dict[str, Any]) -> bytes:
+    chain = response.get("certChain") or [response.get("crt"), response.get("ca")]
+    return "".join(str(c) for c in chain if c).encode()
+
+
+async def certificate(args: argparse.Namespace) -> int:
+    if args.token and args.san:
+        raise CLIError("--token and --san are mutually exclusive")
+    crt_path, key_path = Path(args.crt_file), Path(args.key_file)
+    for path in (crt_path, key_path):
+        if path.exists() and not args.force:
+            raise CLIError(f"file {path} already exists; use --force to overwrite it")
+    sans = (_token_sans(args.token) if args.token else args.san) or [args.subject]
+    split = TokenSANs.split(sans)
+    if split.emails or split.uris:
+        raise CLIError("email and URI SANs need your own CSR: use 'acmeca sign'")
+    try:
+        key = generate_key(KeySpec.parse(args.kty, args.curve, args.size))
+    except Malformed as exc:
+        raise CLIError(exc.detail) from None
+    csr_pem = build_csr_pem(key, args.subject, list(split.dns_names), list(split.ip_addresses)).decode()
+    ott = args.token or await mint_token(args, args.subject, purpose="sign", sans=sans)
+    response = await post_sign(ca_client(args), csr_pem, ott, args)
+    write_output(crt_path, chain_pem(response), force=True)
+    write_output(key_path, private_key_pem(key), force=True)
+    print(f"✔ Certificate: {crt_path}")
+    print(f"✔ Private Key: {key_path}")
+    return 0
+
+
+async def sign(args: argparse.Namespace) -> int:
+    crt_path = Path(args.crt_file)
+    if crt_path.exists() and not args.force:
+        raise CLIError(f"file {crt_path} already exists; use --force to overwrite it")
+    csr = _read_csr(args.csr_file)
+    if not csr.common_name:
+        raise CLIError("the CSR has no common name: the token subject must be the CSR's common name")
+    sans = [*csr.dns_names, *csr.ip_addresses, *csr.emails, *csr.uris] or [csr.common_name]
+    ott = args.token or await mint_token(args, csr.common_name, purpose="sign", sans=sans)
+    pem = Path(args.csr_file).read_text(encoding="utf-8")
+    response = await post_sign(ca_client(args), pem, ott, args)
+    write_output(crt_path, chain_pem(response), force=True)
+    print(f"✔ Certificate: {crt_path}")
+    return 0
+
+
+def _register_token(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser("token", help="generate an OTT granting access to the CA")
+    parser.add_argument("subject", help="the certificate subject (CN), or the serial number with --revoke")
+    add_ca_flags(parser)
+    add_provisioner_flags(parser)
+    parser.add_argument("--san", action="append", help="subject alternative name (repeatable)")
+    parser.add_argument("--not-before", dest="not_before_token", help="token validity start (time or duration)")
+    parser.add_argument("--not-after", dest="not_after_token", help="token validity end (time or duration)")
+    parser.add_argument("--revoke", action="store_true", help="a token to revoke the serial number <subject>")
+    parser.add_argument("--renew", action="store_true", help="a renew token signed with --x5c-cert/--x5c-key")
+    parser.add_argument("--x5c-cert", help="certificate (chain) for --renew")
+    parser.add_argument("--x5c-key", help="private key of --x5c-cert")
+    parser.add_argument("--cnf", help="bind the token to the CSR with this base64url SHA-256 fingerprint")
+    parser.add_argument("--cnf-file", help="bind the token to this CSR")
+    parser.add_argument("--output-file", help="write the token here (0600) instead of stdout")
+    parser.set_defaults(handler=token)
+
+
+def _add_validity_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--not-before", help="certificate validity start: RFC 3339 time or duration")
+    parser.add_argument("--not-after", help="certificate validity end: RFC 3339 time or duration")
+    parser.add_argument("--token", help="a token from 'acmeca token' instead of minting one")
+    parser.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    _register_token(commands)
+    parser = commands.add_parser("certificate", help="generate a new private key and certificate")
+    parser.add_argument("subject")
+    parser.add_argument("crt_file")
+    parser.add_argument("key_file")
+    add_ca_flags(parser)
+    add_provisioner_flags(parser)
+    _add_validity_flags(parser)
+    parser.add_argument("--san", action="append", help="subject alternative name (repeatable)")
+    parser.add_argument("--kty", default="EC", help="key type: EC (default), RSA or OKP")
+    parser.add_argument("--curve", "--crv", dest="curve", help="P-256 (default), P-384, P-521 or Ed25519")
+    parser.add_argument("--size", type=int, help="RSA key size (2048)")
+    parser.set_defaults(handler=certificate)
+
+    parser = commands.add_parser("sign", help="generate a new certificate signing a certificate request")
+    parser.add_argument("csr_file")
+    parser.add_argument("crt_file")
+    add_ca_flags(parser)
+    add_provisioner_flags(parser)
+    _add_validity_flags(parser)
+    parser.set_defaults(handler=sign)
+    renewal.register(commands)
