@@ -63,6 +63,7 @@ class RecordStore:
         self.default_ipv6 = default_ipv6
         self._records: dict[tuple[dns.name.Name, int], list[str]] = {}
         self._failures: dict[dns.name.Name, int] = {}
+        self._failures_left: dict[dns.name.Name, int] = {}
         self.queries: list[tuple[str, str]] = []
 
     def add(self, host: str, rdtype: str, value: str) -> None:
@@ -83,17 +84,22 @@ class RecordStore:
             else:
                 self._records.pop(key, None)
 
-    def set_failure(self, host: str, rcode: int | None) -> None:
+    def set_failure(self, host: str, rcode: int | None, times: int | None = None) -> None:
+        """Answer ``rcode`` for ``host`` (``times`` queries only, if given); None clears it."""
         with self._lock:
+            self._failures_left.pop(_name(host), None)
             if rcode is None:
                 self._failures.pop(_name(host), None)
-            else:
-                self._failures[_name(host)] = rcode
+                return
+            self._failures[_name(host)] = rcode
+            if times is not None:
+                self._failures_left[_name(host)] = times
 
     def reset(self) -> None:
         with self._lock:
             self._records.clear()
             self._failures.clear()
+            self._failures_left.clear()
             self.queries.clear()
 
     def answer(self, query: dns.message.Message) -> dns.message.Message:
@@ -120,7 +126,7 @@ class RecordStore:
         name = qname
         for _ in range(MAX_CHAIN):
             if name in self._failures:
-                return self._failures[name], answer
+                return self._fail(name), answer
             found = self._rrset(name, rdtype)
             if found is not None:
                 return dns.rcode.NOERROR, [*answer, found]
@@ -133,6 +139,14 @@ class RecordStore:
                 return dns.rcode.NOERROR, answer
             name = cname[0].target  # type: ignore[attr-defined]
         return dns.rcode.SERVFAIL, answer
+
+    def _fail(self, name: dns.name.Name) -> int:
+        rcode = self._failures[name]
+        if name in self._failures_left:
+            self._failures_left[name] -= 1
+            if self._failures_left[name] <= 0:
+                del self._failures_left[name], self._failures[name]
+        return rcode
 
     def _rrset(self, name: dns.name.Name, rdtype: int) -> dns.rrset.RRset | None:
         values = self._records.get((name, rdtype))
@@ -349,8 +363,9 @@ class DNSTestServer:
     def set_nxdomain(self, host: str) -> None:
         self.store.set_failure(host, dns.rcode.NXDOMAIN)
 
-    def set_servfail(self, host: str) -> None:
-        self.store.set_failure(host, dns.rcode.SERVFAIL)
+    def set_servfail(self, host: str, *, times: int | None = None) -> None:
+        """SERVFAIL for ``host``; with ``times``, only for that many queries (a transient outage)."""
+        self.store.set_failure(host, dns.rcode.SERVFAIL, times)
 
     def clear_failure(self, host: str) -> None:
         self.store.set_failure(host, None)
@@ -385,10 +400,10 @@ def _apply(server: DNSTestServer, path: str, body: dict[str, Any]) -> None:
 
 def _control_server(dns_server: DNSTestServer, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
+        def do_GET(self) -> None:
             self._reply(200 if self.path == "/health" else 404, {"dns": dns_server.address})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             try:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
@@ -408,7 +423,7 @@ def _control_server(dns_server: DNSTestServer, host: str, port: int) -> Threadin
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -430,7 +445,7 @@ def control(url: str, path: str, **body: Any) -> None:
 
 # -- command line ------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser().parse_intermixed_args(argv)
     if args.command in ("add-txt", "clear-txt"):
         control(args.control, "/" + args.command, host=args.host_arg, value=args.value)
         return 0
