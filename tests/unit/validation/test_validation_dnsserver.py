@@ -88,4 +88,4 @@ def test_standalone_process_with_cli_hooks() -> None:
         assert ask(port, "k.test", "TXT").answer[0][0].strings == (b"v",)
     finally:
         process.terminate()
-        process.wait(timeout=10)
+        process.communicate(timeout=10)
