@@ -6,6 +6,8 @@ write lock serialises it by itself.
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +21,7 @@ from acmeca.store.database import Database
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _ADVISORY_LOCK_ID = 0x61636D65  # "acme"
+_LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
 
 
 class SchemaMismatch(Exception):
@@ -49,9 +52,25 @@ async def current_revision(db: Database) -> str | None:
         return await conn.run_sync(lambda sync: MigrationContext.configure(sync).get_current_revision())
 
 
+def _process_lock() -> asyncio.Lock:
+    """Alembic keeps its migration context in module globals: one upgrade at a time per process and loop."""
+    loop = asyncio.get_running_loop()
+    lock = _LOCKS.get(loop)
+    if lock is None:
+        lock = _LOCKS[loop] = asyncio.Lock()
+    return lock
+
+
 async def upgrade(db: Database) -> tuple[str | None, str]:
     """Apply pending migrations; return (revision before, revision after)."""
+    async with _process_lock():
+        return await _upgrade(db)
+
+
+async def _upgrade(db: Database) -> tuple[str | None, str]:
     async with db.engine.connect() as conn:
+        # SQLite: take the write lock up front so two processes cannot both decide to create the schema.
+        conn = await conn.execution_options(sqlite_begin="IMMEDIATE")
         if db.dialect == "postgresql":
             await conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _ADVISORY_LOCK_ID})
             await conn.commit()

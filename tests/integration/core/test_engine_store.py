@@ -117,3 +117,18 @@ async def test_crl_counter_advances_by_one_under_concurrency(database: Database)
     repository = CRLRepository(database)
     numbers = await asyncio.gather(*(repository.next_number("crl") for _ in range(8)))
     assert sorted(numbers) == list(range(1, 9))
+
+
+async def test_replicas_migrating_together_do_not_race(ca_db: dict[str, object]) -> None:
+    import asyncio
+
+    from acmeca.store.database import settings_from_ca_json
+    from acmeca.store.migrate import head_revision, upgrade
+
+    replicas = [Database.connect(settings_from_ca_json(ca_db)) for _ in range(3)]
+    try:
+        results = await asyncio.gather(*(upgrade(db) for db in replicas))
+    finally:
+        for db in replicas:
+            await db.close()
+    assert all(after == head_revision() for _, after in results)
