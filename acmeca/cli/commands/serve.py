@@ -11,6 +11,7 @@ from acmeca.cli.errors import CLIError
 from acmeca.cli.files import read_password_file
 from acmeca.config import acmeca_path, load_config
 from acmeca.logs import setup_logging
+from acmeca.server.reload import reload_config
 from acmeca.server.run import serve as run_server
 from acmeca.server.services import StartupError
 
@@ -33,7 +34,9 @@ def serve(args: argparse.Namespace) -> int:
         print(f"acmeca is serving on https://{config.dns_names[0]}:{port}", flush=True)
 
     try:
-        asyncio.run(run_server(config, password, migrate=True if args.migrate else None, ready=ready))
+        asyncio.run(run_server(
+            config, password, migrate=True if args.migrate else None, ready=ready, on_reload=reload_config
+        ))
     except StartupError as exc:
         raise CLIError(str(exc)) from None
     return 0
