@@ -83,20 +83,28 @@ class CertificateService:
             raise NotFound("this CA did not issue that certificate")
         if record.not_after <= self._clock.now():
             raise Unauthorized("the certificate has expired and cannot be revoked")
-        revoked_by = await self._authorize(record, certificate, account, key_thumbprint)
-        return await self._engine.revoke(record.serial, reason=wanted, note="ACME revokeCert", revoked_by=revoked_by)
+        revoked_by, forced = await self._authorize(record, certificate, account, key_thumbprint)
+        return await self._engine.revoke(
+            record.serial, reason=forced or wanted, note="ACME revokeCert", revoked_by=revoked_by
+        )
 
     async def _authorize(
         self, record: CertificateRecord, certificate: x509.Certificate, account: AccountRecord | None,
         key_thumbprint: str | None,
-    ) -> Requester | str:
+    ) -> tuple[Requester | str, RevocationReason | None]:
+        """Who revokes, and the reason Boulder forces for them.
+
+        A request signed by the certificate key proves the key is out of its owner's hands: keyCompromise,
+        which also blocks the key. An account that merely controls the names cannot know more than
+        cessationOfOperation. The ordering account's own reason stands.
+        """
         if account is None:
             if key_thumbprint and public_key_thumbprint(certificate.public_key()) == key_thumbprint:
-                return "certificate-key"
+                return "certificate-key", RevocationReason.KEY_COMPROMISE
             raise Unauthorized("the request is not signed by the certificate's key")
         if record.acme_account_id == account.id:
-            return Requester(RequesterKind.ACME_ACCOUNT, account.id)
+            return Requester(RequesterKind.ACME_ACCOUNT, account.id), None
         held = await self._orders.valid_identifiers(account)
         if record.identifiers and all(i.base in held for i in record.identifiers):
-            return Requester(RequesterKind.ACME_ACCOUNT, account.id)
+            return Requester(RequesterKind.ACME_ACCOUNT, account.id), RevocationReason.CESSATION_OF_OPERATION
         raise Unauthorized("this account may not revoke that certificate")

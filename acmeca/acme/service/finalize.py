@@ -22,7 +22,7 @@ from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
 from acmeca.crypto.csr import InvalidCSR, ParsedCSR, parse_csr_der
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
 from acmeca.domain.clock import Clock
-from acmeca.domain.errors import BadCSR, CAError, ErrorSummary, OrderNotReady
+from acmeca.domain.errors import BadCSR, BadPublicKey, CAError, ErrorSummary, OrderNotReady
 from acmeca.domain.identifiers import Identifier, IdentifierType, canonical_dns_name, canonical_ip
 from acmeca.domain.records import Requester
 from acmeca.domain.status import OrderStatus, RequesterKind
@@ -141,6 +141,10 @@ class FinalizeService:
                     acme_account_id=account.id, acme_order_id=order.id,
                 )
             )
+        except (BadCSR, BadPublicKey) as exc:
+            # The CSR was at fault (e.g. its key is blocked), not the order: back to ready for another CSR.
+            await self._settle(order, OrderStatus.READY)
+            raise BadCSR(exc.detail) from None
         except CAError as exc:
             await self._settle(order, OrderStatus.INVALID, error=summary_json(ErrorSummary.of(exc)))
             raise

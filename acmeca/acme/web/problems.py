@@ -95,6 +95,8 @@ def problem_response(error: e.CAError) -> web.Response:
     response = web.Response(status=body["status"], text=json.dumps(body), content_type=PROBLEM_TYPE)
     if isinstance(error, e.MethodNotAllowed) and error.allowed:
         response.headers["Allow"] = ", ".join(error.allowed)
+    if isinstance(error, e.Conflict) and error.location:
+        response.headers["Location"] = error.location
     if isinstance(error, e.RateLimited):
         response.headers["Retry-After"] = str(max(1, int(error.retry_after.total_seconds())))
     elif body["status"] >= 500:
