@@ -1,0 +1,198 @@
+"""StepService against a real database: what is issued, and that every refusal issues and changes nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from acmeca.crypto import certs
+from acmeca.domain.errors import AlreadyRevoked, Forbidden, Malformed, NotFound, NotImplementedYet, Unauthenticated
+from acmeca.domain.status import RevocationReason
+from acmeca.step.service import RevokeRequest, SignRequest
+from tests.unit.step.conftest import StepEnv, make_csr
+
+
+async def _issue(env: StepEnv, name: str = "svc.test", **request: str) -> x509.Certificate:
+    csr, _ = make_csr(name, [name])
+    issued = await env.service.sign(SignRequest(csr=csr, ott=env.token(name), **request))
+    return x509.load_pem_x509_certificate(issued.leaf_pem.encode())
+
+
+async def test_sign_issues_the_default_leaf(step_env: StepEnv) -> None:
+    leaf = await _issue(step_env)
+    assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "svc.test"
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sans.get_values_for_type(x509.DNSName) == ["svc.test"]
+    eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+    key_usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value
+    assert key_usage.digital_signature
+    assert not key_usage.key_encipherment
+    assert leaf.not_valid_after_utc - leaf.not_valid_before_utc == timedelta(hours=1, minutes=1)
+    assert certs.provisioner_of(leaf) == (1, "admin", step_env.kid)
+
+
+async def test_sign_honours_requested_validity(step_env: StepEnv) -> None:
+    leaf = await _issue(step_env, not_after="2h")
+    assert leaf.not_valid_after_utc == step_env.clock.now().replace(microsecond=0) + timedelta(hours=2)
+
+
+@pytest.mark.parametrize(
+    ("csr_names", "token_claims", "error", "message"),
+    [
+        (("svc.test", ["other.test"]), {}, Forbidden, "valid DNS names"),
+        (("other.test", ["svc.test"]), {}, Forbidden, "valid common name"),
+        ((None, ["svc.test"]), {}, Forbidden, "empty common name"),
+        (("svc.test", ["svc.test"]), {"cnf": {"x5rt#S256": "AAAA"}}, Forbidden, "cnf"),
+        (("svc.test", ["svc.test"]), {"sans": ["svc.test", "10.0.0.1"]}, Forbidden, "IP addresses"),
+    ],
+)
+async def test_csr_must_match_the_token(
+    step_env: StepEnv, csr_names: tuple[str | None, list[str]], token_claims: dict[str, object],
+    error: type[Exception], message: str,
+) -> None:
+    csr, _ = make_csr(*csr_names)
+    with pytest.raises(error, match=message):
+        await step_env.service.sign(SignRequest(csr=csr, ott=step_env.token("svc.test", **token_claims)))
+    assert await step_env.certificate_count() == 0
+
+
+@pytest.mark.parametrize(
+    ("not_after", "error", "message"),
+    [("30s", Forbidden, "less than the authorized minimum"), ("25h", Forbidden, "more than the authorized maximum"),
+     ("-1h", Malformed, "notAfter"), ("soon", Malformed, "invalid time or duration")],
+)
+async def test_durations_outside_the_claims_are_refused(
+    step_env: StepEnv, not_after: str, error: type[Exception], message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        await _issue(step_env, not_after=not_after)
+    assert await step_env.certificate_count() == 0
+
+
+async def test_missing_fields_follow_step_order(step_env: StepEnv) -> None:
+    csr, _ = make_csr("svc.test", ["svc.test"])
+    with pytest.raises(Malformed, match="missing csr"):
+        await step_env.service.sign(SignRequest(csr=None, ott=None))
+    with pytest.raises(Malformed, match="invalid csr"):
+        await step_env.service.sign(SignRequest(csr="-----BEGIN CERTIFICATE REQUEST-----\nAA==\n", ott=None))
+    with pytest.raises(Malformed, match="missing ott"):
+        await step_env.service.sign(SignRequest(csr=csr, ott=None))
+
+
+async def test_renew_by_certificate_keeps_key_subject_and_lifetime(step_env: StepEnv) -> None:
+    old = await _issue(step_env)
+    step_env.clock.advance(timedelta(minutes=30))
+    issued = await step_env.service.renew(peer=certs.to_der(old), bearer=None)
+    new = x509.load_pem_x509_certificate(issued.leaf_pem.encode())
+    assert new.serial_number != old.serial_number
+    assert new.subject == old.subject
+    assert certs.spki_sha256_of(new) == certs.spki_sha256_of(old)
+    assert new.not_valid_after_utc - new.not_valid_before_utc == old.not_valid_after_utc - old.not_valid_before_utc
+    record = await step_env.engine.certificate(issued.serial)
+    assert record.renewed_from == str(old.serial_number)
+
+
+async def test_renew_refuses_expired_revoked_and_missing(step_env: StepEnv) -> None:
+    old = await _issue(step_env)
+    with pytest.raises(Malformed, match="missing client certificate"):
+        await step_env.service.renew(peer=None, bearer=None)
+    step_env.clock.advance(timedelta(hours=2))
+    with pytest.raises(Unauthenticated, match="certificate expired on"):
+        await step_env.service.renew(peer=certs.to_der(old), bearer=None)
+    step_env.clock.advance(timedelta(hours=-2))
+    await step_env.service.revoke(RevokeRequest(serial=str(old.serial_number), ott=step_env.token(
+        str(old.serial_number), purpose="revoke")), peer=None)
+    with pytest.raises(Unauthenticated, match="revoked"):
+        await step_env.service.renew(peer=certs.to_der(old), bearer=None)
+    assert await step_env.certificate_count() == 1
+
+
+async def test_renew_disabled_by_provisioner_claims(step_env: StepEnv) -> None:
+    from acmeca.crypto.jose import generate_jwk
+
+    private = generate_jwk()
+    step_env.provisioner_docs[1]["key"] = {k: v for k, v in private.items() if k != "d"}
+    from jwcrypto import jwk
+
+    csr, _ = make_csr("nr.test", ["nr.test"])
+    ott = step_env.token("nr.test", issuer="norenew", key=jwk.JWK(**private), header={"kid": private["kid"]})
+    issued = await step_env.service.sign(SignRequest(csr=csr, ott=ott))
+    leaf = x509.load_pem_x509_certificate(issued.leaf_pem.encode())
+    with pytest.raises(Unauthenticated, match="renew is disabled for provisioner 'norenew'"):
+        await step_env.service.renew(peer=certs.to_der(leaf), bearer=None)
+
+
+async def test_rekey_takes_the_csr_key(step_env: StepEnv) -> None:
+    old = await _issue(step_env)
+    csr, key = make_csr("svc.test", ["svc.test"])
+    issued = await step_env.service.rekey(peer=certs.to_der(old), csr_pem=csr)
+    new = x509.load_pem_x509_certificate(issued.leaf_pem.encode())
+    assert certs.spki_sha256_of(new) != certs.spki_sha256_of(old)
+    assert new.public_key() == key.public_key()
+    with pytest.raises(Malformed, match="missing client certificate"):
+        await step_env.service.rekey(peer=None, csr_pem=csr)
+    with pytest.raises(Malformed, match="missing csr"):
+        await step_env.service.rekey(peer=certs.to_der(old), csr_pem=None)
+
+
+async def test_revoke_by_token_and_by_certificate(step_env: StepEnv) -> None:
+    first, second = await _issue(step_env, "a.test"), await _issue(step_env, "b.test")
+    serial = str(first.serial_number)
+    await step_env.service.revoke(
+        RevokeRequest(serial=hex(first.serial_number), ott=step_env.token(serial, purpose="revoke"), reason_code=1,
+                      reason="lost laptop"), peer=None)
+    record = await step_env.engine.certificate(serial)
+    assert record.revocation is not None
+    assert record.revocation.reason is RevocationReason.KEY_COMPROMISE
+    assert record.revocation.note == "lost laptop"
+    await step_env.service.revoke(RevokeRequest(serial=str(second.serial_number)), peer=certs.to_der(second))
+    crl = x509.load_der_x509_crl((await step_env.service.crl()).der)
+    assert {r.serial_number for r in crl} == {first.serial_number, second.serial_number}
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "error", "message"),
+    [
+        ({"serial": None}, Malformed, "missing serial"),
+        ({"serial": "12ab"}, Malformed, "not a decimal"),
+        ({"reason_code": 11}, Malformed, "reasonCode out of bounds"),
+        ({"reason_code": 7}, Malformed, "not an assigned reason"),
+        ({"passive": False}, NotImplementedYet, "non-passive revocation not implemented"),
+        ({"ott": None}, Malformed, "missing ott or client certificate"),
+    ],
+)
+async def test_revoke_bad_requests(
+    step_env: StepEnv, request_fields: dict[str, object], error: type[Exception], message: str
+) -> None:
+    leaf = await _issue(step_env)
+    serial = str(leaf.serial_number)
+    fields: dict[str, object] = {"serial": serial, "ott": step_env.token(serial, purpose="revoke")}
+    fields.update(request_fields)
+    with pytest.raises(error, match=message):
+        await step_env.service.revoke(RevokeRequest(**fields), peer=None)  # type: ignore[arg-type]
+    assert not (await step_env.engine.certificate(serial)).is_revoked
+
+
+async def test_revoke_token_subject_must_be_the_serial(step_env: StepEnv) -> None:
+    leaf, other = await _issue(step_env, "a.test"), await _issue(step_env, "b.test")
+    ott = step_env.token(str(other.serial_number), purpose="revoke")
+    with pytest.raises(Forbidden, match="do not match"):
+        await step_env.service.revoke(RevokeRequest(serial=str(leaf.serial_number), ott=ott), peer=None)
+    with pytest.raises(Forbidden, match="different"):
+        await step_env.service.revoke(RevokeRequest(serial=str(leaf.serial_number)), peer=certs.to_der(other))
+
+
+async def test_revoke_unknown_and_twice(step_env: StepEnv) -> None:
+    with pytest.raises(NotFound):
+        await step_env.service.revoke(RevokeRequest(serial="12345", ott=step_env.token("12345", purpose="revoke")),
+                                      peer=None)
+    leaf = await _issue(step_env)
+    serial = str(leaf.serial_number)
+    await step_env.service.revoke(RevokeRequest(serial=serial, ott=step_env.token(serial, purpose="revoke")), peer=None)
+    with pytest.raises(AlreadyRevoked, match=f"certificate with serial number '{serial}' is already revoked"):
+        await step_env.service.revoke(RevokeRequest(serial=serial, ott=step_env.token(serial, purpose="revoke")),
+                                      peer=None)
