@@ -14,7 +14,7 @@ from aiohttp import web
 
 from acmeca.admin.web import handlers as h
 from acmeca.admin.web import policy_handlers as p
-from acmeca.admin.web.context import HOLDER, IDENTITY, Holder, services
+from acmeca.admin.web.context import HOLDER, IDENTITY, Holder, ensure_first_admin, services
 from acmeca.admin.web.errors import render_admin_error
 from acmeca.domain.errors import CAError, NotFound, ServerInternal
 from acmeca.edge import keys
@@ -27,6 +27,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not request.config_dict[keys.CONFIG].authority.enable_admin:
         raise NotFound("the requested resource could not be found")
+    await ensure_first_admin(request)
     authorization = request.headers.get("Authorization")
     request[IDENTITY] = await services(request).auth.authenticate(
         authorization, path=request.path, host=request.host

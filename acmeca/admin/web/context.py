@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -11,9 +13,12 @@ from acmeca.admin.service.auth import AdminAuthenticator, AdminIdentity
 from acmeca.admin.service.eab import EabKeyService
 from acmeca.admin.service.policies import PolicyService
 from acmeca.admin.service.provisioners import ProvisionerAdminService
+from acmeca.domain.errors import Conflict
+from acmeca.domain.status import ProvisionerType
 from acmeca.edge import keys
 from acmeca.engine.name_policy import StoredNamePolicy
-from acmeca.store.admins import AdminRepository
+from acmeca.logs import audit
+from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
 from acmeca.store.eab_keys import EabKeyRepository
 from acmeca.store.policies import PolicyRepository
 from acmeca.store.provisioners import ProvisionerRepository
@@ -34,8 +39,10 @@ class Holder:
 
     def __init__(self) -> None:
         self.services: AdminServices | None = None
+        self.bootstrapped = False
 
 
+DEFAULT_ADMIN_SUBJECT = "step"
 HOLDER: web.AppKey[Holder] = web.AppKey("admin_holder", Holder)
 IDENTITY = web.RequestKey("admin_identity", AdminIdentity)
 
@@ -70,3 +77,30 @@ def services(request: web.Request) -> AdminServices:
 
 def identity(request: web.Request) -> AdminIdentity:
     return request[IDENTITY]
+
+
+async def ensure_first_admin(request: web.Request) -> None:
+    """With no admin at all, make the configured subject (``authority.adminSubject``, default ``step``) a
+    SUPER_ADMIN of the first JWK provisioner, as step-ca does on its first start with remote management.
+
+    This runs at first use rather than in ``init`` so a CA whose database is replaced or moved to
+    PostgreSQL still gets its first admin.
+    """
+    holder = request.config_dict[HOLDER]
+    if holder.bootstrapped:
+        return
+    parent = request.config_dict
+    config, db, catalog = parent[keys.CONFIG], parent[keys.DATABASE], parent[keys.CATALOG]
+    repository = AdminRepository(db)
+    if await repository.count() == 0:
+        jwk = next((e for e in await catalog.all() if e.type is ProvisionerType.JWK), None)
+        if jwk is not None:
+            subject = str((config.document.get("authority") or {}).get("adminSubject") or DEFAULT_ADMIN_SUBJECT)
+            record = AdminRecord(
+                id=secrets.token_hex(16), subject=subject, provisioner_id=jwk.id, type=AdminType.SUPER_ADMIN,
+                created_at=parent[keys.CLOCK].now(),
+            )
+            with contextlib.suppress(Conflict):
+                await repository.create(record)
+            audit("admin created", admin="acmeca", target=subject, provisioner=jwk.name, role="SUPER_ADMIN")
+    holder.bootstrapped = True

@@ -156,6 +156,8 @@ def init(args: argparse.Namespace) -> int:
 
     fingerprint = certs.sha256_fingerprint(pki.root)
     document = _ca_json(base, answers, _provisioners(answers, args.acme))
+    if args.remote_management:
+        document["authority"].update({"enableAdmin": True, "adminSubject": args.admin_subject or "step"})
     write_json(ca_json_path, document, private=True)
     defaults_path = base / "config" / "defaults.json"
     write_json(defaults_path, {
@@ -173,6 +175,9 @@ def init(args: argparse.Namespace) -> int:
     print(f"✔ Database folder: {base / 'db'}")
     print(f"✔ Default configuration: {defaults_path}")
     print(f"✔ Certificate Authority configuration: {ca_json_path}")
+    if args.remote_management:
+        print(f"✔ Admin provisioner: {answers.provisioner} (JWK)")
+        print(f"✔ Super admin subject: {args.admin_subject or 'step'}")
     print()
     print("Your PKI is ready to go. To generate certificates for individual services see 'acmeca certificate --help'.")
     return 0
@@ -192,4 +197,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--size", type=int, help="RSA key size in bits (2048)")
     parser.add_argument("--deployment-type", default="standalone", help="only 'standalone' is supported")
     parser.add_argument("-f", "--force", action="store_true", help="overwrite an existing PKI")
+    parser.add_argument("--remote-management", action="store_true",
+                        help="enable the admin API (admins, provisioners, policies, EAB keys)")
+    parser.add_argument("--admin-subject", "--admin-name", dest="admin_subject",
+                        help="subject of the first super admin (default 'step'; needs --remote-management)")
     parser.set_defaults(handler=init)
