@@ -7,6 +7,7 @@ PUT (existing). The server validates the result and refuses policies that would 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 from typing import Any
 from urllib.parse import quote
@@ -63,16 +64,28 @@ async def remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rule_type(name_type: str, value: str) -> str:
+    """An address or CIDR given as a dns rule is an ip rule: the CA's own dnsNames often hold both kinds,
+    and a policy must allow both at once or it would be refused for forbidding the CA's own names."""
+    if name_type == "dns":
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            return "dns"
+        return "ip"
+    return name_type
+
+
 def edit_rules(document: dict[str, Any], side: str, name_type: str, values: list[str], *, remove: bool) -> None:
-    x509 = document.setdefault("x509", {})
-    rules = x509.setdefault(side, {})
-    current: list[str] = list(rules.get(NAME_TYPES[name_type]) or [])
+    rules = document.setdefault("x509", {}).setdefault(side, {})
     for value in values:
+        key = NAME_TYPES[_rule_type(name_type, value)]
+        current: list[str] = list(rules.get(key) or [])
         if remove and value in current:
             current.remove(value)
         elif not remove and value not in current:
             current.append(value)
-    rules[NAME_TYPES[name_type]] = current
+        rules[key] = current
 
 
 async def _save(session: AdminSession, path: str, existing: bool, document: dict[str, Any]) -> None:
