@@ -104,7 +104,7 @@ def make_csr(common_name: str | None, dns_names: list[str] = (), ips: list[str] 
     names += [x509.IPAddress(ipaddress.ip_address(a)) for a in ips]
     if names:
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    csr = builder.sign(key, hashes.SHA256())  # type: ignore[arg-type]
+    csr = builder.sign(key, hashes.SHA256())
     return csr.public_bytes(serialization.Encoding.PEM).decode(), key
 
 

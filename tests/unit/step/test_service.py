@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -51,7 +52,7 @@ async def test_sign_honours_requested_validity(step_env: StepEnv) -> None:
     ],
 )
 async def test_csr_must_match_the_token(
-    step_env: StepEnv, csr_names: tuple[str | None, list[str]], token_claims: dict[str, object],
+    step_env: StepEnv, csr_names: tuple[str | None, list[str]], token_claims: dict[str, Any],
     error: type[Exception], message: str,
 ) -> None:
     csr, _ = make_csr(*csr_names)
