@@ -69,6 +69,11 @@ def _claimable(now: datetime) -> sa.ColumnElement[bool]:
     )
 
 
+async def has_due(conn: AsyncConnection, now: datetime) -> bool:
+    """A cheap read so idle workers do not take the SQLite write lock every poll."""
+    return (await conn.scalar(sa.select(jobs.c.id).where(_claimable(now)).limit(1))) is not None
+
+
 async def claim(
     conn: AsyncConnection, *, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[JobRecord]:

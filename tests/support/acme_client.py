@@ -93,8 +93,7 @@ class AccountKey:
         return thumbprint(self.jwk)
 
     def sign(self, message: bytes) -> bytes:
-        key = self.private if isinstance(self.private, ed25519.Ed25519PrivateKey) else self.private
-        return bytes(self.algorithm.sign(key, message))
+        return bytes(self.algorithm.sign(self.private, message))
 
 
 def jws(
@@ -190,8 +189,8 @@ class AcmeClient:
     async def new_order(self, identifiers: list[dict[str, str]], **fields: Any) -> Reply:
         return await self.post((await self.directory())["newOrder"], {"identifiers": identifiers, **fields})
 
-    async def poll(self, url: str, *, until: tuple[str, ...], timeout: float = 10.0) -> Reply:
-        deadline = asyncio.get_running_loop().time() + timeout
+    async def poll(self, url: str, *, until: tuple[str, ...], patience: float = 10.0) -> Reply:
+        deadline = asyncio.get_running_loop().time() + patience
         while True:
             reply = await self.get(url)
             if reply.json().get("status") in until or asyncio.get_running_loop().time() > deadline:

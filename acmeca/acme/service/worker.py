@@ -77,6 +77,9 @@ class JobWorker:
             await asyncio.sleep(0.01)
             return 0
         now = self._clock.now()
+        async with self._db.read() as conn:
+            if not await jobs.has_due(conn, now):
+                return 0
         async with self._db.write() as conn:
             claimed = await jobs.claim(conn, owner=self._owner, now=now, lease_until=now + self._lease, limit=free)
         for job in claimed:

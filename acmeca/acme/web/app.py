@@ -54,7 +54,6 @@ async def _decorate(request: web.Request, response: web.StreamResponse) -> None:
             headers["Replay-Nonce"] = await (await services(request)).nonces.issue()
         except CAError:
             log.warning("could not mint a nonce for a reply", extra={"request_id": request_id(request)})
-    route = request.match_info.route
     if not request.path.endswith("/directory") and "provisioner" in request.match_info:
         with contextlib.suppress(KeyError, ValueError):
             headers.add("Link", f'<{directory_url(request)}>;rel="index"')
@@ -75,3 +74,16 @@ def create_acme_app(options: AcmeOptions | None = None) -> web.Application:
     app.cleanup_ctx.append(holder_context(holder))
     add_routes(app)
     return app
+
+
+def acme_startup(acme_app: web.Application) -> Callable[[web.Application], Awaitable[None]]:
+    """A root ``on_startup`` hook that starts the ACME services and job worker before the first request.
+
+    Usage in the composition root: ``sub = create_acme_app(); app.add_subapp("/acme/", sub);
+    app.on_startup.append(acme_startup(sub))``.
+    """
+
+    async def start(root: web.Application) -> None:
+        await acme_app[HOLDER].start(root)
+
+    return start

@@ -1,9 +1,10 @@
 """Per-request plumbing of the ACME edge: the built services, the provisioner, JWS checks, JSON replies.
 
 aiohttp gives a sub-application no view of its parent's AppKeys at start-up, so the services are built from
-``request.config_dict`` on the first ACME request and kept in a holder created with the sub-application.
-Building them also starts the job worker and the nonce sweep as supervised runtime tasks; the holder stops
-them when the sub-application is cleaned up.
+``request.config_dict`` on the first ACME request, or earlier by the root's ``on_startup`` hook that
+``acme_startup`` returns, and kept in a holder created with the sub-application. Building them also starts
+the job worker and the nonce sweep as supervised runtime tasks (so a replica resumes other replicas'
+expired jobs without waiting for traffic); the holder stops them when the sub-application is cleaned up.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,21 +54,24 @@ class ServicesHolder:
         self._tasks: list[asyncio.Task[None]] = []
 
     async def get(self, request: web.Request) -> AcmeServices:
+        return await self.start(request.config_dict)
+
+    async def start(self, shared: Mapping[Any, Any]) -> AcmeServices:
+        """Build the services from the parent's AppKeys (a root app or ``request.config_dict``), once."""
         if self._services is None:
             async with self._lock:
                 if self._services is None:
-                    self._services = self._build(request)
+                    self._services = self._build(shared)
         return self._services
 
-    def _build(self, request: web.Request) -> AcmeServices:
-        config = request.config_dict[keys.CONFIG]
+    def _build(self, shared: Mapping[Any, Any]) -> AcmeServices:
+        config = shared[keys.CONFIG]
         validation = self._options.validation or default_validation(dict(config.validation))
         services = build_services(
-            config=config, clock=request.config_dict[keys.CLOCK], db=request.config_dict[keys.DATABASE],
-            engine=request.config_dict[keys.ENGINE], catalog=request.config_dict[keys.CATALOG],
-            validation=validation, poll_interval=self._options.poll_interval,
+            config=config, clock=shared[keys.CLOCK], db=shared[keys.DATABASE], engine=shared[keys.ENGINE],
+            catalog=shared[keys.CATALOG], validation=validation, poll_interval=self._options.poll_interval,
         )
-        runtime = request.config_dict[keys.RUNTIME]
+        runtime = shared[keys.RUNTIME]
         self._tasks.append(runtime.spawn("acme-jobs", services.worker.run_forever))
         self._tasks.append(runtime.spawn("acme-nonce-sweep", lambda: _sweep_forever(services)))
         return services

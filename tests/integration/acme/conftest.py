@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from tests.support.acme_client import AcmeClient, AccountKey
+from tests.support.acme_client import AccountKey, AcmeClient
 from tests.support.ca_server import CAServer, free_port
 from tests.support.dnsserver import DNSTestServer
 

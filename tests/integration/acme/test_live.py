@@ -7,8 +7,8 @@ import hashlib
 
 from cryptography import x509
 
-from tests.support.acme_client import AccountKey, AcmeClient, make_csr
 from tests.integration.acme.conftest import LiveAcme
+from tests.support.acme_client import AccountKey, AcmeClient, make_csr
 
 
 async def _validate(live: LiveAcme, client: AcmeClient, authz_url: str, kind: str) -> None:

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from acmeca.acme.service.challenges import ValidationContext
-from acmeca.acme.web.app import create_acme_app
+from acmeca.acme.web.app import acme_startup, create_acme_app
 from acmeca.acme.web.context import AcmeOptions
 from acmeca.config import parse_config
 from acmeca.crypto.keys import KeySpec, generate_key
@@ -43,7 +43,7 @@ from acmeca.runtime import Runtime
 from acmeca.store.certificates import CertificateRepository
 from acmeca.store.database import Database
 from acmeca.store.schema import certificates
-from tests.support.acme_client import AcmeClient, AccountKey
+from tests.support.acme_client import AccountKey, AcmeClient
 
 PROVISIONERS: list[dict[str, Any]] = [
     {"type": "ACME", "name": "acme", "ordersPerPage": 2},
@@ -166,8 +166,10 @@ async def acme_env(
         authority=SigningAuthority(pki.intermediate, intermediate_key, (pki.intermediate,)),
         certificates=CertificateRepository(database), clock=clock, runtime=runtime, backdate=timedelta(minutes=1),
     )
+    root_pem = pki.root.public_bytes(serialization.Encoding.PEM)
+    (tmp_path / "alternate.crt").write_bytes(root_pem)  # an "alternate chain" that is just another cert
     document = {"root": "root.crt", "crt": "int.crt", "key": "int.key", "address": ":443",
-                "authority": {"provisioners": PROVISIONERS}}
+                "authority": {"provisioners": PROVISIONERS}, "alternateChains": [["alternate.crt"]]}
     config = parse_config(document, path=tmp_path / "ca.json")
     stub = StubValidation()
     app = web.Application()
@@ -178,12 +180,14 @@ async def acme_env(
     app[keys.ENGINE] = engine
     app[keys.CATALOG] = ProvisionerCatalog(PROVISIONERS, None, clock)
     for prefix in ("/acme/", "/2.0/acme/"):
-        app.add_subapp(prefix, create_acme_app(acme_options(stub)))
+        acme_app = create_acme_app(acme_options(stub))
+        app.add_subapp(prefix, acme_app)
+        app.on_startup.append(acme_startup(acme_app))
     server = await aiohttp_server(app, ssl=_tls_context(tmp_path))
     async with aiohttp.ClientSession(headers={"User-Agent": "acmeca-tests"}) as session:
         yield AcmeEnv(
             base=f"https://127.0.0.1:{server.port}", session=session, database=database, validation=stub,
-            engine=engine, root_pem=pki.root.public_bytes(serialization.Encoding.PEM),
+            engine=engine, root_pem=root_pem,
         )
     await server.close()
     await runtime.close()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from acmeca.store import jobs
 
 from tests.support.acme_client import make_csr
 from tests.unit.acme.conftest import AcmeEnv
@@ -71,3 +77,33 @@ async def test_directory_and_nonce_headers(acme_env: AcmeEnv) -> None:
 async def test_second_mount_builds_its_own_urls(acme_env: AcmeEnv) -> None:
     reply = await acme_env.client().raw("GET", acme_env.directory_url(prefix="/2.0/acme"))
     assert reply.json()["newOrder"] == f"{acme_env.base}/2.0/acme/acme/new-order"
+
+
+async def test_alternate_chain_is_linked_and_served(acme_env: AcmeEnv) -> None:
+    client = await acme_env.registered()
+    order = await acme_env.ready_order(client, ["alt.test"])
+    body = (await client.finalize(order, make_csr(["alt.test"])[0])).json()
+    default = await client.get(body["certificate"])
+    [alternate_url] = default.links("alternate")
+    assert alternate_url == body["certificate"] + "/1"
+    alternate = await client.get(alternate_url)
+    default_chain = x509.load_pem_x509_certificates(default.body)
+    alternate_chain = x509.load_pem_x509_certificates(alternate.body)
+    assert alternate_chain[0] == default_chain[0]
+    assert alternate_chain[1].public_bytes(Encoding.PEM) == acme_env.root_pem
+    assert alternate.links("alternate") == [body["certificate"] + "/0"]
+    assert (await client.get(body["certificate"] + "/2")).status == 404
+
+
+async def test_worker_runs_before_any_acme_request(acme_env: AcmeEnv) -> None:
+    """Jobs left by a dead replica are resumed at start-up, not only once traffic arrives."""
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    async with acme_env.database.write() as conn:
+        await jobs.enqueue(conn, kind="finalize", subject_id="gone", payload={}, now=past, owner="dead:1",
+                           lease_expires_at=past)
+    for _ in range(100):
+        async with acme_env.database.read() as conn:
+            if await jobs.by_subject(conn, "finalize", "gone") is None:
+                return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the orphaned job was never picked up")

@@ -150,7 +150,8 @@ async def test_wildcard_and_ip_offer_only_fitting_challenges(acme_env: AcmeEnv) 
     )).json()
     assert order["identifiers"][0] == {"type": "dns", "value": "*.wild.test"}
     wild = (await client.get(order["authorizations"][0])).json()
-    assert wild["identifier"] == {"type": "dns", "value": "wild.test"} and wild["wildcard"] is True
+    assert wild["identifier"] == {"type": "dns", "value": "wild.test"}
+    assert wild["wildcard"] is True
     assert [c["type"] for c in wild["challenges"]] == ["dns-01"]
     ip = (await client.get(order["authorizations"][1])).json()
     assert "wildcard" not in ip

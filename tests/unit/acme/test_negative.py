@@ -100,7 +100,8 @@ async def _(env: AcmeEnv) -> Attack:
     c = await env.registered()
     url = await _orders_url(c)
     body = jws(c.key, {"identifiers": ONE}, url=url, nonce=await c.nonce(), kid=c.kid)
-    general = {"payload": body["payload"], "signatures": [{"protected": body["protected"], "signature": body["signature"]}]}
+    signature = {"protected": body["protected"], "signature": body["signature"]}
+    general = {"payload": body["payload"], "signatures": [signature]}
     return lambda: _send(c, url, general)
 
 
