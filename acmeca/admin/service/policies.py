@@ -32,6 +32,7 @@ class PolicyTarget:
     label: str  # "authority", "provisioner acme", "ACME EAB key abc"
     admin_provisioner_id: str | None = None  # None: every admin (authority level)
     guards_ca_names: bool = False
+    guards_admins: bool = True  # ACME EAB-key policies never apply to admin certificates
 
 
 def _names_of(subject: str) -> CertificateNames:
@@ -91,10 +92,13 @@ class PolicyService:
     async def _checked(self, caller: AdminIdentity, target: PolicyTarget, body: Any) -> dict[str, Any]:
         document = parse_policy_document(body)
         policy = X509Policy.from_document(document)
-        subjects = {caller.subject} if target.admin_provisioner_id in (None, caller.provisioner.id) else set()
-        for admin in await self._admins.all():
-            if target.admin_provisioner_id in (None, admin.provisioner_id):
-                subjects.add(admin.subject)
+        subjects: set[str] = set()
+        if target.guards_admins:
+            if target.admin_provisioner_id in (None, caller.provisioner.id):
+                subjects.add(caller.subject)
+            for admin in await self._admins.all():
+                if target.admin_provisioner_id in (None, admin.provisioner_id):
+                    subjects.add(admin.subject)
         for subject in sorted(subjects):
             if policy.violation(_names_of(subject)) is not None:
                 raise Malformed(

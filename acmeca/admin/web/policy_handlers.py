@@ -17,7 +17,7 @@ async def _target(request: web.Request) -> PolicyTarget:
         key = await services(request).eab.key(
             match["provisioner"], key_id=match.get("key"), reference=match.get("reference")
         )
-        return PolicyTarget(PolicyScope.EAB_KEY, key.id, f"ACME EAB key {key.id}")
+        return PolicyTarget(PolicyScope.EAB_KEY, key.id, f"ACME EAB key {key.id}", guards_admins=False)
     if "provisioner" in match:
         entry = await services(request).provisioners.entry(match["provisioner"])
         return PolicyTarget(

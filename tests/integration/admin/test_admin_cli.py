@@ -1,0 +1,142 @@
+"""Remote management end to end: the real CLI against a real server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.integration.admin.conftest import SUPER, AdminCA
+
+
+def _get_json(admin_ca: AdminCA, path: str) -> tuple[int, object]:
+    context = ssl.create_default_context(cafile=str(admin_ca.server.root_path))
+    try:
+        with urllib.request.urlopen(admin_ca.server.url + path, context=context, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def rows(out: str) -> list[list[str]]:
+    return [line.split() for line in out.strip().splitlines()]
+
+
+def test_first_super_admin_and_admin_crud(admin_ca: AdminCA) -> None:
+    code, out = admin_ca.admin_cli("admin", "list")
+    assert code == 0
+    assert out.split("\n")[0].split() == ["SUBJECT", "PROVISIONER", "TYPE"]
+    assert [SUPER, "admin", "(JWK)", "SUPER_ADMIN"] in rows(out)
+    assert ["bob", "admin", "(JWK)", "ADMIN"] in rows(admin_ca.admin_cli("admin", "add", "bob", "admin")[1])
+    code, out = admin_ca.admin_cli("admin", "add", "carol", "admin", subject="bob", check=False)
+    assert code == 1
+    assert "must have super admin access" in out
+    code, out = admin_ca.admin_cli("admin", "add", "bob", "admin", check=False)
+    assert code == 1
+    assert "already exists" in out
+    code, out = admin_ca.admin_cli("admin", "add", "x", "no-such-provisioner", check=False)
+    assert code == 1
+    assert "not found" in out
+    code, out = admin_ca.admin_cli("admin", "remove", SUPER, check=False)
+    assert code == 1
+    assert "last super admin" in out
+    admin_ca.admin_cli("admin", "update", "bob", "--super")
+    admin_ca.admin_cli("admin", "remove", SUPER, subject="bob")
+    code, out = admin_ca.admin_cli("admin", "list", subject="bob")
+    assert rows(out)[1:] == [["bob", "admin", "(JWK)", "SUPER_ADMIN"]]
+    code, out = admin_ca.admin_cli("admin", "list", check=False)  # the removed admin is locked out
+    assert code == 1
+    assert "is not an admin" in out
+
+
+def test_provisioner_added_remotely_is_served_without_restart(admin_ca: AdminCA) -> None:
+    admin_ca.admin_cli("provisioner", "add", "team-acme", "--type", "ACME", "--challenge", "http-01")
+    deadline = time.monotonic() + 5
+    while True:
+        status, directory = _get_json(admin_ca, "/acme/team-acme/directory")
+        if status == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert status == 200
+    assert "newAccount" in str(directory)
+    code, out = admin_ca.admin_cli("provisioner", "add", "team-acme", "--type", "ACME", check=False)
+    assert code == 1
+    assert "already exists" in out
+    code, out = admin_ca.admin_cli("provisioner", "add", "bad", "--type", "ACME", "--x509-min-dur", "forever",
+                                   check=False)
+    assert code == 1
+    assert "invalid duration" in out
+    admin_ca.admin_cli("provisioner", "update", "team-acme", "--require-eab")
+    status, listing = _get_json(admin_ca, "/provisioners")
+    acme = next(p for p in listing["provisioners"] if p["name"] == "team-acme")  # type: ignore[index]
+    assert acme["requireEAB"] is True
+    assert acme["challenges"] == ["http-01"]
+    admin_ca.admin_cli("provisioner", "remove", "team-acme")
+    code, out = admin_ca.admin_cli("provisioner", "remove", "team-acme", check=False)
+    assert code == 1
+    assert "not found" in out
+
+
+def test_authority_policy_refuses_names_at_sign(admin_ca: AdminCA, tmp_path: Path) -> None:
+    code, out = admin_ca.admin_cli("policy", "authority", "view", check=False)
+    assert code == 1
+    assert "certificate issuance policy does not exist" in out
+    code, out = admin_ca.admin_cli("policy", "authority", "x509", "allow", "dns", "*.corp.test", check=False)
+    assert code == 1
+    assert "would lock out" in out
+    code, out = admin_ca.admin_cli("policy", "authority", "x509", "allow", "dns", "*.corp.test", SUPER,
+                                   "127.0.0.1", check=False)
+    assert code == 1
+    assert "CA's own name 'localhost'" in out
+    code, out = admin_ca.admin_cli("policy", "authority", "x509", "allow", "dns", "*.*.corp.test", check=False)
+    assert code == 1
+    assert "wildcard" in out
+    code, out = admin_ca.admin_cli("policy", "authority", "x509", "allow", "dns", "*.corp.test", SUPER,
+                                   "localhost", "127.0.0.1")
+    assert json.loads(out)["x509"]["allow"] == {"dns": ["*.corp.test", SUPER, "localhost"], "ips": ["127.0.0.1"]}
+    admin_ca.certificate("web.corp.test", tmp_path)
+    code, out = admin_ca.cli("certificate", "web.evil.test", str(tmp_path / "e.crt"), str(tmp_path / "e.key"),
+                             "--provisioner", "admin", "--provisioner-password-file",
+                             str(admin_ca.server.password_file), check=False)
+    assert code == 1
+    assert 'name "web.evil.test" not allowed' in out
+    admin_ca.admin_cli("policy", "authority", "x509", "deny", "dns", "web.corp.test")
+    code, out = admin_ca.cli("certificate", "web.corp.test", str(tmp_path / "w.crt"), str(tmp_path / "w.key"),
+                             "--provisioner", "admin", "--provisioner-password-file",
+                             str(admin_ca.server.password_file), "--force", check=False)
+    assert code == 1
+    assert "not allowed" in out
+    assert admin_ca.admin_cli("policy", "authority", "remove")[1].strip() == "policy deleted"
+    admin_ca.certificate("web.evil.test", tmp_path)
+
+
+def test_provisioner_policy_is_served_although_upstream_answers_501(admin_ca: AdminCA) -> None:
+    admin_ca.admin_cli("provisioner", "add", "acme-eab", "--type", "ACME", "--require-eab")
+    code, out = admin_ca.admin_cli("policy", "provisioner", "x509", "allow", "dns", "*.team.test",
+                                   "--provisioner", "acme-eab")
+    assert code == 0
+    assert json.loads(out)["x509"]["allow"]["dns"] == ["*.team.test"]
+    code, out = admin_ca.admin_cli("acme", "eab", "add", "acme-eab", "team-a")
+    lines = out.strip().splitlines()
+    assert lines[0].split("   ")[0].strip() == "Key ID"
+    assert "Key (base64, raw url encoded)" in lines[0]
+    key_id, _, hmac_key, reference = lines[1].split()
+    assert reference == "team-a"
+    assert len(hmac_key) == 43
+    assert "=" not in hmac_key
+    code, out = admin_ca.admin_cli("policy", "acme", "x509", "allow", "dns", "a.team.test", "--provisioner",
+                                   "acme-eab", "--eab-key-reference", "team-a")
+    assert code == 0
+    code, out = admin_ca.admin_cli("policy", "acme", "view", "--provisioner", "acme-eab", "--eab-key-id", key_id)
+    assert json.loads(out)["x509"]["allow"]["dns"] == ["a.team.test"]
+    code, out = admin_ca.admin_cli("acme", "eab", "list", "acme-eab")
+    assert "*****" in out
+    assert hmac_key not in out
+    assert admin_ca.admin_cli("acme", "eab", "remove", "acme-eab", key_id)[1].strip() == "Key was deleted successfully!"
+    code, out = admin_ca.admin_cli("acme", "eab", "list", "acme-eab")
+    assert out.strip() == "No ACME EAB keys stored for provisioner acme-eab"
+    code, out = admin_ca.admin_cli("acme", "eab", "add", "acme", check=False)
+    assert code == 1
+    assert "ACME EAB not enabled for provisioner 'acme'" in out
