@@ -111,7 +111,10 @@ class FinalizeService:
         order = await self._orders.order(account, order_id)
         if order.status is not OrderStatus.READY:
             raise OrderNotReady(f"the order is {order.status.value}, not ready")
-        check_csr(csr_der, order, account)
+        csr, _ = check_csr(csr_der, order, account)
+        async with self._db.read() as conn:
+            if await acme_accounts.by_thumbprint(conn, public_key_thumbprint(csr.public_key)) is not None:
+                raise BadCSR("the CSR key is an ACME account key (RFC 8555 §11.1)")
         now = self._clock.now()
         async with self._db.write() as conn:
             moved = await acme_orders.move_order(

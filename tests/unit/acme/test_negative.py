@@ -419,6 +419,27 @@ async def _(env: AcmeEnv) -> Attack:
     return lambda: c.finalize(order, make_csr(["one.test"], key=c.key.private)[0])
 
 
+@case("CSR key is another account's key", 400, "badCSR")
+async def _(env: AcmeEnv) -> Attack:
+    c, other = await env.registered(), await env.registered()
+    order = await env.ready_order(c, ["one.test"])
+    return lambda: c.finalize(order, make_csr(["one.test"], key=other.key.private)[0])
+
+
+@case("CSR with an email address", 400, "badCSR")
+async def _(env: AcmeEnv) -> Attack:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    c = await env.registered()
+    order = await env.ready_order(c, ["one.test"])
+    key = ec.generate_private_key(ec.SECP256R1())
+    sans = x509.SubjectAlternativeName([x509.DNSName("one.test"), x509.RFC822Name("a@one.test")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(x509.Name([])).add_extension(sans, critical=False)
+    der = csr.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    return lambda: c.finalize(order, der)
+
+
 @case("CSR with a weak RSA key", 400, "badCSR")
 async def _(env: AcmeEnv) -> Attack:
     c = await env.registered()
