@@ -127,10 +127,12 @@ class AcmeEnv:
         async with self.database.read() as conn:
             return int(await conn.scalar(sa.select(sa.func.count()).select_from(certificates)) or 0)
 
-    async def ready_order(self, client: AcmeClient, names: list[str], ips: list[str] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+    async def ready_order(
+        self, client: AcmeClient, names: list[str], ips: list[str] = (), **fields: Any  # type: ignore[assignment]
+    ) -> dict[str, Any]:
         """newOrder, answer one challenge per authorization, wait for ``ready``; returns the order JSON."""
         identifiers = [{"type": "dns", "value": n} for n in names] + [{"type": "ip", "value": a} for a in ips]
-        reply = await client.new_order(identifiers)
+        reply = await client.new_order(identifiers, **fields)
         assert reply.status == 201, reply.body
         order_url = reply.headers["Location"]
         for authz_url in reply.json()["authorizations"]:

@@ -9,7 +9,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acmeca.store import jobs
-
 from tests.support.acme_client import make_csr
 from tests.unit.acme.conftest import AcmeEnv
 

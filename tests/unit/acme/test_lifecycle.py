@@ -195,3 +195,21 @@ async def test_certificate_is_only_for_its_account(acme_env: AcmeEnv) -> None:
     body = (await owner.finalize(order, make_csr(["mine.test"])[0])).json()
     reply = await stranger.get(body["certificate"])
     assert (reply.status, reply.problem_type) == (404, "malformed")
+
+
+async def test_requested_validity_is_honoured(acme_env: AcmeEnv) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    client = await acme_env.registered()
+    start = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    end = start + timedelta(hours=6)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    order = await acme_env.ready_order(client, ["when.test"], notBefore=start.strftime(stamp),
+                                       notAfter=end.strftime(stamp))
+    assert (order["notBefore"], order["notAfter"]) == (start.strftime(stamp), end.strftime(stamp))
+    body = (await client.finalize(order, make_csr(["when.test"])[0])).json()
+    leaf = x509.load_pem_x509_certificates((await client.get(body["certificate"])).body)[0]
+    assert (leaf.not_valid_before_utc, leaf.not_valid_after_utc) == (start, end)
+    too_long = await client.new_order([{"type": "dns", "value": "long.test"}],
+                                      notAfter=(start + timedelta(days=30)).strftime(stamp))
+    assert (too_long.status, too_long.problem_type) == (400, "malformed")
