@@ -1,8 +1,8 @@
 """ACME accounts: registration, lookup, contact updates, deactivation and key rollover (RFC 8555 §7.3).
 
 The web edge has already verified the JWS; this module receives the account key as a public JWK plus its
-RFC 7638 thumbprint, and decides what the account may do. External Account Binding is verified by a later
-issue; until then a provisioner with ``requireEAB`` refuses registration instead of opening it.
+RFC 7638 thumbprint, and decides what the account may do. A provisioner with ``requireEAB`` demands an
+External Account Binding (acme/service/eab.py), bound to the new account in the same transaction.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import unquote
 
+from acmeca.acme.service.eab import ExternalAccountBinder
+from acmeca.acme.service.eab import bind as bind_eab_key
 from acmeca.acme.service.provisioner import AcmeProvisioner
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import (
@@ -20,7 +22,6 @@ from acmeca.domain.errors import (
     AccountDoesNotExist,
     Conflict,
     ErrorSummary,
-    ExternalAccountRequired,
     InvalidContact,
     Malformed,
     Unauthorized,
@@ -30,6 +31,7 @@ from acmeca.domain.status import AccountStatus
 from acmeca.store import acme_accounts, acme_orders
 from acmeca.store.acme_accounts import AccountRecord
 from acmeca.store.database import Database
+from acmeca.store.eab_keys import EabKeyRepository
 
 MAX_CONTACTS = 4
 
@@ -55,9 +57,10 @@ def check_contacts(contact: object) -> tuple[str, ...]:
 
 
 class AccountService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, binder: ExternalAccountBinder | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._binder = binder or ExternalAccountBinder(EabKeyRepository(db))
 
     async def register(
         self,
@@ -67,6 +70,7 @@ class AccountService:
         thumbprint: str,
         payload: dict[str, Any],
         created_ip: str | None,
+        url: str = "",
     ) -> tuple[AccountRecord, bool]:
         """newAccount: (account, created). An existing key returns its account unchanged (RFC 8555 §7.3.1)."""
         async with self._db.read() as conn:
@@ -75,19 +79,23 @@ class AccountService:
             return self._usable(existing, provisioner), False
         if payload.get("onlyReturnExisting") is True:
             raise AccountDoesNotExist("no account exists for this key")
+        verified = None
         if provisioner.require_eab:
-            raise ExternalAccountRequired("this provisioner requires an external account binding")
+            verified = await self._binder.verify(provisioner.id, payload, account_jwk=jwk, url=url)
         if provisioner.terms_of_service and payload.get("termsOfServiceAgreed") is not True:
             raise Malformed("you must agree to the terms of service (termsOfServiceAgreed: true)")
         account = AccountRecord(
             id=secrets.token_urlsafe(16), provisioner_id=provisioner.id, key_thumbprint=thumbprint, jwk=jwk,
             status=AccountStatus.VALID, contact=check_contacts(payload.get("contact")),
             tos_agreed=payload.get("termsOfServiceAgreed") is True, created_at=self._clock.now(),
-            created_ip=created_ip,
+            created_ip=created_ip, eab_key_id=verified.key_id if verified else None,
+            eab_binding=verified.binding if verified else None,
         )
         try:
             async with self._db.write() as conn:
                 await acme_accounts.insert(conn, account)
+                if verified is not None:
+                    await bind_eab_key(conn, verified, account.id, account.created_at)
         except Conflict:
             async with self._db.read() as conn:
                 winner = await acme_accounts.by_thumbprint(conn, thumbprint)

@@ -141,7 +141,7 @@ class FinalizeService:
                     public_key=csr.public_key, common_name=common_name, identifiers=order.identifiers,
                     requester=Requester(RequesterKind.ACME_ACCOUNT, account.id), provisioner=provisioner.ref,
                     claims=provisioner.claims, validity=Validity(order.not_before, order.not_after),
-                    acme_account_id=account.id, acme_order_id=order.id,
+                    acme_account_id=account.id, acme_order_id=order.id, acme_eab_key_id=account.eab_key_id,
                 )
             )
         except (BadCSR, BadPublicKey) as exc:

@@ -57,7 +57,7 @@ def build_services(
 ) -> AcmeServices:
     owner = worker_identity()
     provisioners = AcmeProvisioners(catalog, config.authority.claims)
-    orders = OrderService(db, clock)
+    orders = OrderService(db, clock, name_policy=engine.name_policy)
     finalize = FinalizeService(db, clock, engine, orders, provisioners, owner=owner)
     worker_kinds: dict[str, JobKind] = {}
     worker = JobWorker(db, clock, owner=owner, kinds=worker_kinds, poll_interval=poll_interval)

@@ -19,8 +19,21 @@ from acmeca.logs import audit
 from acmeca.store.eab_keys import EabKeyRecord, EabKeyRepository
 from acmeca.store.policies import PolicyRepository, PolicyScope
 
-HMAC_KEY_BYTES = 32
+HMAC_KEY_BYTES = 33  # 264 bits: base64 of 33 bytes has no padding
 MAX_REFERENCE = 256
+
+
+def new_hmac_key() -> bytes:
+    """A key whose base64 text is the same in the standard and url alphabets and has no padding.
+
+    Clients disagree on how to decode the key they are given (cert-manager wants raw url base64, acme.sh
+    and others standard base64): a key that reads the same every way cannot be mis-decoded.
+    """
+    while True:
+        key = secrets.token_bytes(HMAC_KEY_BYTES)
+        text = base64.b64encode(key)
+        if b"+" not in text and b"/" not in text:
+            return key
 
 
 def _time(value: Any) -> str:
@@ -93,7 +106,7 @@ class EabKeyService:
             )
         key = EabKeyRecord(
             id=secrets.token_urlsafe(24), provisioner_id=entry.id, reference=reference,
-            hmac_key=secrets.token_bytes(HMAC_KEY_BYTES), created_at=self._clock.now(),
+            hmac_key=new_hmac_key(), created_at=self._clock.now(),
         )
         await self._keys.create(key)
         audit("acme eab key created", admin=caller.subject, provisioner=provisioner, key_id=key.id,

@@ -18,7 +18,7 @@ async def new_account(request: web.Request) -> web.Response:
     acme = await services(request)
     account, created = await acme.accounts.register(
         await provisioner(request), jwk=verified.key.jwk, thumbprint=verified.key.thumbprint,
-        payload=verified.payload, created_ip=request.remote,
+        payload=verified.payload, created_ip=request.remote, url=str(verified.protected.get("url", "")),
     )
     return json_reply(
         account_json(request, account), status=201 if created else 200,
