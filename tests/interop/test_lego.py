@@ -81,6 +81,7 @@ class Lego:
             "EXEC_PATH": str(self.exec_script),
             "EXEC_PROPAGATION_TIMEOUT": "20",
             "EXEC_POLLING_INTERVAL": "1",
+            "EXEC_SEQUENCE_INTERVAL": "1",  # lego waits 60 s between two challenges of one name by default
         }
 
     def fullchain(self, name: str) -> bytes:
