@@ -135,6 +135,9 @@ class ChallengeService:
         """Persist a verdict and roll it up to the authorization and its pending orders, atomically."""
         now = self._clock.now()
         records = _records(record)
+        # Looked up before the write transaction: nothing may wait on another connection while holding the
+        # SQLite write lock, or a full pool of writers queued behind it deadlocks until the busy timeout.
+        valid_for = (await self._provisioners.by_id(authz.provisioner_id)).lifetimes.valid_authz
         async with self._db.write() as conn:
             if error is None:
                 settled = await store.settle_challenge(
@@ -143,8 +146,7 @@ class ChallengeService:
                 if settled:
                     await store.move_authz(
                         conn, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.VALID,
-                        validated_at=now, expires_at=now + (await self._provisioners.by_id(authz.provisioner_id))
-                        .lifetimes.valid_authz,
+                        validated_at=now, expires_at=now + valid_for,
                     )
                     await self._roll_up_orders(conn, authz.id, now=now, error=None)
             else:
