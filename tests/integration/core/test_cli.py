@@ -183,3 +183,51 @@ def test_postgres_schema_must_be_migrated_explicitly(tmp_path: Path) -> None:
 
 def test_password_is_never_in_ca_json(ca_home: CAServer) -> None:
     assert PASSWORD not in ca_home.config_path.read_text()
+
+
+def _read_until(controller: int, marker: bytes, seen: bytearray, timeout: float = 30) -> None:
+    import select
+    import time
+
+    deadline = time.monotonic() + timeout
+    while marker not in seen:
+        ready, _, _ = select.select([controller], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:
+            raise AssertionError(f"no {marker!r} in {seen.decode(errors='replace')!r}")
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            return
+        if not chunk:
+            return
+        seen.extend(chunk)
+
+
+def test_init_prompts_with_defaults_in_a_terminal(tmp_path: Path) -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "acmeca", "init"], stdin=terminal, stdout=terminal, stderr=terminal,
+        env=_env(tmp_path / "ca"), start_new_session=True,  # no controlling tty: getpass reads the pty too
+    )
+    os.close(terminal)
+    seen = bytearray()
+    try:
+        for marker, answer in ((b"new PKI?", b"Prompted Co"), (b"[localhost]:", b""), (b"[:443]:", b"127.0.0.1:9999"),
+                               (b"[admin]:", b""), (b"generate one]:", b"")):
+            _read_until(controller, marker, seen)
+            os.write(controller, answer + b"\n")
+        _read_until(controller, b"Your PKI is ready", seen)
+        assert process.wait(timeout=60) == 0, seen.decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        os.close(controller)
+    text = seen.decode()
+    assert "✔ Password: " in text  # left empty: one was generated and shown once
+    document = json.loads((tmp_path / "ca/config/ca.json").read_text())
+    assert document["dnsNames"] == ["localhost"]
+    assert document["address"] == "127.0.0.1:9999"
+    assert document["authority"]["provisioners"][0]["name"] == "admin"
