@@ -121,7 +121,7 @@ class RecordStore:
                     response.authority.append(soa)
         return response
 
-    def _resolve(self, qname: dns.name.Name, rdtype: int) -> tuple[int, list[dns.rrset.RRset]]:
+    def _resolve(self, qname: dns.name.Name, rdtype: int) -> tuple[dns.rcode.Rcode, list[dns.rrset.RRset]]:
         answer: list[dns.rrset.RRset] = []
         name = qname
         for _ in range(MAX_CHAIN):
@@ -137,11 +137,11 @@ class RecordStore:
             answer.append(cname)
             if not self.follow_cnames:
                 return dns.rcode.NOERROR, answer
-            name = cname[0].target  # type: ignore[attr-defined]
+            name = cname[0].target
         return dns.rcode.SERVFAIL, answer
 
-    def _fail(self, name: dns.name.Name) -> int:
-        rcode = self._failures[name]
+    def _fail(self, name: dns.name.Name) -> dns.rcode.Rcode:
+        rcode = dns.rcode.Rcode(self._failures[name])
         if name in self._failures_left:
             self._failures_left[name] -= 1
             if self._failures_left[name] <= 0:
@@ -154,7 +154,7 @@ class RecordStore:
             values = self._defaults(name, rdtype)
         if not values:
             return None
-        return dns.rrset.from_text_list(name, DEFAULT_TTL, dns.rdataclass.IN, rdtype, values)
+        return dns.rrset.from_text_list(name, DEFAULT_TTL, dns.rdataclass.IN, dns.rdatatype.RdataType(rdtype), values)
 
     def _defaults(self, name: dns.name.Name, rdtype: int) -> list[str]:
         if rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
@@ -428,7 +428,7 @@ def _control_server(dns_server: DNSTestServer, host: str, port: int) -> Threadin
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     server_class = type("_ControlServer", (ThreadingHTTPServer,), {"address_family": family})
-    server = server_class((host, port), Handler)
+    server: ThreadingHTTPServer = server_class((host, port), Handler)
     server.daemon_threads = True
     return server
 
