@@ -106,3 +106,14 @@ async def test_worker_runs_before_any_acme_request(acme_env: AcmeEnv) -> None:
                 return
         await asyncio.sleep(0.02)
     raise AssertionError("the orphaned job was never picked up")
+
+
+async def test_unknown_path_and_method_are_problem_documents(acme_env: AcmeEnv) -> None:
+    client = acme_env.client()
+    missing = await client.raw("POST", f"{acme_env.base}/acme/acme/no-such-thing")
+    assert (missing.status, missing.problem_type) == (404, "malformed")
+    assert missing.headers["Content-Type"].startswith("application/problem+json")
+    assert missing.headers["Replay-Nonce"]
+    wrong = await client.raw("PUT", (await client.directory())["newOrder"])
+    assert (wrong.status, wrong.problem_type, wrong.headers["Allow"]) == (405, "malformed", "POST")
+    assert wrong.headers["Access-Control-Expose-Headers"] == "Link, Replay-Nonce, Location, Retry-After"
