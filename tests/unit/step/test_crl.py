@@ -31,6 +31,7 @@ async def test_crl_contents_and_extensions(step_env: StepEnv) -> None:
     crl = x509.load_der_x509_crl(stored.der)
     assert crl.is_signature_valid(step_env.pki.intermediate.public_key())  # type: ignore[arg-type]
     assert crl.issuer == step_env.pki.intermediate.subject
+    assert crl.next_update_utc is not None
     assert crl.next_update_utc - crl.last_update_utc == timedelta(hours=24)
     assert crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number == stored.number
     idp = crl.extensions.get_extension_for_class(x509.IssuingDistributionPoint)
