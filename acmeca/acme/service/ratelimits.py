@@ -1,0 +1,108 @@
+"""ACME rate limits with the generic cell rate algorithm (GCRA), held in the database.
+
+A limit "N/period" lets a bucket absorb N requests at once and refills one every period/N. Each bucket is one
+timestamp, its theoretical arrival time (TAT): a request at ``now`` is allowed while ``max(TAT, now) + interval``
+stays within ``now + period``. Limits are per ACME provisioner and absent by default (an internal CA rarely
+wants them); configured as ``"rateLimits": {"newOrdersPerAccount": "300/3h", ...}``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from acmeca.domain.clock import Clock
+from acmeca.domain.durations import format_duration, parse_duration
+from acmeca.domain.errors import Malformed, RateLimited, ServiceUnavailable
+from acmeca.store.rate_limits import RateLimitRepository
+
+_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
+LIMIT_NAMES = ("newOrdersPerAccount", "failedValidationsPerAccountPerIdentifier", "newAccountsPerIP")
+MAX_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    count: int
+    period: timedelta
+
+    @property
+    def interval(self) -> timedelta:
+        return self.period / self.count
+
+    @classmethod
+    def parse(cls, name: str, text: object) -> Limit:
+        match = _LIMIT.match(text) if isinstance(text, str) else None
+        if match is None:
+            raise ValueError(f"rateLimits.{name}: {text!r} is not of the form 'count/period' (e.g. '300/3h')")
+        try:
+            period = parse_duration(match.group(2))
+        except Malformed:
+            raise ValueError(f"rateLimits.{name}: invalid period {match.group(2)!r}") from None
+        count = int(match.group(1))
+        if count <= 0 or period <= timedelta(0):
+            raise ValueError(f"rateLimits.{name}: count and period must be positive")
+        return cls(name, count, period)
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    new_orders_per_account: Limit | None = None
+    failed_validations_per_account_per_identifier: Limit | None = None
+    new_accounts_per_ip: Limit | None = None
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any] | None) -> RateLimits:
+        document = document or {}
+        unknown = set(document) - set(LIMIT_NAMES)
+        if unknown:
+            raise ValueError(f"rateLimits: unknown limit {sorted(unknown)[0]!r} (known: {', '.join(LIMIT_NAMES)})")
+        parsed = {name: Limit.parse(name, document[name]) for name in LIMIT_NAMES if document.get(name)}
+        return cls(
+            new_orders_per_account=parsed.get("newOrdersPerAccount"),
+            failed_validations_per_account_per_identifier=parsed.get("failedValidationsPerAccountPerIdentifier"),
+            new_accounts_per_ip=parsed.get("newAccountsPerIP"),
+        )
+
+
+class RateLimiter:
+    def __init__(self, repository: RateLimitRepository, clock: Clock) -> None:
+        self._repository = repository
+        self._clock = clock
+
+    async def spend(self, limit: Limit | None, key: str) -> None:
+        """Take one token from ``key``'s bucket or raise RateLimited with the time until one is free."""
+        if limit is None:
+            return
+        bucket = f"{limit.name}:{key}"
+        for _ in range(MAX_ATTEMPTS):
+            now = self._clock.now()
+            stored = await self._repository.peek(bucket)
+            tat = max(stored or now, now)
+            self._refuse_if_full(limit, tat, now)
+            new_tat = tat + limit.interval
+            if await self._repository.compare_and_set(bucket, stored, new_tat, expires_at=new_tat):
+                return
+        raise ServiceUnavailable("rate limit bucket is too contended, try again")
+
+    async def check(self, limit: Limit | None, key: str) -> None:
+        """Raise RateLimited if spending now would fail, without spending (used before work that may fail)."""
+        if limit is None:
+            return
+        now = self._clock.now()
+        stored = await self._repository.peek(f"{limit.name}:{key}")
+        self._refuse_if_full(limit, max(stored or now, now), now)
+
+    @staticmethod
+    def _refuse_if_full(limit: Limit, tat: datetime, now: datetime) -> None:
+        allowed_at = tat + limit.interval - limit.period
+        if allowed_at > now:
+            wait = allowed_at - now
+            raise RateLimited(
+                f"too many requests: limit {limit.name} of {limit.count} per {format_duration(limit.period)} "
+                f"reached; retry after {format_duration(timedelta(seconds=int(wait.total_seconds()) + 1))}",
+                retry_after=wait,
+            )

@@ -1,0 +1,70 @@
+"""GCRA rate limits held in the database (SQLite and PostgreSQL), with a frozen clock."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from acmeca.acme.service.ratelimits import Limit, RateLimiter, RateLimits
+from acmeca.domain.clock import FrozenClock
+from acmeca.domain.errors import RateLimited
+from acmeca.store.database import Database
+from acmeca.store.rate_limits import RateLimitRepository
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+async def test_burst_then_refill(database: Database) -> None:
+    clock = FrozenClock(NOW)
+    limiter = RateLimiter(RateLimitRepository(database), clock)
+    limit = Limit.parse("newOrdersPerAccount", "3/3h")
+    for _ in range(3):
+        await limiter.spend(limit, "acct-1")
+    with pytest.raises(RateLimited) as caught:
+        await limiter.spend(limit, "acct-1")
+    assert caught.value.retry_after == timedelta(hours=1)
+    assert "newOrdersPerAccount of 3 per 3h0m0s" in caught.value.detail
+    await limiter.spend(limit, "acct-2")  # buckets are per key
+    clock.advance(timedelta(minutes=59))
+    with pytest.raises(RateLimited):
+        await limiter.check(limit, "acct-1")
+    clock.advance(timedelta(minutes=1))
+    await limiter.check(limit, "acct-1")
+    await limiter.spend(limit, "acct-1")
+    with pytest.raises(RateLimited):
+        await limiter.spend(limit, "acct-1")
+
+
+async def test_concurrent_spenders_never_exceed_the_limit(database: Database) -> None:
+    limiter = RateLimiter(RateLimitRepository(database), FrozenClock(NOW))
+    limit = Limit.parse("newAccountsPerIP", "5/1h")
+
+    async def attempt() -> bool:
+        try:
+            await limiter.spend(limit, "192.0.2.1")
+        except RateLimited:
+            return False
+        return True
+
+    results = await asyncio.gather(*(attempt() for _ in range(12)))
+    assert results.count(True) == 5
+
+
+async def test_no_limit_means_unlimited(database: Database) -> None:
+    limiter = RateLimiter(RateLimitRepository(database), FrozenClock(NOW))
+    for _ in range(50):
+        await limiter.spend(None, "x")
+
+
+def test_limits_parse_with_clear_errors() -> None:
+    limits = RateLimits.from_document({"newOrdersPerAccount": "300/3h", "newAccountsPerIP": "10/3h"})
+    assert limits.new_orders_per_account == Limit("newOrdersPerAccount", 300, timedelta(hours=3))
+    assert limits.failed_validations_per_account_per_identifier is None
+    assert RateLimits.from_document(None) == RateLimits()
+    for bad, message in (({"newOrdersPerAccount": "300"}, "count/period"), ({"newOrdersPerAccount": "0/1h"},
+                         "positive"), ({"newOrdersPerAccount": "5/soon"}, "invalid period"),
+                         ({"ordersPerDay": "1/1h"}, "unknown limit")):
+        with pytest.raises(ValueError, match=message):
+            RateLimits.from_document(bad)
