@@ -133,3 +133,15 @@ def test_mtls_is_optional_on_the_same_port(step_ca: CAServer) -> None:
     assert reply.status == 400
     assert reply.json() == {"status": 400,
                             "message": "The request could not be completed: missing client certificate."}
+
+
+def test_offline_token_and_offline_certificate(step_ca: CAServer, tmp_path: Path) -> None:
+    pw = str(step_ca.password_file)
+    offline_token = step_ca.cli("token", "ot.local", "--offline", "--provisioner-password-file", pw).stdout.strip()
+    step_ca.cli("certificate", "ot.local", str(tmp_path / "ot.crt"), str(tmp_path / "ot.key"), "--token",
+                offline_token)
+    crt, key = tmp_path / "off.crt", tmp_path / "off.key"
+    step_ca.cli("certificate", "off.local", str(crt), str(key), "--offline", "--provisioner-password-file", pw)
+    assert len(certs.load_pem_bundle(crt.read_bytes())) == 2
+    step_ca.cli("renew", str(crt), str(key), "--force")  # the server knows the offline certificate
+    assert leaf(crt).subject.rfc4514_string() == "CN=off.local"
