@@ -104,7 +104,8 @@ def to_config(body: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(name, str) or not name.strip():
         raise Malformed("provisioner name cannot be empty")
     _refuse_templates(body)
-    details_root = body.get("details") or {}
+    details_root = body.get("details")
+    details_root = {} if details_root is None else details_root
     if not isinstance(details_root, Mapping):
         raise Malformed("details must be an object")
     details = details_root.get(kind) or details_root.get(kind.upper()) or {}

@@ -1,0 +1,86 @@
+"""Admin and policy rules that must hold whatever door they are reached through (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from acmeca.admin.service.auth import AdminIdentity
+from acmeca.admin.service.policies import PolicyService, PolicyTarget, authority_target
+from acmeca.domain import errors as e
+from acmeca.domain.clock import FrozenClock
+from acmeca.engine.provisioners import config_entry
+from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
+from acmeca.store.database import Database
+from acmeca.store.policies import PolicyRepository, PolicyScope
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+PROVISIONER = config_entry({"type": "JWK", "name": "admin"})
+
+
+def admin(admin_id: str, subject: str, kind: AdminType = AdminType.SUPER_ADMIN, provisioner: str = "") -> AdminRecord:
+    return AdminRecord(admin_id, subject, provisioner or PROVISIONER.id, kind, NOW)
+
+
+async def test_last_super_admin_cannot_be_removed_or_demoted(database: Database) -> None:
+    repository = AdminRepository(database)
+    await repository.create(admin("a", "alice"))
+    await repository.create(admin("b", "bob", AdminType.ADMIN))
+    with pytest.raises(e.Malformed, match="last super admin"):
+        await repository.delete("a", at=NOW)
+    with pytest.raises(e.Malformed, match="last super admin"):
+        await repository.update_type("a", AdminType.ADMIN)
+    with pytest.raises(e.Conflict):
+        await repository.create(admin("c", "alice"))
+    await repository.update_type("b", AdminType.SUPER_ADMIN)
+    await repository.delete("a", at=NOW)
+    assert [a.subject for a in await repository.all()] == ["bob"]
+    assert await repository.find(["alice"], PROVISIONER.id) is None
+
+
+def service(database: Database) -> PolicyService:
+    return PolicyService(PolicyRepository(database), AdminRepository(database), FrozenClock(NOW),
+                         ("ca.internal", "10.0.0.1"))
+
+
+CALLER = AdminIdentity(admin=admin("a", "alice"), subject="alice", provisioner=PROVISIONER)
+OK = {"x509": {"allow": {"dns": ["alice", "bob", "ca.internal", "*.corp.test"], "ips": ["10.0.0.0/8"]}}}
+REFUSED: list[tuple[PolicyTarget, dict[str, Any], str]] = [
+    (authority_target(), {"x509": {"allow": {"dns": ["bob", "ca.internal"], "ips": ["10.0.0.1"]}}}, r"lock out \[alice\]"),
+    (authority_target(), {"x509": {"allow": {"dns": ["alice", "ca.internal"], "ips": ["10.0.0.1"]}}}, r"\[bob\]"),
+    (authority_target(), {"x509": {"allow": {"dns": ["alice", "bob"], "ips": ["10.0.0.1"]}}}, "own name 'ca.internal'"),
+    (authority_target(), {"x509": {"deny": {"ips": ["10.0.0.0/24"]}}}, "own name '10.0.0.1'"),
+    (PolicyTarget(PolicyScope.PROVISIONER, PROVISIONER.id, "provisioner admin", admin_provisioner_id=PROVISIONER.id),
+     {"x509": {"deny": {"dns": ["bob"]}}}, r"\[bob\]"),
+    (authority_target(), {"x509": {"allow": {"dns": ["*.*.bad"]}}}, "wildcard"),
+]
+
+
+@pytest.mark.parametrize(("target", "document", "message"), REFUSED)
+async def test_policies_that_lock_out_admins_or_the_ca_are_refused(
+    database: Database, target: PolicyTarget, document: dict[str, Any], message: str
+) -> None:
+    await AdminRepository(database).create(admin("a", "alice"))
+    await AdminRepository(database).create(admin("b", "bob", AdminType.ADMIN))
+    with pytest.raises(e.Malformed, match=message):
+        await service(database).create(CALLER, target, document)
+    assert await PolicyRepository(database).all() == []  # nothing changed
+
+
+async def test_policy_lifecycle(database: Database) -> None:
+    await AdminRepository(database).create(admin("a", "alice"))
+    await AdminRepository(database).create(admin("b", "bob", AdminType.ADMIN))
+    policies = service(database)
+    target = authority_target()
+    with pytest.raises(e.NotFound, match="authority policy does not exist"):
+        await policies.get(target)
+    await policies.create(CALLER, target, OK)
+    with pytest.raises(e.Conflict, match="already has a policy"):
+        await policies.create(CALLER, target, OK)
+    eab = PolicyTarget(PolicyScope.EAB_KEY, "key-1", "ACME EAB key key-1", guards_admins=False)
+    await policies.create(CALLER, eab, {"x509": {"allow": {"dns": ["only.test"]}}})  # admins are not affected
+    await policies.delete(CALLER, target)
+    with pytest.raises(e.NotFound):
+        await policies.delete(CALLER, target)
