@@ -47,8 +47,9 @@ def service(database: Database) -> PolicyService:
 
 CALLER = AdminIdentity(admin=admin("a", "alice"), subject="alice", provisioner=PROVISIONER)
 OK = {"x509": {"allow": {"dns": ["alice", "bob", "ca.internal", "*.corp.test"], "ips": ["10.0.0.0/8"]}}}
+AUTHORITY = authority_target()
 REFUSED: list[tuple[PolicyTarget, dict[str, Any], str]] = [
-    (authority_target(), {"x509": {"allow": {"dns": ["bob", "ca.internal"], "ips": ["10.0.0.1"]}}}, r"lock out \[alice\]"),
+    (AUTHORITY, {"x509": {"allow": {"dns": ["bob", "ca.internal"], "ips": ["10.0.0.1"]}}}, r"lock out \[alice\]"),
     (authority_target(), {"x509": {"allow": {"dns": ["alice", "ca.internal"], "ips": ["10.0.0.1"]}}}, r"\[bob\]"),
     (authority_target(), {"x509": {"allow": {"dns": ["alice", "bob"], "ips": ["10.0.0.1"]}}}, "own name 'ca.internal'"),
     (authority_target(), {"x509": {"deny": {"ips": ["10.0.0.0/24"]}}}, "own name '10.0.0.1'"),

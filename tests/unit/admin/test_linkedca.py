@@ -14,13 +14,15 @@ from acmeca.domain import errors as e
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 DOCUMENTS: list[dict[str, Any]] = [
-    {"type": "JWK", "name": "jwk", "key": {"kty": "EC", "crv": "P-256", "x": "x", "y": "y"}, "encryptedKey": "a.b.c.d.e"},
+    {"type": "JWK", "name": "jwk", "key": {"kty": "EC", "crv": "P-256", "x": "x", "y": "y"},
+     "encryptedKey": "a.b.c.d.e"},
     {"type": "ACME", "name": "acme", "forceCN": True, "requireEAB": True, "challenges": ["http-01", "dns-01"]},
     {"type": "X5C", "name": "x5c", "roots": base64.b64encode(PEM.encode()).decode()},
     {"type": "K8sSA", "name": "k8s", "publicKeys": base64.b64encode(PEM.encode()).decode()},
     {"type": "OIDC", "name": "oidc", "clientID": "cid", "clientSecret": "s", "configurationEndpoint": "https://i/x",
      "domains": ["example.com"], "admins": ["a@example.com"], "groups": ["g"]},
-    {"type": "ACME", "name": "claims", "forceCN": False, "requireEAB": False, "claims": {"minTLSCertDuration": "1m", "maxTLSCertDuration": "48h",
+    {"type": "ACME", "name": "claims", "forceCN": False, "requireEAB": False,
+     "claims": {"minTLSCertDuration": "1m", "maxTLSCertDuration": "48h",
                                                    "defaultTLSCertDuration": "1h", "disableRenewal": True}},
 ]
 
