@@ -130,10 +130,13 @@ class Resolver:
         return [b"".join(r.strings).decode("utf-8", "replace") for r in records if isinstance(r, TXT)]
 
     async def caa(self, name: str, *, budget: float) -> list[CAA]:
-        """CAA records at exactly ``name`` (tree climbing is the caller's business)."""
-        return [r for r in await self._lookup(name, dns.rdatatype.CAA, budget) if isinstance(r, CAA)]
+        """CAA records at exactly ``name``; a name that does not exist has none (RFC 8659 climbs past it)."""
+        records = await self._lookup(name, dns.rdatatype.CAA, budget, missing_ok=True)
+        return [r for r in records if isinstance(r, CAA)]
 
-    async def _lookup(self, name: str, rdtype: dns.rdatatype.RdataType, budget: float) -> list[dns.rdata.Rdata]:
+    async def _lookup(
+        self, name: str, rdtype: dns.rdatatype.RdataType, budget: float, *, missing_ok: bool = False
+    ) -> list[dns.rdata.Rdata]:
         """Resolve ``name``/``rdtype``; an empty list means the name exists without such records.
 
         A recursive resolver hands back the whole CNAME chain; an authoritative-only server may stop at the
@@ -141,7 +144,12 @@ class Resolver:
         """
         qname = dns.name.from_text(name)
         for _ in range(MAX_CNAME_HOPS + 1):
-            answer = await self._query(qname, rdtype, budget)
+            try:
+                answer = await self._query(qname, rdtype, budget)
+            except _NoSuchName as missing:
+                if missing_ok:
+                    return []
+                raise DNSProblem(missing.detail) from None
             if answer.rrset is not None:
                 return list(answer.rrset)
             if answer.canonical_name == qname:
@@ -156,13 +164,21 @@ class Resolver:
                 qname, rdtype, raise_on_no_answer=False, lifetime=max(budget, 0.05), search=False
             )
         except dns.resolver.NXDOMAIN:
-            raise DNSProblem(f"NXDOMAIN looking up {what}") from None
+            raise _NoSuchName(f"NXDOMAIN looking up {what}") from None
         except dns.resolver.NoNameservers:
             raise Transient(DNSProblem(f"SERVFAIL looking up {what} (via {self.description})")) from None
         except dns.exception.Timeout:
             raise Transient(DNSProblem(f"DNS query timed out looking up {what}")) from None
         except dns.exception.DNSException as exc:
             raise DNSProblem(f"DNS problem looking up {what}: {exc}") from None
+
+
+class _NoSuchName(Exception):
+    """NXDOMAIN, before the caller decides whether it is an error (A/TXT) or simply "no records" (CAA)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
 
 
 def _raise_first(errors: Sequence[BaseException]) -> None:
