@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import inspect
 import os
 import sys
@@ -11,41 +12,49 @@ from collections.abc import Sequence
 from types import ModuleType
 
 from acmeca import __version__
-from acmeca.cli.commands import ca, db, init, serve
 from acmeca.cli.errors import CLIError
 from acmeca.config import ConfigError
 
-COMMAND_MODULES: list[ModuleType] = [init, serve, db, ca]
+# Command -> the module under acmeca.cli.commands that registers it. Only the module a command needs is
+# imported, so `acmeca health` does not pay for the server's imports (the CLI runs inside renew daemons,
+# hooks and scripts, where start-up time adds up).
+COMMANDS: dict[str, str] = {
+    "init": "init", "serve": "serve", "db": "db",
+    "health": "ca", "bootstrap": "ca", "root": "ca", "roots": "ca", "federation": "ca",
+    "token": "lifecycle", "certificate": "lifecycle", "sign": "lifecycle",
+    "renew": "lifecycle", "rekey": "lifecycle", "revoke": "lifecycle",
+    "provisioner": "provisioner", "admin": "admin", "policy": "policy", "acme": "acme",
+}
 
 
-def _optional_modules() -> list[ModuleType]:
-    """Command groups that land with later features register themselves here when present."""
-    import importlib
-
-    found = []
-    for name in ("lifecycle", "provisioner", "admin", "policy", "acme"):
+def _modules_for(argv: Sequence[str]) -> list[ModuleType]:
+    command = next((a for a in argv if not a.startswith("-")), None)
+    wanted = [COMMANDS[command]] if command in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    modules = []
+    for name in wanted:
         try:
-            found.append(importlib.import_module(f"acmeca.cli.commands.{name}"))
+            modules.append(importlib.import_module(f"acmeca.cli.commands.{name}"))
         except ModuleNotFoundError as exc:
             if exc.name != f"acmeca.cli.commands.{name}":
                 raise
-    return found
+    return modules
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="acmeca", description="An ACME-first certificate authority with a step-ca compatible API."
     )
     parser.add_argument("--version", action="version", version=f"acmeca {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="<command>")
-    for module in [*COMMAND_MODULES, *_optional_modules()]:
+    for module in _modules_for(argv):
         module.register(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(arguments)
+    args = parser.parse_args(arguments)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)

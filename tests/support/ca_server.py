@@ -214,7 +214,7 @@ def ca_server(ca_home: CAServer) -> Iterator[CAServer]:
 def shared_ca_server(module_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CAServer]:
     """One running CA per test module and backend, for tests that only read from it."""
     directory = tmp_path_factory.mktemp("shared-ca")
-    db, drop = fresh_db_config(module_backend, directory)
+    db, drop = fresh_db_config(module_backend, directory, exclusive=True)
     server = init_ca(directory / "ca", db)
     server.start()
     yield server

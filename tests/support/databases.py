@@ -60,13 +60,54 @@ def module_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def fresh_db_config(backend: str, directory: Path) -> tuple[dict[str, Any], Any]:
-    """A migrated database and a function that drops it."""
+_session_database: str | None = None
+
+
+async def _truncate_all(dsn: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        tables = [
+            r["tablename"]
+            for r in await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+            )
+        ]
+        if tables:
+            await connection.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+    finally:
+        await connection.close()
+
+
+def _session_postgres(server: PostgresServer) -> str:
+    """One migrated database per test session, emptied before each test: far cheaper than a database each."""
+    global _session_database
+    if _session_database is None:
+        name = f"acmeca_test_{secrets.token_hex(6)}"
+        asyncio.run(create_database(server, name, template=_postgres_template(server)))
+        import atexit
+
+        atexit.register(lambda: asyncio.run(drop_database(server, name)))
+        _session_database = name
+    return server.dsn_for(_session_database)
+
+
+def fresh_db_config(backend: str, directory: Path, *, exclusive: bool = False) -> tuple[dict[str, Any], Any]:
+    """A migrated, empty database and a function that cleans up after it.
+
+    ``exclusive`` gives PostgreSQL a database of its own (for fixtures that outlive one test, such as a CA
+    shared by a module); otherwise the session's database is emptied and reused.
+    """
     if backend == "sqlite":
         config = {"type": "sqlite", "dataSource": str(directory / "acmeca.db")}
         asyncio.run(_migrate(config))
         return config, lambda: None
     server = postgres_server()
+    if not exclusive:
+        dsn = _session_postgres(server)
+        asyncio.run(_truncate_all(dsn))
+        return {"type": "postgresql", "dataSource": dsn}, lambda: None
     name = f"acmeca_test_{secrets.token_hex(6)}"
     dsn = asyncio.run(create_database(server, name, template=_postgres_template(server)))
     return {"type": "postgresql", "dataSource": dsn}, lambda: asyncio.run(drop_database(server, name))

@@ -31,7 +31,7 @@ jwa.default_max_pbkdf2_iterations = 1_000_000  # step-ca's p2c is 600000, above 
 def wire_ca(module_backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[CAServer]:
     """One CA per backend for this module: every test here leaves the CA usable for the next."""
     directory = tmp_path_factory.mktemp("wire")
-    db, drop = fresh_db_config(module_backend, directory)
+    db, drop = fresh_db_config(module_backend, directory, exclusive=True)
     server = init_ca(directory / "ca", db)
     server.edit_config(lambda d: d["authority"].update(claims={"minTLSCertDuration": "10s"}))
     server.start()
