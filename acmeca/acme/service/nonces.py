@@ -2,12 +2,17 @@
 
 A nonce is ``random(16) || expiry(8) || HMAC-SHA256(key, random || expiry)[:16]`` in base64url. The key is
 kept in the database, so a nonce issued by one process verifies in any other sharing the database, and
-issuing costs no write. Redeeming inserts the nonce into ``used_nonces`` (primary key): exactly one write per
-request, and a replay fails wherever it arrives. Spent nonces are swept once they have expired anyway.
+issuing costs no write. Redeeming inserts the nonce into ``used_nonces`` (primary key), and a replay fails
+wherever it arrives. Spent nonces are swept once they have expired anyway.
+
+Redemptions that arrive together share one write transaction (group commit): each request still waits
+until its own nonce is durably spent, but a burst of polling clients costs SQLite one write lock instead of
+one per request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -37,6 +42,8 @@ class NonceService:
         self._clock = clock
         self._lifetime = lifetime
         self._key: bytes | None = None
+        self._queue: list[tuple[str, datetime, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def _secret(self) -> bytes:
         """The shared HMAC key; created by whichever replica starts first, then cached (it never changes)."""
@@ -64,9 +71,32 @@ class NonceService:
         expires_at = datetime.fromtimestamp(int.from_bytes(body[_RANDOM:], "big"), UTC)
         if expires_at <= self._clock.now():
             raise BadNonce("the nonce has expired")
-        async with self._db.write() as conn:
-            if not await store.spend(conn, nonce, expires_at):
-                raise BadNonce("the nonce was already used")
+        if not await self._spend(nonce, expires_at):
+            raise BadNonce("the nonce was already used")
+
+    async def _spend(self, nonce: str, expires_at: datetime) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((nonce, expires_at, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="acme-nonce-flush")
+        return await future
+
+    async def _flush(self) -> None:
+        """Spend every queued nonce, one transaction per batch, until the queue stays empty."""
+        await asyncio.sleep(0)  # let requests that are already runnable join this batch
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                async with self._db.write() as conn:
+                    spent = [await store.spend(conn, nonce, expires) for nonce, expires, _ in batch]
+            except Exception as exc:  # every waiter sees the failure (503 for an unavailable database)
+                for _, _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, _, future), ok in zip(batch, spent, strict=True):
+                if not future.done():
+                    future.set_result(ok)
 
     async def sweep(self) -> int:
         async with self._db.write() as conn:
