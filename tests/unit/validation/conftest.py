@@ -20,10 +20,17 @@ TOKEN = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 KEY_AUTHORIZATION = TOKEN + ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
 
 
-@pytest.fixture
-def dns_server() -> Iterator[DNSTestServer]:
+@pytest.fixture(scope="session")
+def shared_dns_server() -> Iterator[DNSTestServer]:
     with DNSTestServer() as server:
         yield server
+
+
+@pytest.fixture
+def dns_server(shared_dns_server: DNSTestServer) -> DNSTestServer:
+    """The session's DNS server, emptied for this test (records, failures and the query log)."""
+    shared_dns_server.reset()
+    return shared_dns_server
 
 
 @pytest.fixture
