@@ -113,7 +113,9 @@ def load_config(path: Path) -> CAConfig:
 
 
 def parse_config(document: dict[str, Any], *, path: Path) -> CAConfig:
-    base = path.parent
+    # Relative paths are relative to the CA's home ($ACMECA_PATH, the folder above config/), as step-ca
+    # resolves them against $STEPPATH; a ca.json kept elsewhere resolves them against its own folder.
+    base = path.parent.parent if path.parent.name == "config" else path.parent
 
     def resolve(value: Any, key: str) -> Path:
         if not isinstance(value, str) or not value:

@@ -89,6 +89,10 @@ class IssuingEngine:
     def chain_pem(self) -> tuple[str, ...]:
         return tuple(certs.to_pem(c) for c in self._authority.chain)
 
+    def alternate_chain_pems(self) -> tuple[tuple[str, ...], ...]:
+        """Each alternate chain above our leaves (leaf excluded), in ca.json order."""
+        return tuple(tuple(certs.to_pem(c) for c in chain) for chain in self._authority.alternate_chains)
+
     async def issue(self, request: IssuanceRequest) -> IssuedCertificate:
         await self._check_key(request)
         if request.common_name and len(request.common_name) > MAX_COMMON_NAME and not request.subject_override:

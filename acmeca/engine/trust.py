@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from cryptography import x509
@@ -41,6 +41,9 @@ class SigningAuthority:
     certificate: x509.Certificate
     key: SigningKey
     chain: tuple[x509.Certificate, ...]  # the intermediate and anything above it short of the root
+    # Other chains above the same leaves (e.g. a cross-signed intermediate up to another root), offered to
+    # ACME clients as Link rel="alternate"; each starts with a certificate for the issuing key.
+    alternate_chains: tuple[tuple[x509.Certificate, ...], ...] = ()
 
     @property
     def ski(self) -> str:
@@ -62,6 +65,26 @@ def load_signing_authority(crt: Path, key: Path, password: bytes | None) -> Sign
     if certs.spki_sha256_of(chain[0]) != _spki(signing_key):
         raise ValueError(f"{key} does not match the certificate in {crt}")
     return SigningAuthority(certificate=chain[0], key=signing_key, chain=chain)
+
+
+def load_alternate_chains(
+    authority: SigningAuthority, chains: tuple[tuple[Path, ...], ...]
+) -> SigningAuthority:
+    """Attach ``alternateChains`` from ca.json; each must start with our issuing key under the same name."""
+    loaded = []
+    for paths in chains:
+        chain = tuple(c for path in paths for c in certs.load_pem_bundle(path.read_bytes(), source=str(path)))
+        if not chain:
+            raise ValueError("alternateChains: an empty chain")
+        first = chain[0]
+        if certs.spki_sha256_of(first) != certs.spki_sha256_of(authority.certificate) or (
+            first.subject != authority.certificate.subject
+        ):
+            raise ValueError(
+                f"alternateChains: {paths[0]} does not certify the issuing key and name, so leaves would not chain"
+            )
+        loaded.append(chain)
+    return replace(authority, alternate_chains=tuple(loaded))
 
 
 def _spki(key: SigningKey) -> str:

@@ -15,7 +15,7 @@ from acmeca.domain.errors import Malformed
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.name_policy import StoredNamePolicy
 from acmeca.engine.provisioners import ProvisionerCatalog
-from acmeca.engine.trust import TrustBundle, load_signing_authority, load_trust
+from acmeca.engine.trust import TrustBundle, load_alternate_chains, load_signing_authority, load_trust
 from acmeca.runtime import Runtime
 from acmeca.step.service import StepService
 from acmeca.step.wiring import build_step_service
@@ -102,9 +102,12 @@ async def build_services(
     try:
         trust = load_trust(config.roots, config.federated_roots, config.crt)
         authority = load_signing_authority(config.crt, config.key, password or config.password.encode() or None)
+        authority = load_alternate_chains(authority, config.alternate_chains)
     except WrongPassword as exc:
         raise StartupError(str(exc)) from None
-    except (OSError, ValueError) as exc:
+    except OSError as exc:
+        raise StartupError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    except ValueError as exc:
         raise StartupError(_first_line(exc)) from None
     database = await open_database(config, migrate=migrate)
     runtime = Runtime()
