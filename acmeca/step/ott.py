@@ -26,6 +26,7 @@ from acmeca.domain.errors import CAError, Unauthenticated
 from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.step.jwt import CompactJWS, parse_compact
 from acmeca.step.provisioners import InvalidProvisioner, TokenEvidence, TokenProvisioner, token_provisioner
+from acmeca.step.provisioners.third_party import ThirdPartyAuthorizer
 from acmeca.step.provisioners.x5c import decode_x5c, verify_x5c_token
 from acmeca.store.used_tokens import UsedTokenRepository
 
@@ -163,6 +164,7 @@ class TokenVerifier:
         self._roots = tuple(roots)
         self._used = used_tokens
         self._clock = clock
+        self._third_party = ThirdPartyAuthorizer(clock)  # OIDC and K8sSA tokens (their own lookup rules)
 
     async def provisioners(self) -> list[TokenProvisioner]:
         """Every provisioner that takes tokens; a broken document is logged and skipped, never fatal."""
@@ -180,6 +182,13 @@ class TokenVerifier:
     async def authorize(self, raw: str, purpose: Purpose) -> AuthorizedToken:
         """Every check of §2.1–2.4, in step-ca's order; the token is spent only when all of them pass."""
         token = parse_compact(raw)
+        grant = await self._third_party.authorize(
+            token, await self._catalog.all(), self._authority_claims, purpose=purpose.value
+        )
+        if grant is not None:
+            if grant.reuse_key is not None:
+                await self._spend(grant.reuse_key, purpose, grant.expires)
+            return AuthorizedToken(provisioner=grant.provisioner, claims=grant.claims, evidence=TokenEvidence())
         provisioner = await self._lookup(token, purpose)
         now = self._clock.now()
         evidence = provisioner.verify(token, now=now)

@@ -25,6 +25,7 @@ from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
 from acmeca.engine.requests import IssuanceRequest, IssuedCertificate, Validity
 from acmeca.step.ott import AuthorizedToken, Purpose, TokenVerifier
 from acmeca.step.provisioners import InvalidProvisioner, provisioner_claims
+from acmeca.step.provisioners.third_party import CSR_SANS, csr_claims
 from acmeca.step.sans import TokenSANs, check_csr_against_token
 from acmeca.store.certificates import StoredCRL
 
@@ -73,6 +74,8 @@ class StepService:
         if not request.ott:
             raise Malformed("missing ott")
         token = await self._verifier.authorize(request.ott, Purpose.SIGN)
+        if token.claims.get(CSR_SANS):  # K8sSA and OIDC admins: CN and SANs come from the CSR
+            token = replace(token, claims=csr_claims(token.claims, csr))
         sans = TokenSANs.from_claims(token.claims)
         check_csr_against_token(csr, token.subject, sans, token.claims.get("cnf"))
         validity = self._validity(request, token)

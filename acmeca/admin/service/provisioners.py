@@ -20,6 +20,8 @@ from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry, con
 from acmeca.logs import audit
 from acmeca.policy import parse_policy_document
 from acmeca.step.provisioners import InvalidProvisioner, token_provisioner
+from acmeca.step.provisioners.k8ssa import K8sSAProvisioner
+from acmeca.step.provisioners.oidc import OIDCProvisioner
 from acmeca.store.policies import PolicyRepository, PolicyScope, StoredPolicy
 from acmeca.store.provisioners import ProvisionerRepository, StoredProvisioner
 
@@ -34,15 +36,19 @@ def validate_document(document: dict[str, Any], authority_claims: Claims) -> Non
     except ConfigError as exc:
         raise Malformed(str(exc)) from None
     entry = config_entry(document)
+    kind = document["type"]
+    if kind == "X5C" and not document.get("roots"):
+        raise Malformed(f"X5C provisioner {name} needs roots")
     try:
         token_provisioner(entry, authority_claims)
+        if kind == "OIDC":
+            OIDCProvisioner(entry.ref, document, authority_claims)
+        elif kind == "K8sSA":
+            K8sSAProvisioner(entry.ref, document, authority_claims)
     except InvalidProvisioner as exc:
         raise Malformed(str(exc)) from None
-    kind = document["type"]
-    if kind == "OIDC" and not (document.get("clientID") and document.get("configurationEndpoint")):
-        raise Malformed(f"OIDC provisioner {name} needs a client id and a configuration endpoint")
-    if kind in ("X5C", "K8sSA") and not document.get("roots" if kind == "X5C" else "publicKeys"):
-        raise Malformed(f"{kind} provisioner {name} needs {'roots' if kind == 'X5C' else 'public keys'}")
+    except ValueError as exc:
+        raise Malformed(f"provisioner {name}: {exc}") from None
 
 
 class ProvisionerAdminService:
