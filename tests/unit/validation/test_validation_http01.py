@@ -28,12 +28,14 @@ PATH = f"/.well-known/acme-challenge/{TOKEN}"
 ServerFactory = Callable[..., Awaitable[TestServer]]
 SEEN = web.AppKey("seen", list[dict[str, str | None]])
 RELEASE = web.AppKey("release", asyncio.Event)
+HEADERS = web.AppKey("headers", list[dict[str, str]])
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def app_with(routes: dict[str, Handler]) -> web.Application:
     app = web.Application()
     app[SEEN] = []
+    app[HEADERS] = []
     for path, handler in routes.items():
         app.router.add_get(path, handler)
     return app
@@ -42,6 +44,7 @@ def app_with(routes: dict[str, Handler]) -> web.Application:
 def body(text: str) -> Handler:
     async def handler(request: web.Request) -> web.Response:
         request.app[SEEN].append({"host": request.headers.get("Host"), "path": request.path})
+        request.app[HEADERS].append(dict(request.headers))
         return web.Response(text=text)
 
     return handler
@@ -72,6 +75,10 @@ async def test_valid_response(good_server: TestServer, settings: ValidationSetti
     assert result.error is None
     seen = good_server.app[SEEN]
     assert seen == [{"host": f"a.test:{good_server.port}", "path": PATH}]
+    [headers] = good_server.app[HEADERS]
+    assert headers["Accept-Encoding"] == "identity"  # the body is compared byte for byte: never compressed
+    assert headers["Accept"] == "*/*"
+    assert headers["User-Agent"].startswith("acmeca")
 
 
 async def test_record_shows_hostname_addresses_and_fallback(
