@@ -101,6 +101,11 @@ async def finish(conn: AsyncConnection, job_id: int, *, owner: str) -> bool:
     return result.rowcount == 1
 
 
+async def finish_subject(conn: AsyncConnection, kind: str, subject_id: str) -> None:
+    """Delete the job for a subject whoever holds it: the work it stood for is settled."""
+    await conn.execute(jobs.delete().where(jobs.c.kind == kind, jobs.c.subject_id == subject_id))
+
+
 async def release(conn: AsyncConnection, job_id: int, *, owner: str, run_at: datetime) -> None:
     """Give a job back to be retried at ``run_at`` by whichever replica comes first."""
     await conn.execute(

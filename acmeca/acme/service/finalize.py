@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -111,12 +112,11 @@ class FinalizeService:
         order = await self._orders.order(account, order_id)
         if order.status is not OrderStatus.READY:
             raise OrderNotReady(f"the order is {order.status.value}, not ready")
-        csr, _ = check_csr(csr_der, order, account)
-        async with self._db.read() as conn:
-            if await acme_accounts.by_thumbprint(conn, public_key_thumbprint(csr.public_key)) is not None:
-                raise BadCSR("the CSR key is an ACME account key (RFC 8555 §11.1)")
+        csr, common_name = check_csr(csr_der, order, account)
         now = self._clock.now()
         async with self._db.write() as conn:
+            if await acme_accounts.by_thumbprint(conn, public_key_thumbprint(csr.public_key)) is not None:
+                raise BadCSR("the CSR key is an ACME account key (RFC 8555 §11.1)")
             moved = await acme_orders.move_order(
                 conn, order.id, expected=[OrderStatus.READY], status=OrderStatus.PROCESSING, now=now
             )
@@ -127,15 +127,14 @@ class FinalizeService:
                 payload={"csr": base64.urlsafe_b64encode(csr_der).decode()}, now=now, owner=self._owner,
                 lease_expires_at=now + FINALIZE_LEASE,
             )
-        await self._issue(provisioner, account, order, csr_der)
-        return await self._orders.order(account, order.id)
+        return await self._issue(provisioner, account, order, csr, common_name)
 
     async def _issue(
-        self, provisioner: AcmeProvisioner, account: AccountRecord, order: OrderRecord, csr_der: bytes
-    ) -> None:
+        self, provisioner: AcmeProvisioner, account: AccountRecord, order: OrderRecord, csr: ParsedCSR,
+        common_name: str | None,
+    ) -> OrderRecord:
         """Issue and settle the order; a refusal is recorded on the order and shown to the client."""
         try:
-            csr, common_name = check_csr(csr_der, order, account)
             issued = await self._engine.issue(
                 IssuanceRequest(
                     public_key=csr.public_key, common_name=common_name, identifiers=order.identifiers,
@@ -151,20 +150,21 @@ class FinalizeService:
         except CAError as exc:
             await self._settle(order, OrderStatus.INVALID, error=summary_json(ErrorSummary.of(exc)))
             raise
-        await self._settle(order, OrderStatus.VALID, serial=issued.serial)
+        return await self._settle(order, OrderStatus.VALID, serial=issued.serial)
 
     async def _settle(
         self, order: OrderRecord, status: OrderStatus, *, error: dict[str, Any] | None = None,
         serial: str | None = None,
-    ) -> None:
+    ) -> OrderRecord:
+        """Leave ``processing`` and drop the job in one transaction; returns the order as now stored."""
+        now = self._clock.now()
         async with self._db.write() as conn:
             await acme_orders.move_order(
-                conn, order.id, expected=[OrderStatus.PROCESSING], status=status, now=self._clock.now(),
-                error=error, certificate_serial=serial,
+                conn, order.id, expected=[OrderStatus.PROCESSING], status=status, now=now, error=error,
+                certificate_serial=serial,
             )
-            job = await jobs.by_subject(conn, FINALIZE_JOB, order.id)
-            if job is not None:
-                await jobs.finish(conn, job.id, owner=job.lease_owner or "")
+            await jobs.finish_subject(conn, FINALIZE_JOB, order.id)
+        return replace(order, status=status, updated_at=now, error=error, certificate_serial=serial)
 
     async def resume(self, job: JobRecord) -> None:
         """Worker entry point: finish a finalize whose process went away before settling it."""
@@ -178,7 +178,8 @@ class FinalizeService:
         provisioner = await self._provisioners.by_id(order.provisioner_id)
         csr_der = base64.urlsafe_b64decode(str(job.payload.get("csr", "")))
         try:
-            await self._issue(provisioner, account, order, csr_der)
+            csr, common_name = check_csr(csr_der, order, account)
+            await self._issue(provisioner, account, order, csr, common_name)
         except CAError:
             log.info("resumed finalize refused", extra={"order": order.id})
 
