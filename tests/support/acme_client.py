@@ -139,16 +139,28 @@ class AcmeClient:
     transport: str = "https"  # the scheme actually spoken (URLs are always https)
     ssl_context: ssl.SSLContext | bool = False
     kid: str | None = None
+    replica_ports: tuple[int, ...] = ()  # round-robin requests over replicas that share one public Host
+    _sent: int = 0
     _directory: dict[str, Any] | None = None
     _nonce: str | None = None
 
     def wire(self, url: str) -> str:
         return url if self.transport == "https" else "http" + url[len("https"):]
 
+    def _route(self, url: str, headers: dict[str, str] | None) -> tuple[str, dict[str, str] | None]:
+        """Send to the next replica while keeping the Host the client was given (as a load balancer does)."""
+        if not self.replica_ports:
+            return self.wire(url), headers
+        from yarl import URL
+
+        target = URL(self.wire(url))
+        port = self.replica_ports[self._sent % len(self.replica_ports)]
+        self._sent += 1
+        return str(target.with_port(port)), {**(headers or {}), "Host": f"{target.host}:{target.port}"}
+
     async def raw(self, method: str, url: str, *, data: Any = None, headers: dict[str, str] | None = None) -> Reply:
-        async with self.session.request(
-            method, self.wire(url), data=data, headers=headers, ssl=self.ssl_context
-        ) as response:
+        target, headers = self._route(url, headers)
+        async with self.session.request(method, target, data=data, headers=headers, ssl=self.ssl_context) as response:
             body = await response.read()
             if "Replay-Nonce" in response.headers:
                 self._nonce = response.headers["Replay-Nonce"]
@@ -167,8 +179,8 @@ class AcmeClient:
         return nonce
 
     async def post(self, url: str, payload: Any, *, key: AccountKey | None = None, use_jwk: bool = False,
-                   retry_bad_nonce: bool = True, **knobs: Any) -> Reply:
-        body = jws(key or self.key, payload, url=url, nonce=await self.nonce(),
+                   retry_bad_nonce: bool = True, nonce_override: str | None = None, **knobs: Any) -> Reply:
+        body = jws(key or self.key, payload, url=url, nonce=nonce_override or await self.nonce(),
                    kid=None if use_jwk else self.kid, **knobs)
         reply = await self.raw("POST", url, data=json.dumps(body), headers={"Content-Type": JOSE})
         if retry_bad_nonce and reply.status == 400 and reply.problem_type == "badNonce":
