@@ -60,17 +60,23 @@ class OIDCKeyCache:
         self._clock = clock
         self._fetch = fetch
         self._entries: dict[str, Discovery] = {}
+        self._forced_at: dict[str, datetime] = {}
         self._lock = asyncio.Lock()
 
     async def get(self, endpoint: str, *, kid: str | None = None) -> Discovery:
         now = self._clock.now()
         found = self._entries.get(endpoint)
-        stale = found is None or now - found.fetched_at > CACHE_TTL
-        rotated = found is not None and kid is not None and kid not in found.keys
-        if stale or (rotated and found is not None and now - found.fetched_at > REFRESH_FLOOR):
+        if found is None or now - found.fetched_at > CACHE_TTL:
             async with self._lock:
-                found = await self._load(endpoint, now)
-        assert found is not None
+                return await self._load(endpoint, now)
+        if kid is not None and kid not in found.keys:
+            # Key rotation: refetch at once, but at most once per REFRESH_FLOOR so tokens with made-up kids
+            # cannot make us hammer the provider.
+            forced = self._forced_at.get(endpoint)
+            if forced is None or now - forced > REFRESH_FLOOR:
+                self._forced_at[endpoint] = now
+                async with self._lock:
+                    return await self._load(endpoint, now)
         return found
 
     async def _load(self, endpoint: str, now: datetime) -> Discovery:
@@ -139,7 +145,9 @@ class OIDCProvisioner:
         claims = token.claims
         if claims.get("iss") != discovery.issuer:
             raise Unauthenticated("invalid token: invalid issuer claim (iss)")
-        if not self.addressed_by(token) or (claims.get("azp") not in (None, self.client_id)):
+        audience = claims.get("aud")
+        audiences = [audience] if isinstance(audience, str) else _strings(audience)
+        if self.client_id not in audiences or claims.get("azp") not in (None, self.client_id):
             raise Unauthenticated("invalid token: invalid audience claim (aud)")
         email = str(claims.get("email") or "").lower()
         is_admin = bool(email) and email in self.admins
