@@ -8,6 +8,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from cryptography import x509
+
 from tests.integration.admin.conftest import SUPER, AdminCA
 
 
@@ -24,9 +26,11 @@ def rows(out: str) -> list[list[str]]:
     return [line.split() for line in out.strip().splitlines()]
 
 
-def test_first_super_admin_and_admin_crud(admin_ca: AdminCA) -> None:
+def test_first_super_admin_and_admin_crud(admin_ca: AdminCA, tmp_path: Path) -> None:
     code, out = admin_ca.admin_cli("admin", "list")
     assert code == 0
+    crt, key = admin_ca.certificate(SUPER, tmp_path)  # step's other way: an admin certificate at hand
+    assert out == admin_ca.cli("admin", "list", "--admin-cert", str(crt), "--admin-key", str(key))[1]
     assert out.split("\n")[0].split() == ["SUBJECT", "PROVISIONER", "TYPE"]
     assert [SUPER, "admin", "(JWK)", "SUPER_ADMIN"] in rows(out)
     assert ["bob", "admin", "(JWK)", "ADMIN"] in rows(admin_ca.admin_cli("admin", "add", "bob", "admin")[1])
@@ -46,6 +50,9 @@ def test_first_super_admin_and_admin_crud(admin_ca: AdminCA) -> None:
     admin_ca.admin_cli("admin", "remove", SUPER, subject="bob")
     code, out = admin_ca.admin_cli("admin", "list", subject="bob")
     assert rows(out)[1:] == [["bob", "admin", "(JWK)", "SUPER_ADMIN"]]
+    audit = [line for line in admin_ca.server.log().splitlines() if "acmeca.audit" in line and "admin=" in line]
+    assert any("admin created" in line and f"admin={SUPER}" in line and "target=bob" in line for line in audit)
+    assert any("admin deleted" in line and "admin=bob" in line and f"target={SUPER}" in line for line in audit)
     code, out = admin_ca.admin_cli("admin", "list", check=False)  # the removed admin is locked out
     assert code == 1
     assert "is not an admin" in out
@@ -140,3 +147,18 @@ def test_provisioner_policy_is_served_although_upstream_answers_501(admin_ca: Ad
     code, out = admin_ca.admin_cli("acme", "eab", "add", "acme", check=False)
     assert code == 1
     assert "ACME EAB not enabled for provisioner 'acme'" in out
+
+
+def test_deleting_a_provisioner_keeps_its_certificates_revocable(admin_ca: AdminCA, tmp_path: Path) -> None:
+    password = str(admin_ca.server.password_file)
+    admin_ca.admin_cli("provisioner", "add", "temp", "--type", "JWK", "--create", "--password-file", password)
+    crt = tmp_path / "t.crt"
+    admin_ca.cli("certificate", "svc.test", str(crt), str(tmp_path / "t.key"), "--provisioner", "temp",
+                 "--provisioner-password-file", password)
+    admin_ca.admin_cli("provisioner", "remove", "temp")
+    code, out = admin_ca.cli("certificate", "svc2.test", str(tmp_path / "u.crt"), str(tmp_path / "u.key"),
+                             "--provisioner", "temp", "--provisioner-password-file", password, check=False)
+    assert code == 1  # the provisioner is gone...
+    serial = str(x509.load_pem_x509_certificate(crt.read_bytes()).serial_number)
+    code, out = admin_ca.cli("revoke", serial, "--provisioner", "admin", "--provisioner-password-file", password)
+    assert f"Certificate with Serial Number {serial} has been revoked." in out  # ...its certificates are not

@@ -90,6 +90,10 @@ async def test_eab_binding_and_account_level_policy(admin_ca: AdminCA, http: aio
     assert await order(alice, "b.team.test") == rejected  # the EAB-key policy of team-a
     assert await order(bob, "b.team.test") == (201, "")  # ...applies to that account only
     assert await order(bob, "denied.test") == rejected  # the authority policy applies to everyone
+    await admin.call("POST", "/admin/provisioners/eab/policy", expect=(201,),
+                     body={"x509": {"deny": {"dns": ["*.team.test"]}}})
+    assert await order(bob, "c.team.test") == rejected  # the provisioner policy (no restart, this replica)
+    assert await order(bob, "other.test") == (201, "")
     keys = await admin.call("GET", "/admin/acme/eab/eab")
     bound = {k["reference"]: k for k in keys["eaks"]}
     assert bound["team-a"]["account"]
