@@ -72,7 +72,7 @@ class CAPool:
     def _start(self, backend: str) -> InteropCA:
         home = self._directory / backend
         home.mkdir(parents=True, exist_ok=True)
-        db, drop = fresh_db_config(backend, home)
+        db, drop = fresh_db_config(backend, home, exclusive=True)
         self._drops.append(drop)
         server = init_ca(home / "ca", db)
         http_port, tls_port = free_port(), free_port()
