@@ -53,7 +53,7 @@ class Certbot:
         result = run_client(command, client_env(self.ca), check=check)
         return result.stdout + result.stderr
 
-    def standalone(self, cert_name: str, *names: str, ips: tuple[str, ...] = ()) -> str:
+    def standalone(self, cert_name: str, *names: str, ips: tuple[str, ...] = (), listen: str = "127.0.0.1") -> str:
         flags = [f"-d={n}" for n in names] + [f"--ip-address={a}" for a in ips]
         return self.run(
             "certonly",
@@ -61,7 +61,7 @@ class Certbot:
             "--http-01-port",
             str(self.ca.http01_port),
             "--http-01-address",
-            "127.0.0.1",
+            listen,
             "--cert-name",
             cert_name,
             *flags,
@@ -142,6 +142,13 @@ def test_ip_address_http01(certbot_for, backend: str) -> None:  # type: ignore[n
     certbot.standalone("ip", ips=("127.0.0.1",))
     leaf = check_chain(certbot.fullchain("ip"), certbot.ca, ips={"127.0.0.1"})
     assert not leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)  # never an IP in the CN
+
+
+@pytest.mark.parametrize("backend", SQLITE_ONLY)
+def test_ipv6_address_http01(certbot_for, backend: str) -> None:  # type: ignore[no-untyped-def]
+    certbot: Certbot = certbot_for(backend)
+    certbot.standalone("ip6", ips=("::1",), listen="::1")
+    check_chain(certbot.fullchain("ip6"), certbot.ca, ips={"::1"})
 
 
 @pytest.mark.parametrize("backend", SQLITE_ONLY)
