@@ -67,12 +67,13 @@ class Certbot:
             *flags,
         )
 
-    def manual_dns(self, cert_name: str, *names: str) -> str:
+    def manual_dns(self, cert_name: str, *names: str, record: str = "_acme-challenge.$CERTBOT_DOMAIN") -> str:
+        """dns-01 through certbot's manual hooks, which write ``record`` into the test DNS server."""
         control = shlex.quote(self.ca.dns.control_url or "")
         python = shlex.quote(sys.executable)
         hook = f"{python} -m tests.support.dnsserver {{}} --control {control}"
-        auth = hook.format("add-txt") + ' "_acme-challenge.$CERTBOT_DOMAIN" "$CERTBOT_VALIDATION"'
-        cleanup = hook.format("clear-txt") + ' "_acme-challenge.$CERTBOT_DOMAIN" "$CERTBOT_VALIDATION"'
+        auth = hook.format("add-txt") + f' "{record}" "$CERTBOT_VALIDATION"'
+        cleanup = hook.format("clear-txt") + f' "{record}" "$CERTBOT_VALIDATION"'
         flags = [f"-d={n}" for n in names]
         return self.run(
             "certonly",
@@ -126,6 +127,19 @@ def test_dns01_manual_hooks(certbot_for, backend: str) -> None:  # type: ignore[
     certbot.manual_dns("dns", name)
     check_chain(certbot.fullchain("dns"), certbot.ca, dns_names={name})
     assert (f"_acme-challenge.{name}.", "TXT") in certbot.ca.dns.queries  # the CA looked, through our DNS
+
+
+@pytest.mark.parametrize("backend", SQLITE_ONLY)
+def test_dns01_through_a_cname_delegation(certbot_for, backend: str) -> None:  # type: ignore[no-untyped-def]
+    """``_acme-challenge`` delegated by CNAME to a zone the client may write (smallstep/certificates#2311)."""
+    certbot: Certbot = certbot_for(backend)
+    name = f"delegated.{backend}.certbot.test"
+    certbot.ca.dns.add_cname(f"_acme-challenge.{name}", f"{name}.acme-zone.test")
+    try:
+        certbot.manual_dns("delegated", name, record="$CERTBOT_DOMAIN.acme-zone.test")
+    finally:
+        certbot.ca.dns.remove_record(f"_acme-challenge.{name}", "CNAME")
+    check_chain(certbot.fullchain("delegated"), certbot.ca, dns_names={name})
 
 
 @pytest.mark.parametrize("backend", SQLITE_ONLY)
