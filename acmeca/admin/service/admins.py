@@ -35,6 +35,17 @@ def admin_json(admin: AdminRecord, provisioner_name: str | None = None) -> dict[
     return body
 
 
+def admin_list_json(admin: AdminRecord) -> dict[str, Any]:
+    """[quirk] upstream lists admins with Go's encoding/json over the proto struct: snake_case keys, a numeric
+    type and a Timestamp object. step's CLI decodes exactly that, so the list keeps it."""
+    seconds = admin.created_at.timestamp()
+    return {
+        "id": admin.id, "authority_id": AUTHORITY_ID, "subject": admin.subject, "provisioner_id": admin.provisioner_id,
+        "type": 2 if admin.type is AdminType.SUPER_ADMIN else 1,
+        "created_at": {"seconds": int(seconds), "nanos": admin.created_at.microsecond * 1000},
+    }
+
+
 class AdminService:
     def __init__(self, admins: AdminRepository, catalog: ProvisionerCatalog, clock: Clock) -> None:
         self._admins = admins
@@ -53,7 +64,7 @@ class AdminService:
         admins.sort(key=lambda a: a.id)
         page = admins[:limit]
         next_cursor = page[-1].id if len(admins) > limit else ""
-        return [await self._named(a) for a in page], next_cursor
+        return [admin_list_json(a) for a in page], next_cursor
 
     async def get(self, admin_id: str) -> dict[str, Any]:
         return await self._named(await self._admins.get(admin_id))

@@ -38,9 +38,18 @@ async def _provisioner_types(session: AdminSession) -> dict[str, tuple[str, str]
     return found
 
 
+def _provisioner_id(admin: dict[str, Any]) -> str:
+    """Admin objects come camelCase (protojson) or, from the list, snake_case with a numeric type."""
+    return str(admin.get("provisionerId") or admin.get("provisioner_id") or "")
+
+
+def _type(admin: dict[str, Any]) -> str:
+    return {1: "ADMIN", 2: "SUPER_ADMIN"}.get(admin.get("type"), str(admin.get("type")))  # type: ignore[arg-type]
+
+
 def _row(admin: dict[str, Any], provisioners: dict[str, tuple[str, str]]) -> tuple[str, str, str]:
-    name, kind = provisioners.get(str(admin.get("provisionerId")), (str(admin.get("provisionerName", "?")), "?"))
-    return str(admin["subject"]), f"{name} ({kind})", str(admin["type"])
+    name, kind = provisioners.get(_provisioner_id(admin), (str(admin.get("provisionerName", "?")), "?"))
+    return str(admin["subject"]), f"{name} ({kind})", _type(admin)
 
 
 async def list_admins(args: argparse.Namespace) -> int:
@@ -48,9 +57,9 @@ async def list_admins(args: argparse.Namespace) -> int:
     provisioners = await _provisioner_types(session)
     admins = await all_pages(session, "/admin/admins", "admins")
     if args.super:
-        admins = [a for a in admins if a.get("type") == "SUPER_ADMIN"]
+        admins = [a for a in admins if _type(a) == "SUPER_ADMIN"]
     if args.provisioner:
-        admins = [a for a in admins if provisioners.get(str(a.get("provisionerId")), ("",))[0] == args.provisioner]
+        admins = [a for a in admins if provisioners.get(_provisioner_id(a), ("",))[0] == args.provisioner]
     print_table(HEADER, [_row(a, provisioners) for a in admins])
     return 0
 
@@ -68,7 +77,7 @@ async def _find(session: AdminSession, subject: str, provisioner: str | None) ->
     matches = [
         a for a in await all_pages(session, "/admin/admins", "admins")
         if a.get("subject") == subject
-        and (not provisioner or provisioners.get(str(a.get("provisionerId")), ("",))[0] == provisioner)
+        and (not provisioner or provisioners.get(_provisioner_id(a), ("",))[0] == provisioner)
     ]
     if not matches:
         raise CLIError(f"admin {subject} not found")
