@@ -68,6 +68,8 @@ def test_certificate_lifecycle_through_the_cli(step_ca: CAServer, tmp_path: Path
     first = leaf(crt)
     assert first.not_valid_after_utc - first.not_valid_before_utc == timedelta(minutes=31)
     assert len(certs.load_pem_bundle(crt.read_bytes())) == 2  # leaf + intermediate
+    points = first.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
+    assert [p.full_name for p in points] == [[x509.UniformResourceIdentifier(f"{step_ca.url}/1.0/crl")]]
 
     replay = step_ca.cli("certificate", "svc.local", str(tmp_path / "b.crt"), str(tmp_path / "b.key"),
                          "--token", token, check=False)
@@ -108,6 +110,10 @@ def test_revoke_with_the_certificate_itself(step_ca: CAServer, tmp_path: Path) -
     pem = call(f"{step_ca.url}/crl?pem", root=step_ca.root_path)
     assert pem.body.startswith(b"-----BEGIN X509 CRL-----\n")
     assert pem.headers["Content-Disposition"] == 'attachment; filename="crl.pem"'
+    assert pem.headers["Expires"].endswith(" GMT")
+    crl = x509.load_pem_x509_crl(pem.body)
+    assert crl.next_update_utc is not None
+    assert crl.next_update_utc - crl.last_update_utc == timedelta(hours=1)
 
 
 def test_sign_and_durations_outside_the_claims(step_ca: CAServer, tmp_path: Path) -> None:
