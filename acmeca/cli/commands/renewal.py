@@ -168,7 +168,7 @@ async def renew(args: argparse.Namespace) -> int:
     if args.daemon:
         return await RenewDaemon(lambda: renew_once(files), files.chain, _daemon_options(args, period)).run()
     leaf = files.chain()[0]
-    if not args.force and not _should_renew(leaf, _duration(args.expires_in, "--expires-in")):
+    if not _should_renew(leaf, _duration(args.expires_in, "--expires-in")):
         remaining = leaf.not_valid_after_utc - datetime.now(UTC)
         print(f"certificate not renewed: expires in {format_duration(remaining)}")
         return 0
@@ -240,7 +240,7 @@ async def revoke(args: argparse.Namespace) -> int:
 
 def _add_daemon_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--expires-in", help="only renew when less than this remains (duration)")
-    parser.add_argument("-f", "--force", action="store_true", help="renew now and overwrite outputs")
+    parser.add_argument("-f", "--force", action="store_true", help="overwrite output files without asking")
     parser.add_argument("--daemon", action="store_true", help="keep renewing in the background")
     parser.add_argument("--exec", dest="exec_command", help="command to run after each renewal")
     parser.add_argument("--pid-file", "--pid", dest="pid_file", help="file with the pid to signal after renewal")
