@@ -50,6 +50,8 @@ def token_window(not_before: str | None, not_after: str | None, *, now: datetime
         end = parse_time_or_duration(not_after, now=start) if not_after else start + DEFAULT_LIFETIME
     except Malformed as exc:
         raise CLIError(exc.detail) from None
+    except OverflowError:
+        raise CLIError("--not-before/--not-after is out of range") from None
     if start > now + MAX_NOT_BEFORE:
         raise CLIError("--not-before cannot be more than 30 minutes in the future")
     if not MIN_LIFETIME <= end - start <= MAX_LIFETIME:

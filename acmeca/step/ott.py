@@ -109,7 +109,7 @@ def check_times(claims: dict[str, Any], now: datetime, leeway: timedelta = LEEWA
     expires = _timestamp(claims, "exp")
     if expires is None:
         raise Unauthenticated("invalid token: missing expiration (exp)")
-    if now > expires + leeway:
+    if now - leeway > expires:
         raise Unauthenticated("invalid token: token is expired (exp)")
     not_before = _timestamp(claims, "nbf")
     if not_before is not None and now + leeway < not_before:
@@ -212,7 +212,9 @@ class TokenVerifier:
         raise Unauthenticated(f"provisioner not found or invalid audience ({shown})")
 
     async def _spend(self, key: str, purpose: Purpose, expires: datetime) -> None:
-        if not await self._used.spend(key, kind=f"ott-{purpose.value}", expires_at=expires + LEEWAY):
+        # The row must outlive the token's own acceptance window (exp + leeway); no later than datetime.max.
+        keep_until = min(expires, datetime.max.replace(tzinfo=UTC) - LEEWAY) + LEEWAY
+        if not await self._used.spend(key, kind=f"ott-{purpose.value}", expires_at=keep_until):
             raise Unauthenticated("token already used")
 
     async def sweep_forever(self) -> None:

@@ -90,10 +90,13 @@ class StepService:
 
     def _validity(self, request: SignRequest, token: AuthorizedToken) -> Validity:
         now = self._clock.now()
-        not_before = parse_time_or_duration(request.not_before, now=now) if request.not_before else None
-        not_after = (
-            parse_time_or_duration(request.not_after, now=not_before or now) if request.not_after else None
-        )
+        try:
+            not_before = parse_time_or_duration(request.not_before, now=now) if request.not_before else None
+            not_after = (
+                parse_time_or_duration(request.not_after, now=not_before or now) if request.not_after else None
+            )
+        except OverflowError:
+            raise Malformed("notBefore/notAfter is out of range") from None
         leaf = token.evidence.leaf
         if leaf is not None:  # X5C: never outlive the certificate that authorized the request
             limit = leaf.not_valid_after_utc

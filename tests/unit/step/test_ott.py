@@ -154,3 +154,10 @@ async def test_expired_tokens_are_swept(step_env: StepEnv) -> None:
     repository = UsedTokenRepository(step_env.database)
     assert await repository.sweep(step_env.clock.now()) == 0
     assert await repository.sweep(step_env.clock.now() + timedelta(minutes=10)) == 1
+
+
+async def test_far_future_expiry_is_not_a_server_error(step_env: StepEnv) -> None:
+    token = step_env.token("a.test", exp=253402300799)  # 9999-12-31T23:59:59Z
+    await step_env.verifier.authorize(token, Purpose.SIGN)
+    with pytest.raises(Unauthenticated, match="token already used"):
+        await step_env.verifier.authorize(token, Purpose.SIGN)

@@ -64,7 +64,8 @@ async def test_csr_must_match_the_token(
 @pytest.mark.parametrize(
     ("not_after", "error", "message"),
     [("30s", Forbidden, "less than the authorized minimum"), ("25h", Forbidden, "more than the authorized maximum"),
-     ("-1h", Malformed, "notAfter"), ("soon", Malformed, "invalid time or duration")],
+     ("-1h", Malformed, "notAfter"), ("soon", Malformed, "invalid time or duration"),
+     ("99999999999999h", Malformed, "out of range")],
 )
 async def test_durations_outside_the_claims_are_refused(
     step_env: StepEnv, not_after: str, error: type[Exception], message: str
