@@ -58,6 +58,7 @@ class StepEnv:
     pki: CACertificates
     provisioner_key: jwk.JWK
     provisioner_docs: list[dict[str, Any]]
+    ed_key: jwk.JWK
     x5c_root: x509.Certificate
     x5c_root_key: ec.EllipticCurvePrivateKey
     crl: CRLService
@@ -135,12 +136,15 @@ async def step_env(database: Database, tmp_path: Path) -> AsyncIterator[StepEnv]
         backdate=timedelta(minutes=1),
     )
     private = generate_jwk("EC", "P-256")
+    ed_private = generate_jwk("OKP", "Ed25519")
     x5c_root, x5c_key = x5c_material(clock)
     docs: list[dict[str, Any]] = [
         {"type": "JWK", "name": "admin", "key": public_part(private)},
         {"type": "JWK", "name": "norenew", "key": public_part(generate_jwk()), "claims": {"disableRenewal": True}},
         {"type": "X5C", "name": "x5c", "roots": x5c_root.public_bytes(serialization.Encoding.PEM).decode()},
         {"type": "ACME", "name": "acme"},
+        {"type": "JWK", "name": "ed", "key": public_part(ed_private),
+         "claims": {"defaultTLSCertDuration": "30m", "maxTLSCertDuration": "2h"}},
     ]
     catalog = ProvisionerCatalog(docs, None, clock)
     verifier = TokenVerifier(
@@ -157,5 +161,6 @@ async def step_env(database: Database, tmp_path: Path) -> AsyncIterator[StepEnv]
                           crl=crl, clock=clock)
     yield StepEnv(service=service, verifier=verifier, engine=engine, database=database, clock=clock, pki=pki,
                   provisioner_key=jwk.JWK(**json.loads(json.dumps(private))), provisioner_docs=docs,
+                  ed_key=jwk.JWK(**ed_private),
                   x5c_root=x5c_root, x5c_root_key=x5c_key, crl=crl)
     await runtime.close()

@@ -198,3 +198,18 @@ async def test_revoke_unknown_and_twice(step_env: StepEnv) -> None:
     with pytest.raises(AlreadyRevoked, match=f"certificate with serial number '{serial}' is already revoked"):
         await step_env.service.revoke(RevokeRequest(serial=serial, ott=step_env.token(serial, purpose="revoke")),
                                       peer=None)
+
+
+async def test_eddsa_provisioner_and_its_own_claims(step_env: StepEnv) -> None:
+    def ott(name: str) -> str:
+        return step_env.token(name, issuer="ed", key=step_env.ed_key,
+                              header={"alg": "EdDSA", "kid": step_env.ed_key["kid"]})
+
+    csr, _ = make_csr("ed.test", ["ed.test"])
+    issued = await step_env.service.sign(SignRequest(csr=csr, ott=ott("ed.test")))
+    assert issued.not_after - issued.not_before == timedelta(minutes=31)  # provisioner default + backdate
+    with pytest.raises(Forbidden, match="maximum certificate duration of 2h0m0s"):
+        await step_env.service.sign(SignRequest(csr=csr, ott=ott("ed.test"), not_after="3h"))
+    with pytest.raises(Unauthenticated, match="algorithm ES256"):
+        await step_env.service.sign(SignRequest(csr=csr, ott=step_env.token(
+            "ed.test", issuer="ed", header={"kid": step_env.ed_key["kid"]})))
