@@ -208,6 +208,8 @@ async def verify_request(
     request: web.Request, *, mode: KeyMode, find_account: AccountLookup, redeem_nonce: NonceRedeemer
 ) -> VerifiedJWS:
     body = await read_body(request)
+    if "Replay-Nonce" in request.headers:  # nonces travel in the JWS only (Boulder and Pebble refuse this too)
+        raise Malformed("a Replay-Nonce request header is not allowed; put the nonce in the JWS header")
     try:
         document = json.loads(body)
     except ValueError:

@@ -144,6 +144,15 @@ async def _(env: AcmeEnv) -> Attack:
     return lambda: _send(c, url, body, **{"User-Agent": ""})
 
 
+@case("Replay-Nonce request header", 400, "malformed")
+async def _(env: AcmeEnv) -> Attack:
+    c = await env.registered()
+    url = await _orders_url(c)
+    nonce = await c.nonce()
+    body = jws(c.key, {"identifiers": ONE}, url=url, nonce=nonce, kid=c.kid)
+    return lambda: _send(c, url, body, **{"Replay-Nonce": nonce})
+
+
 # -- nonces ---------------------------------------------------------------------------------------------------
 @case("missing nonce", 400, "badNonce")
 async def _(env: AcmeEnv) -> Attack:
