@@ -12,6 +12,7 @@ REFUSED and timeouts are :class:`Transient` because the same query may well succ
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,7 +94,8 @@ class Resolver:
 
     def __init__(self, server: str | None = None) -> None:
         if server is None:
-            self._resolver = dns.asyncresolver.Resolver(configure=True)
+            self._resolver = dns.asyncresolver.Resolver(configure=False)
+            self._resolver.nameservers = list(_system_nameservers())
             self.description = "system resolver"
         else:
             address, port = parse_server(server)
@@ -171,6 +173,12 @@ class Resolver:
             raise Transient(DNSProblem(f"DNS query timed out looking up {what}")) from None
         except dns.exception.DNSException as exc:
             raise DNSProblem(f"DNS problem looking up {what}: {exc}") from None
+
+
+@functools.lru_cache(maxsize=1)
+def _system_nameservers() -> tuple[str, ...]:
+    """resolv.conf's nameservers, read once per process: a file read per validation would block the loop."""
+    return tuple(str(n) for n in dns.resolver.Resolver(configure=True).nameservers)
 
 
 class _NoSuchName(Exception):

@@ -138,3 +138,22 @@ async def test_caa_records(dns_server: DNSTestServer) -> None:
     dns_server.add_caa("caa.test", "issue", "acmeca.test")
     records = await Resolver(dns_server.address).caa("caa.test", budget=2)
     assert [(r.flags, r.tag, r.value) for r in records] == [(0, b"issue", b"acmeca.test")]
+
+
+def test_system_resolver_is_read_once_and_never_cached() -> None:
+    # Construction only: no query is sent to the machine's resolver.
+    import dns.resolver
+
+    first, second = Resolver(None), Resolver(None)
+    expected = [str(n) for n in dns.resolver.Resolver(configure=True).nameservers]
+    assert first._resolver.nameservers == expected
+    assert second._resolver.nameservers == expected
+    assert first._resolver.cache is None
+    assert first.description == "system resolver"
+
+
+def test_configured_resolver_is_used_as_given() -> None:
+    resolver = Resolver("[::1]:5353")
+    assert resolver._resolver.nameservers == ["::1"]
+    assert resolver._resolver.port == 5353
+    assert resolver._resolver.cache is None
