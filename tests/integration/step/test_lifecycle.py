@@ -151,3 +151,33 @@ def test_offline_token_and_offline_certificate(step_ca: CAServer, tmp_path: Path
     assert len(certs.load_pem_bundle(crt.read_bytes())) == 2
     step_ca.cli("renew", str(crt), str(key), "--force")  # the server knows the offline certificate
     assert leaf(crt).subject.rfc4514_string() == "CN=off.local"
+
+
+def test_renew_and_revoke_tokens_from_the_token_command(step_ca: CAServer, tmp_path: Path) -> None:
+    from acmeca.crypto.keys import KeySpec, generate_key, save_private_key
+
+    crt, key = tmp_path / "t.crt", tmp_path / "t.key"
+    pw = str(step_ca.password_file)
+    step_ca.cli("certificate", "tok.local", str(crt), str(key), "--provisioner-password-file", pw)
+    bearer = step_ca.cli("token", "tok.local", "--renew", "--x5c-cert", str(crt), "--x5c-key", str(key)).stdout
+    renewed = call(f"{step_ca.url}/renew", root=step_ca.root_path, method="POST",
+                   headers={"Authorization": f"Bearer {bearer.strip()}"})
+    assert renewed.status == 201, renewed.body
+    assert list(renewed.json()) == ["crt", "ca", "certChain", "tlsOptions"]
+
+    new_key = tmp_path / "new.key"
+    chosen = generate_key(KeySpec("EC", "P-384"))
+    save_private_key(new_key, chosen)
+    step_ca.cli("rekey", str(crt), str(key), "--private-key", str(new_key), "--out-cert", str(tmp_path / "r.crt"),
+                "--out-key", str(tmp_path / "r.key"))
+    rekeyed = leaf(tmp_path / "r.crt")
+    assert rekeyed.public_key() == chosen.public_key()
+    assert (tmp_path / "r.key").read_bytes() == new_key.read_bytes()
+
+    serial = str(rekeyed.serial_number)
+    token_file = tmp_path / "revoke.tok"
+    step_ca.cli("token", serial, "--revoke", "--provisioner-password-file", pw, "--output-file", str(token_file))
+    assert oct(token_file.stat().st_mode & 0o777) == "0o600"
+    step_ca.cli("revoke", serial, "--token", token_file.read_text().strip(), "--reason", "rotated",
+                "--reasonCode", "superseded")
+    assert rekeyed.serial_number in crl_serials(step_ca)
