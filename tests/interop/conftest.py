@@ -15,6 +15,7 @@ import itertools
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -132,7 +133,9 @@ def run_client(args: list[str], env: dict[str, str], *, check: bool = True) -> s
 
 
 def require_binary(name: str) -> str:
-    found = shutil.which(name) or (str(ROOT / ".venv" / "bin" / name) if (ROOT / ".venv/bin" / name).exists() else None)
+    """A client from the running interpreter's environment (certbot) or from PATH (lego, a Debian package)."""
+    beside_python = Path(sys.executable).parent / name
+    found = str(beside_python) if beside_python.exists() else shutil.which(name)
     if not found:
         pytest.fail(f"{name} is not installed (see tests/interop/README.md)")
     return found
