@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from yarl import URL
 
 from acmeca.domain.errors import ConnectionProblem, DNSProblem, IncorrectResponse, TLSProblem, Unauthorized
-from acmeca.domain.identifiers import dns, ip
+from acmeca.domain.identifiers import Identifier, dns, ip
 from acmeca.domain.status import ChallengeType
 from acmeca.validation.dispatch import ValidationResult, ValidationSettings, validate
 from acmeca.validation.resolver import Resolver
@@ -374,3 +375,20 @@ async def test_deny_private_addresses_filters_mixed_answers(dns_server: DNSTestS
     target = await resolve_target(resolver, "public.test", 80, deny_private=True, budget=2)
     assert [str(a) for a in target.candidates] == ["9.9.9.9"]
     assert {str(a) for a in target.resolved.all} == {"fd00::1", "9.9.9.9", "10.0.0.1"}
+
+
+def test_challenge_url_and_host_header_forms() -> None:
+    from acmeca.validation.http01 import _host_header, challenge_url
+    from acmeca.validation.outcome import Attempt, Deadline
+
+    def url_for(identifier: Identifier, port: int) -> str:
+        settings = ValidationSettings(http01_port=port)
+        attempt = Attempt(identifier, TOKEN, KEY_AUTHORIZATION, settings, Resolver("127.0.0.1"), Deadline(1))
+        return str(challenge_url(attempt))
+
+    assert url_for(dns("a.test"), 80) == f"http://a.test{PATH}"
+    assert url_for(dns("a.test"), 5002) == f"http://a.test:5002{PATH}"
+    assert url_for(ip("2001:db8::1"), 80) == f"http://[2001:db8::1]{PATH}"
+    assert _host_header(URL(f"http://a.test{PATH}")) == "a.test"
+    assert _host_header(URL(f"https://a.test:443{PATH}")) == "a.test"
+    assert _host_header(URL(f"http://[2001:db8::1]:5002{PATH}")) == "[2001:db8::1]:5002"
