@@ -14,6 +14,7 @@ import ipaddress
 import itertools
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -139,6 +140,15 @@ def require_binary(name: str) -> str:
     if not found:
         pytest.fail(f"{name} is not installed (see tests/interop/README.md)")
     return found
+
+
+def ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
 
 
 # -- checking what the clients got ----------------------------------------------------------------------

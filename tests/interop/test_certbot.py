@@ -16,6 +16,7 @@ from tests.interop.conftest import (
     InteropCA,
     check_chain,
     client_env,
+    ipv6_loopback,
     require_binary,
     run_client,
 )
@@ -158,6 +159,7 @@ def test_ip_address_http01(certbot_for, backend: str) -> None:  # type: ignore[n
     assert not leaf.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)  # never an IP in the CN
 
 
+@pytest.mark.skipif(not ipv6_loopback(), reason="no IPv6 loopback on this machine")
 @pytest.mark.parametrize("backend", SQLITE_ONLY)
 def test_ipv6_address_http01(certbot_for, backend: str) -> None:  # type: ignore[no-untyped-def]
     certbot: Certbot = certbot_for(backend)
