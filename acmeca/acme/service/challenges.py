@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from acmeca.acme.service.accounts import summary_json
@@ -91,11 +91,15 @@ class ChallengeService:
         if authz.expires_at <= self._clock.now():
             raise Malformed("the authorization has expired")
         now = self._clock.now()
+        key_auth = key_authorization(challenge.token, account)
         async with self._db.write() as conn:
-            if await store.start_challenge(conn, challenge.id, key_authorization(challenge.token, account)):
+            started = await store.start_challenge(conn, challenge.id, key_auth)
+            if started:
                 await jobs.enqueue(conn, kind=VALIDATE_JOB, subject_id=challenge.id, payload={}, now=now)
+        if not started:  # another request got there first: show what it left
+            return await self.challenge(account, challenge_id)
         self._wake()
-        return await self.challenge(account, challenge_id)
+        return replace(challenge, status=ChallengeStatus.PROCESSING, key_authorization=key_auth), authz
 
     async def run(self, job: JobRecord) -> None:
         """Worker entry point for one ``validate`` job."""

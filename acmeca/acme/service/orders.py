@@ -123,6 +123,7 @@ class OrderService:
             raise InvalidProfile(f"profile {payload.get('profile')!r} is not offered")
         lifetimes = provisioner.lifetimes
         authz_ids: list[str] = []
+        all_reused = True
         async with self._db.write() as conn:
             for identifier in identifiers:
                 base = identifier.base
@@ -131,16 +132,18 @@ class OrderService:
                     wildcard=identifier.is_wildcard, valid_after=now + lifetimes.order,
                 )
                 if reused is None:
+                    all_reused = False
                     reused = await self._create_authz(conn, provisioner, account, identifier, now)
                 authz_ids.append(reused)
             order = OrderRecord(
                 id=secrets.token_urlsafe(16), account_id=account.id, provisioner_id=provisioner.id,
-                status=OrderStatus.PENDING, identifiers=identifiers, profile="default",
+                status=OrderStatus.READY if all_reused else OrderStatus.PENDING, identifiers=identifiers,
+                profile="default",
                 expires_at=now + lifetimes.order, created_at=now, updated_at=now, authz_ids=tuple(authz_ids),
                 not_before=not_before, not_after=not_after,
             )
             await store.insert_order(conn, order)
-        return await self.order(account, order.id)
+        return order  # every reused authorization is valid and every new one pending: the status is exact
 
     async def _create_authz(
         self, conn: Any, provisioner: AcmeProvisioner, account: AccountRecord, identifier: Identifier,
