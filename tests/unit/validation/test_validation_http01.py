@@ -392,3 +392,15 @@ def test_challenge_url_and_host_header_forms() -> None:
     assert _host_header(URL(f"http://a.test{PATH}")) == "a.test"
     assert _host_header(URL(f"https://a.test:443{PATH}")) == "a.test"
     assert _host_header(URL(f"http://[2001:db8::1]:5002{PATH}")) == "[2001:db8::1]:5002"
+
+
+@needs_ipv6
+async def test_redirect_to_an_ipv6_literal(aiohttp_server: ServerFactory, settings: ValidationSettings) -> None:
+    async def to_literal(request: web.Request) -> web.Response:
+        return web.Response(status=307, headers={"Location": f"http://[::1]:{request.url.port}/final"})
+
+    server = await aiohttp_server(app_with({PATH: to_literal, "/final": body(KEY_AUTHORIZATION)}), host="::1")
+    result = await http01(with_ports(settings, http=server.port))
+    assert result.ok, result.error
+    assert server.app[SEEN][0]["host"] == f"[::1]:{server.port}"
+    assert result.record["validationRecord"][1]["addressesResolved"] == ["::1"]
