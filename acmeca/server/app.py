@@ -1,12 +1,14 @@
-"""build_app: one aiohttp application serving the step API (at / and /1.0), ACME and, later, admin."""
+"""build_app: one aiohttp application serving the step API (at / and /1.0), ACME and the admin API."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 
 from aiohttp import web
 
+from acmeca.acme.web.app import acme_startup, create_acme_app
+from acmeca.acme.web.context import AcmeOptions, ServicesHolder
+from acmeca.admin.web.app import create_admin_app
 from acmeca.edge import keys
 from acmeca.edge.middleware import access_log, error_guard
 from acmeca.server.services import Services
@@ -16,12 +18,7 @@ from acmeca.step.web.routes import add_step_routes
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1024 * 1024
-
-# Front ends mounted as sub-applications when their package is present: (module, factory, prefixes).
-SUBAPPS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("acmeca.acme.web.app", "create_acme_app", ("/acme/", "/2.0/acme/")),
-    ("acmeca.admin.web.app", "create_admin_app", ("/admin/",)),
-)
+ACME_PREFIXES = ("/acme/", "/2.0/acme/")  # step-ca mounts ACME twice; links always use /acme
 
 
 def build_app(services: Services) -> web.Application:
@@ -37,14 +34,12 @@ def build_app(services: Services) -> web.Application:
         app[STEP] = services.step
     add_step_routes(app, "")
     add_step_routes(app, "/1.0")
-    for module_name, factory_name, prefixes in SUBAPPS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                continue
-            raise
-        factory = getattr(module, factory_name)
-        for prefix in prefixes:
-            app.add_subapp(prefix, factory())
+    holder = ServicesHolder(AcmeOptions())
+    mounts = [create_acme_app(holder=holder) for _ in ACME_PREFIXES]
+    for prefix, acme in zip(ACME_PREFIXES, mounts, strict=True):
+        app.add_subapp(prefix, acme)
+    # Start the ACME services and job worker with the process, not on the first ACME request, so an idle
+    # replica still takes over jobs a crashed one left behind.
+    app.on_startup.append(acme_startup(mounts[0]))
+    app.add_subapp("/admin/", create_admin_app())
     return app

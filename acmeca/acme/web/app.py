@@ -66,10 +66,13 @@ async def acme_edge(request: web.Request, handler: Handler) -> web.StreamRespons
     return response
 
 
-def create_acme_app(options: AcmeOptions | None = None) -> web.Application:
-    """The ACME sub-application; the server mounts it at ``/acme/`` and ``/2.0/acme/``."""
+def create_acme_app(options: AcmeOptions | None = None, *, holder: ServicesHolder | None = None) -> web.Application:
+    """The ACME sub-application; the server mounts it at ``/acme/`` and ``/2.0/acme/``.
+
+    Pass one ``holder`` to every mount so the process runs one set of ACME services and one job worker.
+    """
     app = web.Application(middlewares=[acme_edge])
-    holder = ServicesHolder(options or AcmeOptions())
+    holder = holder or ServicesHolder(options or AcmeOptions())
     app[HOLDER] = holder
     app.cleanup_ctx.append(holder_context(holder))
     add_routes(app)
