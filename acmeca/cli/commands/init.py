@@ -124,6 +124,8 @@ def init(args: argparse.Namespace) -> int:
     ca_json_path = base / "config" / "ca.json"
     if ca_json_path.exists() and not args.force:
         raise CLIError(f"{ca_json_path} already exists; use --force to overwrite the existing PKI")
+    if args.admin_subject and not args.remote_management:
+        raise CLIError("--admin-subject needs --remote-management")
     if args.deployment_type != "standalone":
         raise CLIError(f"deployment type {args.deployment_type!r} is not supported (use standalone)")
     try:
