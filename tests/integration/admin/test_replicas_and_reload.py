@@ -102,6 +102,22 @@ def test_provisioner_cli_edits_ca_json_and_sighup_reloads(tmp_path: Path) -> Non
         server.process.send_signal(signal.SIGHUP)
         assert eventually(lambda: "extra" not in provisioner_names(server))
         assert server.process.poll() is None
+
+        def certificate(name: str) -> int:
+            return server.cli("certificate", name, str(tmp_path / "c.crt"), str(tmp_path / "c.key"), "--force",
+                              "--provisioner", "admin", "--provisioner-password-file", str(server.password_file),
+                              check=False).returncode
+
+        server.edit_config(lambda d: d["authority"].update({"policy": {"x509": {"deny": {"dns": ["no.test"]}}}}))
+        assert certificate("no.test") == 0  # not reloaded yet
+        server.process.send_signal(signal.SIGHUP)
+        assert eventually(lambda: certificate("no.test") == 1)  # the ca.json authority policy, reloaded
+        server.edit_config(lambda d: d["authority"].update({"policy": {"x509": {"deny": {"dns": ["*.*.x"]}}}}))
+        server.process.send_signal(signal.SIGHUP)  # an invalid policy is logged and ignored
+        time.sleep(0.5)
+        assert server.process.poll() is None
+        assert certificate("no.test") == 1
+        assert "configuration not reloaded" in server.log()
     finally:
         server.stop()
         drop()
