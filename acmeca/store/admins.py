@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acmeca.domain.errors import Conflict, Malformed, NotFound
@@ -81,6 +82,12 @@ class AdminRepository:
             return int(await conn.scalar(sa.select(sa.func.count()).select_from(admins).where(_LIVE)) or 0)
 
     async def create(self, record: AdminRecord) -> AdminRecord:
+        try:
+            return await self._create(record)
+        except IntegrityError:  # same id inserted concurrently (the first-admin bootstrap on two replicas)
+            raise Conflict(f"admin {record.id} already exists") from None
+
+    async def _create(self, record: AdminRecord) -> AdminRecord:
         async with self._db.write() as conn:
             duplicate = await conn.scalar(
                 sa.select(admins.c.id).where(

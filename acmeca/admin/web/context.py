@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import secrets
+import hashlib
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -96,11 +96,13 @@ async def ensure_first_admin(request: web.Request) -> None:
         jwk = next((e for e in await catalog.all() if e.type is ProvisionerType.JWK), None)
         if jwk is not None:
             subject = str((config.document.get("authority") or {}).get("adminSubject") or DEFAULT_ADMIN_SUBJECT)
+            # A deterministic id: replicas bootstrapping at the same moment insert the same row once.
+            first_id = hashlib.sha256(f"first-admin/{jwk.id}/{subject}".encode()).hexdigest()[:32]
             record = AdminRecord(
-                id=secrets.token_hex(16), subject=subject, provisioner_id=jwk.id, type=AdminType.SUPER_ADMIN,
+                id=first_id, subject=subject, provisioner_id=jwk.id, type=AdminType.SUPER_ADMIN,
                 created_at=parent[keys.CLOCK].now(),
             )
-            with contextlib.suppress(Conflict):
+            with contextlib.suppress(Conflict):  # another replica won: its row is the same one
                 await repository.create(record)
-            audit("admin created", admin="acmeca", target=subject, provisioner=jwk.name, role="SUPER_ADMIN")
+                audit("admin created", admin="acmeca", target=subject, provisioner=jwk.name, role="SUPER_ADMIN")
     holder.bootstrapped = True
