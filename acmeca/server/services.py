@@ -7,6 +7,7 @@ import ssl
 from dataclasses import dataclass
 from datetime import timedelta
 
+from acmeca.acme.service.provisioner import check_acme_document
 from acmeca.config import CAConfig
 from acmeca.crypto import certs
 from acmeca.crypto.keys import WrongPassword
@@ -109,6 +110,7 @@ async def build_services(
         raise StartupError(f"cannot read {exc.filename}: {exc.strerror}") from None
     except ValueError as exc:
         raise StartupError(_first_line(exc)) from None
+    _check_acme_provisioners(config)
     database = await open_database(config, migrate=migrate)
     runtime = Runtime()
     certificates = CertificateRepository(database)
@@ -137,6 +139,16 @@ async def build_services(
         config=config, clock=clock, database=database, runtime=runtime, trust=trust, engine=engine,
         catalog=catalog, name_policy=name_policy, step=step,
     )
+
+
+def _check_acme_provisioners(config: CAConfig) -> None:
+    """ACME profiles, renewal windows and rate limits in ca.json are refused at start, with the reason."""
+    for document in config.authority.provisioners:
+        if document.get("type") == "ACME":
+            try:
+                check_acme_document(document, config.authority.claims)
+            except ValueError as exc:
+                raise StartupError(f"{config.path}: {exc}") from None
 
 
 def _name_policy(config: CAConfig, database: Database, clock: Clock) -> StoredNamePolicy:

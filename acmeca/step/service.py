@@ -29,6 +29,8 @@ from acmeca.step.provisioners.third_party import CSR_SANS, csr_claims
 from acmeca.step.sans import TokenSANs, check_csr_against_token
 from acmeca.store.certificates import StoredCRL
 
+__all__ = ["IssuedCertificate", "RevokeRequest", "SignRequest", "StepService", "StoredCRL"]
+
 
 @dataclass(frozen=True)
 class SignRequest:

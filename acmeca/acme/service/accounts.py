@@ -16,6 +16,7 @@ from urllib.parse import unquote
 from acmeca.acme.service.eab import ExternalAccountBinder
 from acmeca.acme.service.eab import bind as bind_eab_key
 from acmeca.acme.service.provisioner import AcmeProvisioner
+from acmeca.acme.service.ratelimits import RateLimiter
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import (
     AccountDeactivated,
@@ -57,10 +58,14 @@ def check_contacts(contact: object) -> tuple[str, ...]:
 
 
 class AccountService:
-    def __init__(self, db: Database, clock: Clock, binder: ExternalAccountBinder | None = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, binder: ExternalAccountBinder | None = None, *,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
         self._binder = binder or ExternalAccountBinder(EabKeyRepository(db))
+        self._limiter = limiter
 
     async def register(
         self,
@@ -84,6 +89,8 @@ class AccountService:
             verified = await self._binder.verify(provisioner.id, payload, account_jwk=jwk, url=url)
         if provisioner.terms_of_service and payload.get("termsOfServiceAgreed") is not True:
             raise Malformed("you must agree to the terms of service (termsOfServiceAgreed: true)")
+        if self._limiter is not None:  # only creations count: looking up an existing account is free
+            await self._limiter.spend(provisioner.rate_limits.new_accounts_per_ip, created_ip or "unknown")
         account = AccountRecord(
             id=secrets.token_urlsafe(16), provisioner_id=provisioner.id, key_thumbprint=thumbprint, jwk=jwk,
             status=AccountStatus.VALID, contact=check_contacts(payload.get("contact")),

@@ -9,15 +9,18 @@ failures inside its own time budget; whatever it returns is final.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from acmeca.acme.service.accounts import summary_json
-from acmeca.acme.service.provisioner import AcmeProvisioners
+from acmeca.acme.service.orders import failed_validation_key
+from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
+from acmeca.acme.service.ratelimits import RateLimiter
 from acmeca.domain.clock import Clock
-from acmeca.domain.errors import CAError, ErrorSummary, Malformed, NotFound, Subproblem
+from acmeca.domain.errors import CAAProblem, CAError, ErrorSummary, Malformed, NotFound, RateLimited, Subproblem
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
 from acmeca.store import acme_orders as store
@@ -48,6 +51,15 @@ Validator = Callable[[ChallengeType, Identifier, str, str, Any], Awaitable[Verdi
 SettingsFactory = Callable[[dict[str, Any], dict[str, Any]], Any]
 
 
+class CAAChecker(Protocol):
+    """acmeca.validation.caa.check_caa's signature: a verdict for one identifier, never a write."""
+
+    def __call__(
+        self, identifier: Identifier, *, caa_identities: Sequence[str], account_uri: str | None,
+        method: ChallengeType | None, settings: Any,
+    ) -> Awaitable[Verdict]: ...
+
+
 @dataclass(frozen=True)
 class ValidationContext:
     """The validator and the top-level ``validation`` object that per-provisioner settings override."""
@@ -55,6 +67,7 @@ class ValidationContext:
     validate: Validator
     settings_for: SettingsFactory
     top_level: dict[str, Any]
+    check_caa: CAAChecker | None = None  # consulted when the provisioner lists caaIdentities
 
 
 def key_authorization(token: str, account: AccountRecord) -> str:
@@ -65,13 +78,14 @@ def key_authorization(token: str, account: AccountRecord) -> str:
 class ChallengeService:
     def __init__(
         self, db: Database, clock: Clock, provisioners: AcmeProvisioners, validation: ValidationContext,
-        *, wake: Callable[[], None] = lambda: None,
+        *, wake: Callable[[], None] = lambda: None, limiter: RateLimiter | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._provisioners = provisioners
         self._validation = validation
         self._wake = wake
+        self._limiter = limiter
 
     async def challenge(self, account: AccountRecord, challenge_id: str) -> tuple[ChallengeRecord, AuthorizationRecord]:
         async with self._db.read() as conn:
@@ -81,8 +95,13 @@ class ChallengeService:
             raise NotFound("no such challenge")
         return challenge, authz
 
-    async def respond(self, account: AccountRecord, challenge_id: str) -> tuple[ChallengeRecord, AuthorizationRecord]:
-        """The client says it is ready: schedule exactly one validation (§7.5.1)."""
+    async def respond(
+        self, account: AccountRecord, challenge_id: str, *, account_uri: str | None = None
+    ) -> tuple[ChallengeRecord, AuthorizationRecord]:
+        """The client says it is ready: schedule exactly one validation (§7.5.1).
+
+        ``account_uri`` is kept in the job for CAA's ``accounturi`` (the worker has no request to build it from).
+        """
         challenge, authz = await self.challenge(account, challenge_id)
         if authz.status is AuthorizationStatus.VALID or challenge.status is ChallengeStatus.PROCESSING:
             return challenge, authz
@@ -90,12 +109,20 @@ class ChallengeService:
             raise Malformed(f"the challenge is {challenge.status.value} and cannot be retried")
         if authz.expires_at <= self._clock.now():
             raise Malformed("the authorization has expired")
+        if self._limiter is not None:
+            limits = (await self._provisioners.by_id(authz.provisioner_id)).rate_limits
+            await self._limiter.check(
+                limits.failed_validations_per_account_per_identifier,
+                failed_validation_key(account.id, authz.identifier),
+            )
         now = self._clock.now()
         key_auth = key_authorization(challenge.token, account)
         async with self._db.write() as conn:
             started = await store.start_challenge(conn, challenge.id, key_auth)
             if started:
-                await jobs.enqueue(conn, kind=VALIDATE_JOB, subject_id=challenge.id, payload={}, now=now)
+                await jobs.enqueue(
+                    conn, kind=VALIDATE_JOB, subject_id=challenge.id, payload={"accountUri": account_uri}, now=now
+                )
         if not started:  # another request got there first: show what it left
             return await self.challenge(account, challenge_id)
         self._wake()
@@ -116,11 +143,28 @@ class ChallengeService:
                 challenge.type, authz.identifier, challenge.token, challenge.key_authorization or "", settings
             )
             error, record = (None if verdict.ok else verdict.error or CAError("validation failed")), verdict.record
+            if error is None:
+                error = await self._caa_refusal(provisioner, authz, challenge.type, job, settings)
         except CAError as exc:
             error, record = exc, None
         except ValueError as exc:  # the validation settings in ca.json are unusable
             error, record = CAError(f"validation is misconfigured: {exc}"), None
         await self.settle(job, challenge, authz, error=error, record=record)
+
+    async def _caa_refusal(
+        self, provisioner: AcmeProvisioner, authz: AuthorizationRecord, method: ChallengeType, job: JobRecord,
+        settings: Any,
+    ) -> CAError | None:
+        """RFC 8659/8657 at validation time, only when the provisioner names its CAA identities."""
+        checker = self._validation.check_caa
+        if not provisioner.caa_identities or checker is None:
+            return None
+        account_uri = job.payload.get("accountUri") if isinstance(job.payload, dict) else None
+        verdict = await checker(
+            authz_identifier(authz), caa_identities=provisioner.caa_identities,
+            account_uri=account_uri if isinstance(account_uri, str) else None, method=method, settings=settings,
+        )
+        return None if verdict.ok else verdict.error or CAAProblem("CAA forbids issuance")
 
     async def abandon(self, job: JobRecord) -> None:
         """A job that kept crashing its worker: record the failure instead of leaving it processing."""
@@ -141,7 +185,9 @@ class ChallengeService:
         records = _records(record)
         # Looked up before the write transaction: nothing may wait on another connection while holding the
         # SQLite write lock, or a full pool of writers queued behind it deadlocks until the busy timeout.
-        valid_for = (await self._provisioners.by_id(authz.provisioner_id)).lifetimes.valid_authz
+        provisioner = await self._provisioners.by_id(authz.provisioner_id)
+        valid_for = provisioner.lifetimes.valid_authz
+        failed = False
         async with self._db.write() as conn:
             if error is None:
                 settled = await store.settle_challenge(
@@ -160,6 +206,7 @@ class ChallengeService:
                     record=records,
                 )
                 if settled:
+                    failed = True
                     await store.move_authz(
                         conn, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.INVALID
                     )
@@ -169,6 +216,12 @@ class ChallengeService:
                     )
                     await self._roll_up_orders(conn, authz.id, now=now, error=order_error)
             await jobs.finish(conn, job.id, owner=job.lease_owner or "")
+        if failed and self._limiter is not None:  # after the write: the limiter uses its own connections
+            with contextlib.suppress(RateLimited):  # an exhausted bucket stays exhausted; the failure is recorded
+                await self._limiter.spend(
+                    provisioner.rate_limits.failed_validations_per_account_per_identifier,
+                    failed_validation_key(authz.account_id, authz.identifier),
+                )
 
     async def _roll_up_orders(self, conn: Any, authz_id: str, *, now: Any, error: CAError | None) -> None:
         for order_id in await store.order_ids_for_authz(conn, authz_id, [OrderStatus.PENDING]):
@@ -185,6 +238,13 @@ class ChallengeService:
     async def _finish(self, job: JobRecord) -> None:
         async with self._db.write() as conn:
             await jobs.finish(conn, job.id, owner=job.lease_owner or "")
+
+
+def authz_identifier(authz: AuthorizationRecord) -> Identifier:
+    """The name CAA is asked about: a wildcard authorization is for ``*.base`` (``issuewild`` governs it)."""
+    if authz.wildcard:
+        return Identifier(authz.identifier.type, f"*.{authz.identifier.value}")
+    return authz.identifier
 
 
 def _records(record: Any) -> list[dict[str, Any]] | None:

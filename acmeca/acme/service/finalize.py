@@ -18,17 +18,19 @@ from typing import Any
 from jwcrypto import jwk
 
 from acmeca.acme.service.accounts import summary_json
+from acmeca.acme.service.caa_recheck import CAARecheck
 from acmeca.acme.service.orders import OrderService
 from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
+from acmeca.acme.service.renewals import RenewalService
 from acmeca.crypto.csr import InvalidCSR, ParsedCSR, parse_csr_der
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
 from acmeca.domain.clock import Clock
-from acmeca.domain.errors import BadCSR, BadPublicKey, CAError, ErrorSummary, OrderNotReady
+from acmeca.domain.errors import BadCSR, BadPublicKey, CAError, ErrorSummary, InvalidProfile, OrderNotReady
 from acmeca.domain.identifiers import Identifier, IdentifierType, canonical_dns_name, canonical_ip
 from acmeca.domain.records import Requester
 from acmeca.domain.status import OrderStatus, RequesterKind
 from acmeca.engine.issuer import IssuingEngine
-from acmeca.engine.requests import IssuanceRequest, Validity
+from acmeca.engine.requests import CertificateProfile, IssuanceRequest, Validity
 from acmeca.store import acme_accounts, acme_orders, jobs
 from acmeca.store.acme_accounts import AccountRecord
 from acmeca.store.acme_orders import OrderRecord
@@ -94,10 +96,19 @@ def check_csr(der: bytes, order: OrderRecord, account: AccountRecord) -> tuple[P
     return csr, common_name
 
 
+def certificate_profile(provisioner: AcmeProvisioner, order: OrderRecord) -> CertificateProfile:
+    """The order's profile as the engine takes it; gone from the provisioner since newOrder → invalidProfile."""
+    found = provisioner.profiles.get(order.profile)
+    if found is None:
+        raise InvalidProfile(f"profile {order.profile!r} is no longer offered; place a new order")
+    return found.certificate
+
+
 class FinalizeService:
     def __init__(
         self, db: Database, clock: Clock, engine: IssuingEngine, orders: OrderService,
-        provisioners: AcmeProvisioners, *, owner: str,
+        provisioners: AcmeProvisioners, *, owner: str, renewals: RenewalService | None = None,
+        caa: CAARecheck | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -105,14 +116,20 @@ class FinalizeService:
         self._orders = orders
         self._provisioners = provisioners
         self._owner = owner
+        self._renewals = renewals
+        self._caa = caa
 
     async def finalize(
-        self, provisioner: AcmeProvisioner, account: AccountRecord, order_id: str, csr_der: bytes
+        self, provisioner: AcmeProvisioner, account: AccountRecord, order_id: str, csr_der: bytes,
+        *, account_uri: str | None = None,
     ) -> OrderRecord:
         order = await self._orders.order(account, order_id)
         if order.status is not OrderStatus.READY:
             raise OrderNotReady(f"the order is {order.status.value}, not ready")
         csr, common_name = check_csr(csr_der, order, account)
+        certificate_profile(provisioner, order)  # a profile retired since newOrder: invalidProfile, still ready
+        if self._caa is not None:
+            await self._caa.check(provisioner, order, account_uri)
         now = self._clock.now()
         async with self._db.write() as conn:
             if await acme_accounts.by_thumbprint(conn, public_key_thumbprint(csr.public_key)) is not None:
@@ -140,6 +157,7 @@ class FinalizeService:
                     public_key=csr.public_key, common_name=common_name, identifiers=order.identifiers,
                     requester=Requester(RequesterKind.ACME_ACCOUNT, account.id), provisioner=provisioner.ref,
                     claims=provisioner.claims, validity=Validity(order.not_before, order.not_after),
+                    profile=certificate_profile(provisioner, order),
                     acme_account_id=account.id, acme_order_id=order.id, acme_eab_key_id=account.eab_key_id,
                 )
             )
@@ -150,7 +168,10 @@ class FinalizeService:
         except CAError as exc:
             await self._settle(order, OrderStatus.INVALID, error=summary_json(ErrorSummary.of(exc)))
             raise
-        return await self._settle(order, OrderStatus.VALID, serial=issued.serial)
+        settled = await self._settle(order, OrderStatus.VALID, serial=issued.serial)
+        if self._renewals is not None:
+            await self._renewals.mark_replaced(order.replaces, order.id)
+        return settled
 
     async def _settle(
         self, order: OrderRecord, status: OrderStatus, *, error: dict[str, Any] | None = None,

@@ -14,7 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from acmeca.acme.service.accounts import summary_json
+from acmeca.acme.service.profiles import DEFAULT_PROFILE
 from acmeca.acme.service.provisioner import AcmeProvisioner
+from acmeca.acme.service.ratelimits import RateLimiter
+from acmeca.acme.service.renewals import RenewalService
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import (
     CAError,
@@ -84,6 +87,22 @@ def parse_order_identifiers(provisioner: AcmeProvisioner, raw: object) -> tuple[
     return tuple(parsed)
 
 
+def select_profile(provisioner: AcmeProvisioner, requested: object) -> str:
+    """The order's profile name: absent means ``default``; anything not offered is invalidProfile."""
+    if requested is None:
+        return DEFAULT_PROFILE
+    if not isinstance(requested, str) or requested not in provisioner.profiles:
+        offered = ", ".join(sorted(provisioner.profiles))
+        raise InvalidProfile(f"profile {requested!r} is not offered (offered: {offered})")
+    return requested
+
+
+def failed_validation_key(account_id: str, identifier: Identifier) -> str:
+    """The failedValidationsPerAccountPerIdentifier bucket: a wildcard counts against its base name."""
+    base = identifier.base
+    return f"{account_id}:{base.type.value}:{base.value}"
+
+
 def _time(value: object, name: str) -> datetime | None:
     if value is None:
         return None
@@ -99,10 +118,15 @@ def _time(value: object, name: str) -> datetime | None:
 
 
 class OrderService:
-    def __init__(self, db: Database, clock: Clock, name_policy: object = None) -> None:
+    def __init__(
+        self, db: Database, clock: Clock, name_policy: object = None, *, renewals: RenewalService | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
         self._db = db
         self._clock = clock
         self._name_policy = name_policy  # the engine's; checked at newOrder so a refused name fails early
+        self._renewals = renewals
+        self._limiter = limiter
 
     async def new_order(
         self, provisioner: AcmeProvisioner, account: AccountRecord, payload: dict[str, Any]
@@ -119,8 +143,17 @@ class OrderService:
                 resolve_validity(Validity(not_before, not_after), provisioner.claims, now=now, backdate=timedelta(0))
             except Forbidden as exc:  # a duration outside the claims is a bad request, not a bad name
                 raise Malformed(exc.detail) from None
-        if payload.get("profile") not in (None, "default"):
-            raise InvalidProfile(f"profile {payload.get('profile')!r} is not offered")
+        profile = select_profile(provisioner, payload.get("profile"))
+        replaces = payload.get("replaces")
+        renewing = await self._renewals.check_replaces(account, identifiers, replaces) if self._renewals else None
+        if self._limiter is not None:
+            if renewing is None:  # an ARI renewal is exempt: it replaces a certificate, it does not add one
+                await self._limiter.spend(provisioner.rate_limits.new_orders_per_account, account.id)
+            for identifier in identifiers:
+                await self._limiter.check(
+                    provisioner.rate_limits.failed_validations_per_account_per_identifier,
+                    failed_validation_key(account.id, identifier),
+                )
         lifetimes = provisioner.lifetimes
         authz_ids: list[str] = []
         all_reused = True
@@ -138,7 +171,7 @@ class OrderService:
             order = OrderRecord(
                 id=secrets.token_urlsafe(16), account_id=account.id, provisioner_id=provisioner.id,
                 status=OrderStatus.READY if all_reused else OrderStatus.PENDING, identifiers=identifiers,
-                profile="default",
+                profile=profile, replaces=replaces if renewing is not None else None,
                 expires_at=now + lifetimes.order, created_at=now, updated_at=now, authz_ids=tuple(authz_ids),
                 not_before=not_before, not_after=not_after,
             )

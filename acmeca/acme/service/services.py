@@ -9,21 +9,24 @@ from __future__ import annotations
 import secrets
 import socket
 from dataclasses import dataclass
-from pathlib import Path
 
 from acmeca.acme.service.accounts import AccountService
+from acmeca.acme.service.caa_recheck import CAARecheck
 from acmeca.acme.service.certificates import CertificateService
 from acmeca.acme.service.challenges import VALIDATE_JOB, ChallengeService, ValidationContext
 from acmeca.acme.service.finalize import FINALIZE_JOB, FinalizeService
 from acmeca.acme.service.nonces import NonceService
 from acmeca.acme.service.orders import OrderService
 from acmeca.acme.service.provisioner import AcmeProvisioners
+from acmeca.acme.service.ratelimits import RateLimiter
+from acmeca.acme.service.renewals import RenewalService
 from acmeca.acme.service.worker import JobKind, JobWorker
 from acmeca.config import CAConfig
 from acmeca.domain.clock import Clock
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.store.database import Database
+from acmeca.store.rate_limits import RateLimitRepository
 
 
 @dataclass(frozen=True)
@@ -36,19 +39,12 @@ class AcmeServices:
     finalize: FinalizeService
     certificates: CertificateService
     worker: JobWorker
+    renewals: RenewalService
 
 
 def worker_identity() -> str:
     """A lease owner name unique to this process and start, readable in the jobs table."""
     return f"{socket.gethostname()}:{secrets.token_hex(4)}"
-
-
-def _read_chains(config: CAConfig) -> tuple[tuple[str, ...], ...]:
-    """Alternate chains from ca.json, read once at start (intermediates only, never the root)."""
-    chains: list[tuple[str, ...]] = []
-    for paths in config.alternate_chains:
-        chains.append(tuple(Path(p).read_text(encoding="ascii") for p in paths))
-    return tuple(chains)
 
 
 def build_services(
@@ -57,15 +53,21 @@ def build_services(
 ) -> AcmeServices:
     owner = worker_identity()
     provisioners = AcmeProvisioners(catalog, config.authority.claims)
-    orders = OrderService(db, clock, name_policy=engine.name_policy)
-    finalize = FinalizeService(db, clock, engine, orders, provisioners, owner=owner)
+    renewals = RenewalService(db, clock, engine)
+    limiter = RateLimiter(RateLimitRepository(db), clock)
+    orders = OrderService(db, clock, name_policy=engine.name_policy, renewals=renewals, limiter=limiter)
+    finalize = FinalizeService(
+        db, clock, engine, orders, provisioners, owner=owner, renewals=renewals,
+        caa=CAARecheck(db, clock, validation),
+    )
     worker_kinds: dict[str, JobKind] = {}
     worker = JobWorker(db, clock, owner=owner, kinds=worker_kinds, poll_interval=poll_interval)
-    challenges = ChallengeService(db, clock, provisioners, validation, wake=worker.wake)
+    challenges = ChallengeService(db, clock, provisioners, validation, wake=worker.wake, limiter=limiter)
     worker_kinds[VALIDATE_JOB] = JobKind(run=challenges.run, abandon=challenges.abandon)
     worker_kinds[FINALIZE_JOB] = JobKind(run=finalize.resume, abandon=finalize.abandon)
     return AcmeServices(
-        provisioners=provisioners, nonces=NonceService(db, clock), accounts=AccountService(db, clock),
+        provisioners=provisioners, nonces=NonceService(db, clock), accounts=AccountService(db, clock, limiter=limiter),
         orders=orders, challenges=challenges, finalize=finalize,
-        certificates=CertificateService(clock, engine, orders, _read_chains(config)), worker=worker,
+        certificates=CertificateService(clock, engine, orders, engine.alternate_chain_pems()), worker=worker,
+        renewals=renewals,
     )

@@ -32,10 +32,13 @@ NONCE_SWEEP_SECONDS = 600.0
 
 def default_validation(top_level: dict[str, Any]) -> ValidationContext:
     """The real validators of acmeca.validation, imported late so the edge loads without them."""
+    from acmeca.validation.caa import check_caa
     from acmeca.validation.dispatch import validate
     from acmeca.validation.settings import ValidationSettings
 
-    return ValidationContext(validate=validate, settings_for=ValidationSettings.from_config, top_level=top_level)
+    return ValidationContext(
+        validate=validate, settings_for=ValidationSettings.from_config, top_level=top_level, check_caa=check_caa
+    )
 
 
 @dataclass

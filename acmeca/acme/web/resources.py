@@ -47,7 +47,10 @@ def order_json(request: web.Request, order: OrderRecord) -> dict[str, Any]:
         "identifiers": [i.to_json() for i in order.identifiers],
         "authorizations": [url_for(request, AUTHZ, authz_id=a) for a in order.authz_ids],
         "finalize": url_for(request, FINALIZE, order_id=order.id),
+        "profile": order.profile,
     }
+    if order.replaces:
+        body["replaces"] = order.replaces
     if order.not_before:
         body["notBefore"] = timestamp(order.not_before)
     if order.not_after:

@@ -20,6 +20,7 @@ from acmeca.acme.web.handlers import (
     nonce,
     order,
     orders,
+    renewal_info,
     revoke,
 )
 from acmeca.acme.web.urls import (
@@ -36,6 +37,8 @@ from acmeca.acme.web.urls import (
     NEW_NONCE,
     NEW_ORDER,
     ORDER,
+    RENEWAL_INFO,
+    RENEWAL_INFO_CERT,
     REVOKE_CERT,
 )
 
@@ -60,4 +63,7 @@ def add_routes(app: web.Application) -> None:
     r.add_route("POST", "/{provisioner}/challenge/{authz_id}/{challenge_id}", challenge.post, name=CHALLENGE)
     r.add_route("POST", "/{provisioner}/certificate/{serial}", certificate.post, name=CERTIFICATE)
     r.add_route("POST", "/{provisioner}/certificate/{serial}/{chain}", certificate.post, name=CERTIFICATE_ALTERNATE)
+    # ARI: an unauthenticated GET (RFC 9773 §4.1); the bare URL is only advertised, never answered.
+    r.add_route("GET", "/{provisioner}/renewal-info", renewal_info.bare, name=RENEWAL_INFO)
+    r.add_route("GET", "/{provisioner}/renewal-info/{cert_id}", renewal_info.get, name=RENEWAL_INFO_CERT)
 

@@ -22,6 +22,8 @@ AUTHZ = "authz"
 CHALLENGE = "challenge"
 CERTIFICATE = "certificate"
 CERTIFICATE_ALTERNATE = "certificate-alternate"
+RENEWAL_INFO = "renewal-info"
+RENEWAL_INFO_CERT = "renewal-info-cert"
 
 
 def url_for(request: web.Request, name: str, **parts: str) -> str:

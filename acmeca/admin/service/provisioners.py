@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from acmeca.acme.service.provisioner import check_acme_document
 from acmeca.admin.service import linkedca
 from acmeca.admin.service.auth import AdminIdentity
 from acmeca.config import ConfigError, parse_claims
@@ -45,6 +46,8 @@ def validate_document(document: dict[str, Any], authority_claims: Claims) -> Non
             OIDCProvisioner(entry.ref, document, authority_claims)
         elif kind == "K8sSA":
             K8sSAProvisioner(entry.ref, document, authority_claims)
+        elif kind == "ACME":
+            check_acme_document(document, authority_claims)
     except InvalidProvisioner as exc:
         raise Malformed(str(exc)) from None
     except ValueError as exc:

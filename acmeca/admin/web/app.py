@@ -14,6 +14,7 @@ from aiohttp import web
 
 from acmeca.admin.web import handlers as h
 from acmeca.admin.web import policy_handlers as p
+from acmeca.admin.web import renewal_handlers
 from acmeca.admin.web.context import HOLDER, IDENTITY, Holder, ensure_first_admin, services
 from acmeca.admin.web.errors import render_admin_error
 from acmeca.domain.errors import CAError, NotFound, ServerInternal
@@ -71,6 +72,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/acme/eab/{provisioner}", p.add_eab_key)
     r.add_get("/acme/eab/{provisioner}/{reference}", p.list_eab_keys)
     r.add_delete("/acme/eab/{provisioner}/{id}", p.delete_eab_key)
+    r.add_post("/acme/renewal-info", renewal_handlers.suggest_early_renewal)
 
 
 def create_admin_app() -> web.Application:

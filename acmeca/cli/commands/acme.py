@@ -1,4 +1,5 @@
-"""``acmeca acme eab list|add|remove``: External Account Binding keys (stepca.md §4).
+"""``acmeca acme eab list|add|remove`` (External Account Binding keys, stepca.md §4) and
+``acmeca acme renewal-window`` (ask ARI clients to renew early).
 
 Upstream's open-source CA answers these with 501; here they work. The HMAC key is printed once, at
 creation, base64url without padding (what certbot's ``--eab-hmac-key`` and lego's ``--hmac`` expect).
@@ -63,11 +64,26 @@ async def remove_key(args: argparse.Namespace) -> int:
     return 0
 
 
+async def renewal_window(args: argparse.Namespace) -> int:
+    """Move the ARI window of some certificates to now, so ARI clients renew at their next poll."""
+    if not args.now:
+        raise CLIError("say --now: the suggested window can only be moved to now")
+    if bool(args.serial) == bool(args.issuer):
+        raise CLIError("give --serial (repeatable) or --issuer, not both")
+    body: dict[str, Any] = {"serials": args.serial} if args.serial else {"issuer": args.issuer}
+    session = await admin_session(args)
+    reply = await session.call("POST", "/admin/acme/renewal-info", body=body)
+    count = int(reply.get("count", 0))
+    print(f"Early renewal requested for {count} certificate{'s' if count != 1 else ''}.")
+    for serial in reply.get("serials", []):
+        print(serial)
+    return 0
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     group = commands.add_parser("acme", help="manage ACME settings of the CA")
-    eab = group.add_subparsers(dest="acme_command", metavar="<subcommand>", required=True).add_parser(
-        "eab", help="manage External Account Binding keys"
-    )
+    acme_commands = group.add_subparsers(dest="acme_command", metavar="<subcommand>", required=True)
+    eab = acme_commands.add_parser("eab", help="manage External Account Binding keys")
     sub = eab.add_subparsers(dest="eab_command", metavar="<subcommand>", required=True)
     listing = sub.add_parser("list", help="list EAB keys of an ACME provisioner")
     listing.add_argument("provisioner")
@@ -82,5 +98,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     remove.add_argument("provisioner")
     remove.add_argument("key_id", metavar="key-id")
     remove.set_defaults(handler=remove_key)
-    for parser in (listing, add, remove):
+    window = acme_commands.add_parser("renewal-window", help="ask ARI clients to renew certificates now")
+    window.add_argument("--serial", action="append", default=[], help="a certificate serial (repeatable)")
+    window.add_argument("--issuer", help="every live certificate of this intermediate (SKI in hex)")
+    window.add_argument("--now", action="store_true", help="move the suggested renewal window to now")
+    window.set_defaults(handler=renewal_window)
+    for parser in (listing, add, remove, window):
         add_admin_flags(parser)

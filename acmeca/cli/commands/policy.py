@@ -113,6 +113,45 @@ async def wildcards(args: argparse.Namespace) -> int:
     return 0
 
 
+SSH_TYPES = {"user": {"email": "emails", "principal": "principals"},
+             "host": {"dns": "dns", "ip": "ips", "email": "emails", "principal": "principals"}}
+
+
+async def ssh_rule(args: argparse.Namespace) -> int:
+    """SSH rules are stored and validated (no SSH CA issues under them yet), with step's CLI shape."""
+    session = await admin_session(args)
+    path = policy_path(args)
+    current = await _current(session, path)
+    document = current or {}
+    rules = document.setdefault("ssh", {}).setdefault(args.cert_type, {}).setdefault(args.side, {})
+    key = SSH_TYPES[args.cert_type][args.name_type]
+    values: list[str] = list(rules.get(key) or [])
+    for value in args.values:
+        if args.remove and value in values:
+            values.remove(value)
+        elif not args.remove and value not in values:
+            values.append(value)
+    rules[key] = values
+    await _save(session, path, current is not None, document)
+    return 0
+
+
+def _register_ssh(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    ssh = actions.add_parser("ssh", help="SSH rules").add_subparsers(dest="cert_type", required=True)
+    for cert_type, types in SSH_TYPES.items():
+        sides = ssh.add_parser(cert_type, help=f"SSH {cert_type} certificate rules").add_subparsers(
+            dest="side", required=True
+        )
+        for side in ("allow", "deny"):
+            kinds = sides.add_parser(side, help=f"{side} names").add_subparsers(dest="name_type", required=True)
+            for name_type in types:
+                parser = kinds.add_parser(name_type, help=f"{side} {name_type} names")
+                parser.add_argument("values", nargs="+", metavar="value")
+                parser.add_argument("--remove", action="store_true", help="remove the value(s) instead of adding")
+                parser.set_defaults(handler=ssh_rule)
+                _scope_flags(parser, "authority")
+
+
 def _scope_flags(parser: argparse.ArgumentParser, scope: str) -> None:
     parser.set_defaults(scope=scope)
     if scope != "authority":
@@ -146,6 +185,8 @@ def _register_scope(sub: argparse._SubParsersAction[argparse.ArgumentParser], sc
         parser = wild.add_parser(side, help=f"{side} wildcard names")
         parser.set_defaults(handler=wildcards)
         _scope_flags(parser, scope)
+    if scope == "authority":  # as step's CLI: SSH rules only at authority level
+        _register_ssh(actions)
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

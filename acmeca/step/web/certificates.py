@@ -12,8 +12,7 @@ from aiohttp import web
 
 from acmeca.domain.errors import Malformed
 from acmeca.edge.keys import CONFIG
-from acmeca.engine.requests import IssuedCertificate
-from acmeca.step.service import RevokeRequest, SignRequest
+from acmeca.step.service import IssuedCertificate, RevokeRequest, SignRequest
 from acmeca.step.web.keys import STEP
 
 

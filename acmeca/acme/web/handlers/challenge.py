@@ -6,7 +6,7 @@ from aiohttp import web
 
 from acmeca.acme.web.context import account_of, json_reply, services, verify
 from acmeca.acme.web.resources import challenge_json
-from acmeca.acme.web.urls import AUTHZ, CHALLENGE, url_for
+from acmeca.acme.web.urls import ACCOUNT, AUTHZ, CHALLENGE, url_for
 from acmeca.domain.errors import NotFound
 from acmeca.domain.status import ChallengeStatus
 
@@ -21,7 +21,9 @@ async def post(request: web.Request) -> web.Response:
     if verified.payload is None:
         challenge, authz = await challenges.challenge(account, challenge_id)
     else:
-        challenge, authz = await challenges.respond(account, challenge_id)  # other fields ignored (§7.5.1)
+        challenge, authz = await challenges.respond(  # other fields ignored (§7.5.1)
+            account, challenge_id, account_uri=url_for(request, ACCOUNT, account_id=account.id)
+        )
     if authz.id != request.match_info["authz_id"]:
         raise NotFound("no such challenge")
     response = json_reply(

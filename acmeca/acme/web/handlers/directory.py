@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from acmeca.acme.web.context import json_reply, provisioner
-from acmeca.acme.web.urls import KEY_CHANGE, NEW_ACCOUNT, NEW_NONCE, NEW_ORDER, REVOKE_CERT, url_for
+from acmeca.acme.web.urls import KEY_CHANGE, NEW_ACCOUNT, NEW_NONCE, NEW_ORDER, RENEWAL_INFO, REVOKE_CERT, url_for
 
 
 async def get(request: web.Request) -> web.Response:
@@ -19,6 +19,7 @@ async def get(request: web.Request) -> web.Response:
         meta["website"] = prov.website
     if prov.caa_identities:
         meta["caaIdentities"] = list(prov.caa_identities)
+    meta["profiles"] = {name: profile.description for name, profile in prov.profiles.items()}
     return json_reply(
         {
             "newNonce": url_for(request, NEW_NONCE),
@@ -26,6 +27,7 @@ async def get(request: web.Request) -> web.Response:
             "newOrder": url_for(request, NEW_ORDER),
             "revokeCert": url_for(request, REVOKE_CERT),
             "keyChange": url_for(request, KEY_CHANGE),
+            "renewalInfo": url_for(request, RENEWAL_INFO),  # no trailing slash: clients append "/{certID}"
             "meta": meta,
         }
     )

@@ -7,6 +7,7 @@ from aiohttp import web
 from acmeca.acme.web.context import account_of, provisioner, services, verify
 from acmeca.acme.web.handlers.order import order_reply
 from acmeca.acme.web.jws import b64decode
+from acmeca.acme.web.urls import ACCOUNT, url_for
 from acmeca.domain.errors import Malformed
 
 
@@ -16,7 +17,9 @@ async def post(request: web.Request) -> web.Response:
         raise Malformed("finalize needs a payload with a csr")
     csr = b64decode(verified.payload["csr"], "csr")
     acme = await services(request)
+    account = account_of(verified)
     order = await acme.finalize.finalize(
-        await provisioner(request), account_of(verified), request.match_info["order_id"], csr
+        await provisioner(request), account, request.match_info["order_id"], csr,
+        account_uri=url_for(request, ACCOUNT, account_id=account.id),
     )
     return order_reply(request, order)
