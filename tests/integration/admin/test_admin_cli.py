@@ -115,6 +115,11 @@ def test_authority_policy_refuses_names_at_sign(admin_ca: AdminCA, tmp_path: Pat
                              str(admin_ca.server.password_file), "--force", check=False)
     assert code == 1
     assert "not allowed" in out
+    code, out = admin_ca.admin_cli("policy", "authority", "ssh", "user", "allow", "email", "example.com")
+    assert json.loads(out)["ssh"] == {"user": {"allow": {"emails": ["example.com"]}}}
+    code, out = admin_ca.admin_cli("policy", "authority", "ssh", "host", "deny", "ip", "10.0.0.0/40", check=False)
+    assert code == 1
+    assert "cannot parse ip constraint" in out
     assert admin_ca.admin_cli("policy", "authority", "remove")[1].strip() == "policy deleted"
     admin_ca.certificate("web.evil.test", tmp_path)
 
