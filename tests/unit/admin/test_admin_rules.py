@@ -9,7 +9,9 @@ import pytest
 
 from acmeca.admin.service.auth import AdminIdentity
 from acmeca.admin.service.policies import PolicyService, PolicyTarget, authority_target
+from acmeca.admin.service.provisioners import validate_document
 from acmeca.domain import errors as e
+from acmeca.domain.claims import Claims
 from acmeca.domain.clock import FrozenClock
 from acmeca.engine.provisioners import config_entry
 from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
@@ -85,3 +87,22 @@ async def test_policy_lifecycle(database: Database) -> None:
     await policies.delete(CALLER, target)
     with pytest.raises(e.NotFound):
         await policies.delete(CALLER, target)
+
+
+INVALID_PROVISIONERS: list[tuple[dict[str, Any], str]] = [
+    ({"type": "ACME", "name": "a", "claims": {"minTLSCertDuration": "48h", "maxTLSCertDuration": "1h"}}, "<="),
+    ({"type": "ACME", "name": "a", "claims": {"defaultTLSCertDuration": "100h"}}, "<="),
+    ({"type": "ACME", "name": "a", "claims": {"minTLSCertDuration": "-5m"}}, "positive"),
+    ({"type": "ACME", "name": "a", "claims": {"maxTLSCertDuration": "soon"}}, "duration"),
+    ({"type": "OIDC", "name": "o", "clientID": "c"}, "configurationEndpoint"),
+    ({"type": "X5C", "name": "x"}, "needs roots"),
+    ({"type": "X5C", "name": "x", "roots": "bm90IGEgY2VydA=="}, "x"),
+    ({"type": "K8sSA", "name": "k", "publicKeys": "bm90IGEga2V5"}, "K8sSA"),
+    ({"type": "JWK", "name": "j", "key": {"kty": "EC"}}, "j"),
+]
+
+
+@pytest.mark.parametrize(("document", "message"), INVALID_PROVISIONERS)
+def test_provisioners_that_could_not_serve_are_refused(document: dict[str, Any], message: str) -> None:
+    with pytest.raises(e.Malformed, match=message):
+        validate_document(document, Claims())
