@@ -15,8 +15,8 @@ from acmeca.cli.tokens import ca_json_path
 from acmeca.config import load_config
 from acmeca.domain.errors import CAError
 from acmeca.engine.requests import IssuedCertificate
-from acmeca.server.services import StartupError, build_services
-from acmeca.step.service import SignRequest
+from acmeca.server.services import Services, StartupError, build_services
+from acmeca.step.service import RevokeRequest, SignRequest
 
 
 def _ca_password(args: argparse.Namespace) -> bytes | None:
@@ -25,18 +25,36 @@ def _ca_password(args: argparse.Namespace) -> bytes | None:
     return read_password_file(Path(path)) if path else None
 
 
-async def sign_offline(args: argparse.Namespace, csr_pem: str, ott: str) -> IssuedCertificate:
+async def _local_service(args: argparse.Namespace) -> Services:
     config = load_config(ca_json_path(args))
     try:
         services = await build_services(config, _ca_password(args))
     except StartupError as exc:
         raise CLIError(str(exc)) from None
+    if services.step is None:
+        await services.close()
+        raise CLIError("the token API is not available in this build")
+    return services
+
+
+async def sign_offline(args: argparse.Namespace, csr_pem: str, ott: str) -> IssuedCertificate:
+    services = await _local_service(args)
+    assert services.step is not None
     try:
-        if services.step is None:
-            raise CLIError("the token API is not available in this build")
         return await services.step.sign(
             SignRequest(csr=csr_pem, ott=ott, not_before=args.not_before or "", not_after=args.not_after or "")
         )
+    except CAError as exc:
+        raise CLIError(exc.detail) from None
+    finally:
+        await services.close()
+
+
+async def revoke_offline(args: argparse.Namespace, request: RevokeRequest) -> None:
+    services = await _local_service(args)
+    assert services.step is not None
+    try:
+        await services.step.revoke(request, peer=None)
     except CAError as exc:
         raise CLIError(exc.detail) from None
     finally:

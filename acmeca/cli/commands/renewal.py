@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from acmeca.crypto.keys import (
 from acmeca.domain.durations import format_duration, parse_duration
 from acmeca.domain.errors import Malformed
 from acmeca.domain.status import RevocationReason
+from acmeca.step.service import RevokeRequest
 
 
 def _root(args: argparse.Namespace) -> Path:
@@ -214,10 +215,10 @@ def parse_reason_code(value: str | None) -> int:
 
 
 async def revoke(args: argparse.Namespace) -> int:
+    """By the certificate itself over mTLS (``--cert/--key``), else by a revoke token; ``--offline`` locally."""
     from acmeca.cli.commands.lifecycle import canonical_or_raw, mint_token
 
-    body: dict[str, Any] = {"reasonCode": parse_reason_code(args.reason_code), "reason": args.reason or "",
-                            "passive": True}
+    request = RevokeRequest(serial=None, reason_code=parse_reason_code(args.reason_code), reason=args.reason or "")
     if args.cert:
         if not args.key:
             raise CLIError("--cert needs --key")
@@ -225,17 +226,29 @@ async def revoke(args: argparse.Namespace) -> int:
         serial = str(files.chain()[0].serial_number)
         if args.serial and canonical_or_raw(args.serial) != serial:
             raise CLIError("the serial number does not match --cert")
-        client = files.mtls_client()
+        await files.mtls_client().json("POST", "/1.0/revoke", body=_revoke_body(replace(request, serial=serial)),
+                                       expect=(200,))
     else:
         if not args.serial:
             raise CLIError("missing serial number: pass it, or use --cert and --key")
         serial = canonical_or_raw(args.serial)
-        body["ott"] = args.token or await mint_token(args, serial, purpose="revoke")
-        client = ca_client(args)
-    body["serial"] = serial
-    await client.json("POST", "/1.0/revoke", body=body, expect=(200,))
+        request = replace(request, serial=serial, ott=args.token or await mint_token(args, serial, purpose="revoke"))
+        if args.offline:
+            from acmeca.cli.offline import revoke_offline
+
+            await revoke_offline(args, request)
+        else:
+            await ca_client(args).json("POST", "/1.0/revoke", body=_revoke_body(request), expect=(200,))
     print(f"Certificate with Serial Number {serial} has been revoked.")
     return 0
+
+
+def _revoke_body(request: RevokeRequest) -> dict[str, Any]:
+    body: dict[str, Any] = {"serial": request.serial, "reasonCode": request.reason_code, "reason": request.reason,
+                            "passive": True}
+    if request.ott:
+        body["ott"] = request.ott
+    return body
 
 
 def _add_daemon_flags(parser: argparse.ArgumentParser) -> None:

@@ -181,3 +181,15 @@ def test_renew_and_revoke_tokens_from_the_token_command(step_ca: CAServer, tmp_p
     step_ca.cli("revoke", serial, "--token", token_file.read_text().strip(), "--reason", "rotated",
                 "--reasonCode", "superseded")
     assert rekeyed.serial_number in crl_serials(step_ca)
+
+
+def test_offline_revoke(step_ca: CAServer, tmp_path: Path) -> None:
+    crt = tmp_path / "o.crt"
+    pw = str(step_ca.password_file)
+    step_ca.cli("certificate", "orev.local", str(crt), str(tmp_path / "o.key"), "--provisioner-password-file", pw)
+    serial = str(leaf(crt).serial_number)
+    out = step_ca.cli("revoke", serial, "--offline", "--provisioner-password-file", pw, "--reasonCode", "1")
+    assert out.stdout.strip() == f"Certificate with Serial Number {serial} has been revoked."
+    assert int(serial) in crl_serials(step_ca)  # the offline CLI stored the new CRL; the server serves it
+    assert "certificate has been revoked" in _refused(step_ca.cli("renew", str(crt), str(tmp_path / "o.key"),
+                                                                  check=False))
