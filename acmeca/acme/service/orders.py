@@ -146,14 +146,14 @@ class OrderService:
         profile = select_profile(provisioner, payload.get("profile"))
         replaces = payload.get("replaces")
         renewing = await self._renewals.check_replaces(account, identifiers, replaces) if self._renewals else None
-        if self._limiter is not None:
-            if renewing is None:  # an ARI renewal is exempt: it replaces a certificate, it does not add one
-                await self._limiter.spend(provisioner.rate_limits.new_orders_per_account, account.id)
+        if self._limiter is not None:  # checks first, so a refused order spends nothing
             for identifier in identifiers:
                 await self._limiter.check(
                     provisioner.rate_limits.failed_validations_per_account_per_identifier,
                     failed_validation_key(account.id, identifier),
                 )
+            if renewing is None:  # an ARI renewal is exempt: it replaces a certificate, it does not add one
+                await self._limiter.spend(provisioner.rate_limits.new_orders_per_account, account.id)
         lifetimes = provisioner.lifetimes
         authz_ids: list[str] = []
         all_reused = True

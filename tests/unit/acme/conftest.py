@@ -165,7 +165,10 @@ async def acme_env(
     pki = create_ca_certificates("Test", root_key, intermediate_key, now=clock.now() - timedelta(days=1))
     runtime = Runtime(cpu_workers=2)
     engine = IssuingEngine(
-        authority=SigningAuthority(pki.intermediate, intermediate_key, (pki.intermediate,)),
+        # The "alternate chain" is just another certificate: ACME serves what the engine loaded from ca.json.
+        authority=SigningAuthority(
+            pki.intermediate, intermediate_key, (pki.intermediate,), alternate_chains=((pki.root,),)
+        ),
         certificates=CertificateRepository(database), clock=clock, runtime=runtime, backdate=timedelta(minutes=1),
     )
     root_pem = pki.root.public_bytes(serialization.Encoding.PEM)

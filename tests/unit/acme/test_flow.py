@@ -61,7 +61,7 @@ async def test_directory_and_nonce_headers(acme_env: AcmeEnv) -> None:
     assert directory["newAccount"] == f"{acme_env.base}/acme/tos/new-account"
     assert directory["meta"] == {
         "externalAccountRequired": False, "termsOfService": "https://ca.test/tos", "website": "https://ca.test",
-        "caaIdentities": ["ca.test"],
+        "caaIdentities": ["ca.test"], "profiles": {"default": "The provisioner's default certificate"},
     }
     assert reply.links("index") == []
     head = await client.raw("HEAD", directory["newNonce"])
