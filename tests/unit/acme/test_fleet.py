@@ -6,9 +6,12 @@ Runs on SQLite and PostgreSQL (the ``database`` fixture).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -17,9 +20,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from acmeca.acme.service.renewal_info import encode_cert_id
 from acmeca.acme.service.renewals import RenewalService
 from acmeca.domain.errors import CAAProblem
+from acmeca.store.database import Database
 from acmeca.store.schema import certificates
 from tests.support.acme_client import AcmeClient, make_csr
-from tests.unit.acme.fleet_env import FleetEnv, fleet_env  # noqa: F401  (the fixture)
+from tests.unit.acme.fleet_env import FleetEnv, fleet_environment
+
+
+@pytest.fixture
+async def fleet_env(database: Database, tmp_path: Path, aiohttp_server: Any) -> AsyncIterator[FleetEnv]:
+    async for env in fleet_environment(database, tmp_path, aiohttp_server):
+        yield env
 
 
 async def _issue(
@@ -71,7 +81,8 @@ async def test_unknown_profile_is_invalid_profile(fleet_env: FleetEnv) -> None:
         reply = await client.new_order([{"type": "dns", "value": "x.test"}], profile=bad)
         assert (reply.status, reply.problem_type) == (400, "invalidProfile"), reply.body
     default = await client.new_order([{"type": "dns", "value": "x.test"}], profile="default")
-    assert default.status == 201 and default.json()["profile"] == "default"
+    assert default.status == 201
+    assert default.json()["profile"] == "default"
 
 
 async def test_renewal_info_window_and_errors(fleet_env: FleetEnv) -> None:
@@ -102,7 +113,8 @@ async def test_early_renewal_and_revocation_move_the_window_to_now(fleet_env: Fl
     assert await service.suggest_early(serials=[str(early.serial_number)]) == [str(early.serial_number)]
     now = fleet_env.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     moved = (await _renewal_info(fleet_env, client, _cert_id(fleet_env, early))).json()["suggestedWindow"]
-    assert moved["end"] == now and moved["start"] < now
+    assert moved["end"] == now
+    assert moved["start"] < now
     calm = (await _renewal_info(fleet_env, client, _cert_id(fleet_env, untouched))).json()["suggestedWindow"]
     assert calm["start"] > now
     assert (await client.revoke(untouched.public_bytes(Encoding.DER))).status == 200
