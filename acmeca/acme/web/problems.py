@@ -7,6 +7,7 @@ subclass added later inherits its parent's rendering until it is given a row of 
 from __future__ import annotations
 
 import json
+import math
 import logging
 from typing import Any
 
@@ -98,7 +99,8 @@ def problem_response(error: e.CAError) -> web.Response:
     if isinstance(error, e.Conflict) and error.location:
         response.headers["Location"] = error.location
     if isinstance(error, e.RateLimited):
-        response.headers["Retry-After"] = str(max(1, int(error.retry_after.total_seconds())))
+        # Rounded up: a client that waits exactly Retry-After must find the limit open again.
+        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after.total_seconds())))
     elif body["status"] >= 500:
         response.headers["Retry-After"] = "60"
     return response
