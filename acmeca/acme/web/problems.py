@@ -7,8 +7,8 @@ subclass added later inherits its parent's rendering until it is given a row of 
 from __future__ import annotations
 
 import json
-import math
 import logging
+import math
 from typing import Any
 
 from aiohttp import web
