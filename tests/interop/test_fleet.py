@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -273,3 +274,55 @@ async def test_rate_limits_hit_and_recovered_on_a_live_server(fleet_pool: FleetP
         assert (limited.status, limited.problem_type) == (429, "rateLimited")
         await asyncio.sleep(int(limited.headers["Retry-After"]) + 0.2)
         assert (await first.new_order(identifiers)).status == 201
+
+
+# -- the operator's side: early-renewal API and CLI refusals, and ca.json refused at start -------------------
+@pytest.mark.parametrize("backend", SQLITE_ONLY)
+def test_early_renewal_api_refuses_bad_input(fleet_pool: FleetPool, tmp_path: Path, backend: str) -> None:
+    fleet = fleet_pool.get(backend)
+    session = fleet.admin.session(SUPER, tmp_path)
+    intermediate_path = fleet.ca.server.home / "certs" / "intermediate_ca.crt"
+    intermediate = x509.load_pem_x509_certificate(intermediate_path.read_bytes())
+    issuer = intermediate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest.hex()
+
+    async def calls() -> list[tuple[int, bytes]]:
+        bodies: list[Any] = [
+            {}, {"serials": ["1"], "issuer": issuer}, {"serials": "1"}, {"serials": ["abc"]}, {"serials": []},
+            {"issuer": "zz"}, {"issuer": "00" * 20}, {"serial": ["1"]}, [1],
+        ]
+        answers = [await session.raw("POST", "/admin/acme/renewal-info", body=b) for b in bodies]
+        answers.append(await session.raw("POST", "/admin/acme/renewal-info", body={"issuer": issuer}))
+        return answers
+
+    answers = asyncio.run(calls())
+    assert [status for status, _ in answers[:-1]] == [400, 400, 400, 400, 400, 400, 404, 400, 400], answers
+    assert answers[-1][0] == 200
+    assert json.loads(answers[-1][1])["count"] >= 0
+    code, out = fleet.admin.admin_cli("acme", "renewal-window", "--serial", "1", "--issuer", issuer, "--now",
+                                      check=False)
+    assert code != 0
+    assert "not both" in out
+    code, out = fleet.admin.admin_cli("acme", "renewal-window", "--serial", "1", check=False)
+    assert code != 0
+    assert "--now" in out
+    anonymous = fleet.ca.server.cli("acme", "renewal-window", "--serial", "1", "--now", check=False)
+    assert anonymous.returncode != 0
+
+
+@pytest.mark.parametrize("backend", SQLITE_ONLY)
+def test_serve_refuses_a_profile_the_claims_do_not_admit(tmp_path: Path, backend: str) -> None:
+    db, drop = fresh_db_config(backend, tmp_path)
+    server = init_ca(tmp_path / "ca", db)
+
+    def bad(document: dict[str, Any]) -> None:
+        for provisioner in document["authority"]["provisioners"]:
+            if provisioner["name"] == "acme":
+                provisioner["profiles"] = {"year": {"validity": "8760h"}}
+
+    server.edit_config(bad)
+    try:
+        with pytest.raises(AssertionError, match=r"profile 'year'.*outside the provisioner's claims"):
+            server.start()
+    finally:
+        server.stop()
+        drop()
