@@ -31,12 +31,18 @@ async def test_schema_is_at_head_and_upgrade_is_idempotent(database: Database) -
 
 
 async def test_unknown_newer_revision_is_refused(database: Database) -> None:
-    async with database.write() as conn:
-        await conn.execute(sa.text("UPDATE alembic_version SET version_num = 'from_the_future'"))
-    with pytest.raises(SchemaMismatch, match="newer"):
-        await check_current(database)
-    with pytest.raises(SchemaMismatch, match="newer"):
-        await upgrade(database)
+    async def set_revision(value: str) -> None:
+        async with database.write() as conn:
+            await conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": value})
+
+    await set_revision("from_the_future")
+    try:
+        with pytest.raises(SchemaMismatch, match="newer"):
+            await check_current(database)
+        with pytest.raises(SchemaMismatch, match="newer"):
+            await upgrade(database)
+    finally:
+        await set_revision(head_revision())  # the PostgreSQL database is shared by the session
 
 
 async def test_times_come_back_aware_utc(database: Database) -> None:
