@@ -2,9 +2,10 @@
 
 One CA per backend for the module, with remote management on and a ``ca.json`` that exercises every new key:
 the ``acme`` provisioner offers a ``shortlived`` profile, an ARI window re-polled every second and
-``caaIdentities``; ``limited`` has tiny rate limits; ``eab`` requires External Account Binding; the top level
-lists an alternate chain up to "Other Root CA". Nothing sleeps for long: certbot's ARI decision is driven by
-the operator's early-renewal command, and rate limits refill within two seconds.
+``caaIdentities``; ``limited`` has tiny rate limits; the top level lists an alternate chain up to "Other Root
+CA"; ``eab`` (External Account Binding required) is added remotely by the README's commands. Nothing sleeps for
+long: certbot's ARI decision is driven by the operator's early-renewal command, and rate limits refill within
+two seconds.
 
 certbot: ``--preferred-profile`` + ARI renewal (not due, then due after ``acmeca acme renewal-window --now``),
 ``--preferred-chain``. lego: ``--preferred-chain`` and the README's cert-manager EAB flow. The tests' josepy
@@ -67,7 +68,6 @@ def _configure(document: dict[str, Any], validation: dict[str, Any]) -> None:
     document["authority"]["provisioners"] += [
         {"type": "ACME", "name": "limited",
          "rateLimits": {"newAccountsPerIP": "1/2s", "newOrdersPerAccount": "1/2s"}},
-        {"type": "ACME", "name": "eab", "requireEAB": True},
     ]
 
 
@@ -186,10 +186,11 @@ def test_lego_preferred_chain(fleet_pool: FleetPool, tmp_path: Path, backend: st
 
 @pytest.mark.parametrize("backend", SQLITE_ONLY)
 def test_readme_cert_manager_eab_flow(fleet_pool: FleetPool, tmp_path: Path, backend: str) -> None:
-    """The README's steps: ``acmeca acme eab add eab cert-manager`` prints the key the ClusterIssuer's Secret
-    holds; a client binding with it (lego ``--eab``, what cert-manager does) gets a certificate, and a
+    """The README's steps: ``acmeca provisioner add eab --type ACME --require-eab``, then
+    ``acmeca acme eab add eab cert-manager`` prints the key the ClusterIssuer's Secret holds; a client binding with it (lego ``--eab``, what cert-manager does) gets a certificate, and a
     second account cannot reuse the key."""
     fleet = fleet_pool.get(backend)
+    fleet.admin.admin_cli("provisioner", "add", "eab", "--type", "ACME", "--require-eab")
     _, out = fleet.admin.admin_cli("acme", "eab", "add", "eab", "cert-manager")
     row = next(line for line in out.splitlines() if "cert-manager" in line)
     kid, _provisioner, hmac_key, _reference = row.split()
