@@ -187,8 +187,8 @@ def test_lego_preferred_chain(fleet_pool: FleetPool, tmp_path: Path, backend: st
 @pytest.mark.parametrize("backend", SQLITE_ONLY)
 def test_readme_cert_manager_eab_flow(fleet_pool: FleetPool, tmp_path: Path, backend: str) -> None:
     """The README's steps: ``acmeca provisioner add eab --type ACME --require-eab``, then
-    ``acmeca acme eab add eab cert-manager`` prints the key the ClusterIssuer's Secret holds; a client binding with it (lego ``--eab``, what cert-manager does) gets a certificate, and a
-    second account cannot reuse the key."""
+    ``acmeca acme eab add eab cert-manager`` prints the key the ClusterIssuer's Secret holds; a client binding
+    with it (lego ``--eab``, what cert-manager does) gets a certificate, and a second account cannot reuse it."""
     fleet = fleet_pool.get(backend)
     fleet.admin.admin_cli("provisioner", "add", "eab", "--type", "ACME", "--require-eab")
     _, out = fleet.admin.admin_cli("acme", "eab", "add", "eab", "cert-manager")
