@@ -216,12 +216,18 @@ class ChallengeService:
                     )
                     await self._roll_up_orders(conn, authz.id, now=now, error=order_error)
             await jobs.finish(conn, job.id, owner=job.lease_owner or "")
-        if failed and self._limiter is not None:  # after the write: the limiter uses its own connections
-            with contextlib.suppress(RateLimited):  # an exhausted bucket stays exhausted; the failure is recorded
-                await self._limiter.spend(
-                    provisioner.rate_limits.failed_validations_per_account_per_identifier,
-                    failed_validation_key(authz.account_id, authz.identifier),
-                )
+        if failed:  # after the write: the limiter uses its own connections
+            await self._count_failure(provisioner, authz)
+
+    async def _count_failure(self, provisioner: AcmeProvisioner, authz: AuthorizationRecord) -> None:
+        """Spend from failedValidationsPerAccountPerIdentifier; a full bucket stays full (nothing to refuse)."""
+        if self._limiter is None:
+            return
+        with contextlib.suppress(RateLimited):
+            await self._limiter.spend(
+                provisioner.rate_limits.failed_validations_per_account_per_identifier,
+                failed_validation_key(authz.account_id, authz.identifier),
+            )
 
     async def _roll_up_orders(self, conn: Any, authz_id: str, *, now: Any, error: CAError | None) -> None:
         for order_id in await store.order_ids_for_authz(conn, authz_id, [OrderStatus.PENDING]):

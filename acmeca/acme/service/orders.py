@@ -146,14 +146,7 @@ class OrderService:
         profile = select_profile(provisioner, payload.get("profile"))
         replaces = payload.get("replaces")
         renewing = await self._renewals.check_replaces(account, identifiers, replaces) if self._renewals else None
-        if self._limiter is not None:  # checks first, so a refused order spends nothing
-            for identifier in identifiers:
-                await self._limiter.check(
-                    provisioner.rate_limits.failed_validations_per_account_per_identifier,
-                    failed_validation_key(account.id, identifier),
-                )
-            if renewing is None:  # an ARI renewal is exempt: it replaces a certificate, it does not add one
-                await self._limiter.spend(provisioner.rate_limits.new_orders_per_account, account.id)
+        await self._rate_limit(provisioner, account, identifiers, renewal=renewing is not None)
         lifetimes = provisioner.lifetimes
         authz_ids: list[str] = []
         all_reused = True
@@ -177,6 +170,22 @@ class OrderService:
             )
             await store.insert_order(conn, order)
         return order  # every reused authorization is valid and every new one pending: the status is exact
+
+    async def _rate_limit(
+        self, provisioner: AcmeProvisioner, account: AccountRecord, identifiers: Sequence[Identifier], *,
+        renewal: bool,
+    ) -> None:
+        """Checks first, so a refused order spends nothing; an ARI renewal replaces a certificate rather than
+        adding one, so it does not count against newOrdersPerAccount."""
+        if self._limiter is None:
+            return
+        limits = provisioner.rate_limits
+        for identifier in identifiers:
+            await self._limiter.check(
+                limits.failed_validations_per_account_per_identifier, failed_validation_key(account.id, identifier)
+            )
+        if not renewal:
+            await self._limiter.spend(limits.new_orders_per_account, account.id)
 
     async def _create_authz(
         self, conn: Any, provisioner: AcmeProvisioner, account: AccountRecord, identifier: Identifier,
