@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from acmeca.acme.service.provisioner import check_acme_document
 from acmeca.config import ConfigError, load_config
 from acmeca.domain.errors import Malformed
 from acmeca.policy import X509Policy
@@ -22,7 +23,10 @@ def reload_config(services: Services) -> None:
     try:
         config = load_config(path)
         X509Policy.from_document(config.authority.policy)
-    except (ConfigError, Malformed) as exc:
+        for document in config.authority.provisioners:
+            if document.get("type") == "ACME":
+                check_acme_document(document, config.authority.claims)  # profiles, renewalInfo, rateLimits
+    except (ConfigError, Malformed, ValueError) as exc:
         log.error("configuration not reloaded", extra={"path": str(path), "reason": str(exc)})
         return
     services.catalog.replace_config(config.authority.provisioners)
