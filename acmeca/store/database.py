@@ -70,21 +70,25 @@ class _LoopConnection:
     write transaction lasts. Several replicas belong on PostgreSQL.
     """
 
-    def __init__(self, sync: sa.Connection) -> None:
+    def __init__(self, sync: sa.Connection, *, buffered: bool = False) -> None:
         self._sync = sync
+        # On the shared autocommit reader a cursor left half-read would hold its read snapshot open and
+        # later reads on the connection would see stale data: fetch every result whole at once.
+        self._buffered = buffered
 
     @property
     def dialect(self) -> Dialect:
         return self._sync.dialect
 
     async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
-        return self._sync.execute(statement, parameters, **kwargs)
+        result = self._sync.execute(statement, parameters, **kwargs)
+        return result.freeze()() if self._buffered and result.returns_rows else result
 
     async def scalar(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
         return self._sync.scalar(statement, parameters, **kwargs)
 
     async def scalars(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
-        return self._sync.scalars(statement, parameters, **kwargs)
+        return (await self.execute(statement, parameters, **kwargs)).scalars()
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(self._sync, *args, **kwargs)
@@ -104,6 +108,7 @@ class Database:
         # SQLite admits one writer at a time; this process's writers queue here rather than in SQLite's busy
         # handler, which sleeps in steps of up to 100 ms (and would block the loop).
         self._sqlite_writers: asyncio.Lock | None = None
+        self._sqlite_reader: sa.Connection | None = None
 
     @property
     def dialect(self) -> str:
@@ -131,6 +136,9 @@ class Database:
         return cls(engine)
 
     async def close(self) -> None:
+        if self._sqlite_reader is not None:
+            self._sqlite_reader.close()
+            self._sqlite_reader = None
         if self._sqlite is not None:
             self._sqlite.dispose()
         await self.engine.dispose()
@@ -153,6 +161,12 @@ class Database:
                 raise ServiceUnavailable("the database is unavailable, try again") from exc
             raise
 
+    def _shared_reader(self) -> sa.Connection:
+        assert self._sqlite is not None
+        if self._sqlite_reader is None or self._sqlite_reader.closed or self._sqlite_reader.invalidated:
+            self._sqlite_reader = self._sqlite.connect().execution_options(sqlite_begin=None)
+        return self._sqlite_reader
+
     @asynccontextmanager
     async def _writer_slot(self) -> AsyncIterator[None]:
         if self._sqlite_writers is None:
@@ -162,11 +176,15 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A read-only transaction (deferred on SQLite, so it never takes the write lock)."""
+        """A read-only transaction on PostgreSQL; on SQLite, reads on one shared autocommit connection.
+
+        SQLite statements run in place without yielding to the loop, so the statements a repository function
+        runs back to back see one state of this process's data; a BEGIN/COMMIT pair and a pool checkout per
+        read would cost more than the reads themselves.
+        """
         try:
             if self._sqlite is not None:
-                with self._sqlite.connect() as sync, sync.begin():
-                    yield cast(AsyncConnection, _LoopConnection(sync))
+                yield cast(AsyncConnection, _LoopConnection(self._shared_reader(), buffered=True))
                 return
             async with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -189,4 +207,5 @@ def _configure_sqlite(engine: sa.Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode is not None:  # None: the shared reader, whose statements each commit on their own
+            conn.exec_driver_sql(f"BEGIN {mode}")
