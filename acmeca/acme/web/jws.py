@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -84,6 +85,19 @@ def parse_key(jwk: object) -> JWSKey:
         raise Malformed("jwk must be a JSON object")
     if any(m in jwk for m in _PRIVATE_MEMBERS):
         raise Malformed("jwk must hold a public key only")
+    try:
+        canonical = json.dumps(jwk, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        raise Malformed("jwk is not valid JSON") from None
+    return _parse_canonical_key(canonical)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_canonical_key(canonical: str) -> JWSKey:
+    """Parsing a JWK into a key object costs more than verifying the signature: every account's key is
+    parsed on each of its requests, so keep the recently used ones (immutable: a rolled-over account has a
+    new key, hence a new entry)."""
+    jwk = json.loads(canonical)
     if jwk.get("kty") == "OKP":
         key: Any = okp_public_key(jwk)
         public = {"kty": "OKP", "crv": "Ed25519", "x": jwk["x"]}
