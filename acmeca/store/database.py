@@ -70,11 +70,11 @@ class _LoopConnection:
     write transaction lasts. Several replicas belong on PostgreSQL.
     """
 
-    def __init__(self, sync: sa.Connection, *, buffered: bool = False) -> None:
+    def __init__(self, sync: sa.Connection) -> None:
         self._sync = sync
-        # On the shared autocommit reader a cursor left half-read would hold its read snapshot open and
-        # later reads on the connection would see stale data: fetch every result whole at once.
-        self._buffered = buffered
+        # Results handed out, closed when the read scope ends: on the shared autocommit reader a cursor left
+        # half-read would keep its snapshot open, and later reads on the connection would see stale data.
+        self.results: list[sa.CursorResult[Any]] = []
 
     @property
     def dialect(self) -> Dialect:
@@ -82,13 +82,19 @@ class _LoopConnection:
 
     async def execute(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
         result = self._sync.execute(statement, parameters, **kwargs)
-        return result.freeze()() if self._buffered and result.returns_rows else result
+        self.results.append(result)
+        return result
 
     async def scalar(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
         return self._sync.scalar(statement, parameters, **kwargs)
 
     async def scalars(self, statement: Any, parameters: Any = None, **kwargs: Any) -> Any:
         return (await self.execute(statement, parameters, **kwargs)).scalars()
+
+    def close_results(self) -> None:
+        for result in self.results:
+            result.close()
+        self.results.clear()
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(self._sync, *args, **kwargs)
@@ -184,7 +190,11 @@ class Database:
         """
         try:
             if self._sqlite is not None:
-                yield cast(AsyncConnection, _LoopConnection(self._shared_reader(), buffered=True))
+                reader = _LoopConnection(self._shared_reader())
+                try:
+                    yield cast(AsyncConnection, reader)
+                finally:
+                    reader.close_results()
                 return
             async with self.engine.connect() as conn, conn.begin():
                 yield conn
