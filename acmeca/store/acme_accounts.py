@@ -44,8 +44,12 @@ def _record(row: sa.Row[Any]) -> AccountRecord:
     )
 
 
+# Every authenticated ACME request looks its account up: the statement is built once.
+_BY_ID = sa.select(acme_accounts).where(acme_accounts.c.id == sa.bindparam("id"))
+
+
 async def by_id(conn: AsyncConnection, account_id: str) -> AccountRecord | None:
-    row = (await conn.execute(sa.select(acme_accounts).where(acme_accounts.c.id == account_id))).first()
+    row = (await conn.execute(_BY_ID, {"id": account_id})).first()
     return _record(row) if row else None
 
 

@@ -112,15 +112,25 @@ async def insert_order(conn: AsyncConnection, order: OrderRecord) -> None:
     )
 
 
+# The lookups every polling client repeats, built once: building a statement costs more than running it.
+_ORDER_BY_ID = sa.select(acme_orders).where(acme_orders.c.id == sa.bindparam("id"))
+_ORDER_AUTHZ_IDS = (
+    sa.select(acme_order_authorizations.c.authz_id)
+    .where(acme_order_authorizations.c.order_id == sa.bindparam("id"))
+    .order_by(acme_order_authorizations.c.position)
+)
+_AUTHZ_BY_ID = sa.select(acme_authorizations).where(acme_authorizations.c.id == sa.bindparam("id"))
+_CHALLENGES_OF_AUTHZ = (
+    sa.select(acme_challenges).where(acme_challenges.c.authz_id == sa.bindparam("id")).order_by(acme_challenges.c.type)
+)
+_CHALLENGE_BY_ID = sa.select(acme_challenges).where(acme_challenges.c.id == sa.bindparam("id"))
+
+
 async def order_by_id(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
-    row = (await conn.execute(sa.select(acme_orders).where(acme_orders.c.id == order_id))).first()
+    row = (await conn.execute(_ORDER_BY_ID, {"id": order_id})).first()
     if row is None:
         return None
-    links = await conn.scalars(
-        sa.select(acme_order_authorizations.c.authz_id)
-        .where(acme_order_authorizations.c.order_id == order_id)
-        .order_by(acme_order_authorizations.c.position)
-    )
+    links = await conn.scalars(_ORDER_AUTHZ_IDS, {"id": order_id})
     return _order(row, list(links))
 
 
@@ -217,12 +227,10 @@ async def insert_authz(conn: AsyncConnection, authz: AuthorizationRecord) -> Non
 
 
 async def authz_by_id(conn: AsyncConnection, authz_id: str) -> AuthorizationRecord | None:
-    row = (await conn.execute(sa.select(acme_authorizations).where(acme_authorizations.c.id == authz_id))).first()
+    row = (await conn.execute(_AUTHZ_BY_ID, {"id": authz_id})).first()
     if row is None:
         return None
-    rows = await conn.execute(
-        sa.select(acme_challenges).where(acme_challenges.c.authz_id == authz_id).order_by(acme_challenges.c.type)
-    )
+    rows = await conn.execute(_CHALLENGES_OF_AUTHZ, {"id": authz_id})
     return _authz(row, [_challenge(r) for r in rows])
 
 
@@ -285,7 +293,7 @@ async def valid_identifiers(conn: AsyncConnection, account_id: str, now: datetim
 
 # -- challenges -----------------------------------------------------------------------------------------------
 async def challenge_by_id(conn: AsyncConnection, challenge_id: str) -> ChallengeRecord | None:
-    row = (await conn.execute(sa.select(acme_challenges).where(acme_challenges.c.id == challenge_id))).first()
+    row = (await conn.execute(_CHALLENGE_BY_ID, {"id": challenge_id})).first()
     return _challenge(row) if row else None
 
 

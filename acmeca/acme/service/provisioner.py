@@ -111,18 +111,29 @@ class AcmeProvisioners:
     def __init__(self, catalog: ProvisionerCatalog, authority_claims: Claims) -> None:
         self._catalog = catalog
         self._claims = authority_claims
+        # Every ACME request needs its provisioner's typed view; the catalog hands out the same entry object
+        # until the provisioner changes, so the view is parsed once per change, not once per request.
+        self._views: dict[str, tuple[ProvisionerEntry, AcmeProvisioner]] = {}
 
     async def by_name(self, name: str) -> AcmeProvisioner:
         entry = await self._catalog.by_name(name)
         if entry.type is not ProvisionerType.ACME:
             raise NotFound(f"provisioner '{name}' is not an ACME provisioner")
-        return _view(entry, self._claims)
+        return self._cached_view(entry)
 
     async def by_id(self, provisioner_id: str) -> AcmeProvisioner:
         entry = await self._catalog.by_id(provisioner_id)
         if entry.type is not ProvisionerType.ACME:
             raise NotFound(f"provisioner '{entry.name}' is not an ACME provisioner")
-        return _view(entry, self._claims)
+        return self._cached_view(entry)
+
+    def _cached_view(self, entry: ProvisionerEntry) -> AcmeProvisioner:
+        cached = self._views.get(entry.id)
+        if cached is not None and cached[0] is entry:
+            return cached[1]
+        view = _view(entry, self._claims)
+        self._views[entry.id] = (entry, view)
+        return view
 
 
 def _view(entry: ProvisionerEntry, claims: Claims) -> AcmeProvisioner:
