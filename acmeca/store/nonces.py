@@ -24,15 +24,16 @@ async def ensure_setting(conn: AsyncConnection, name: str, value: str) -> str:
     return str(stored)
 
 
+# One INSERT per ACME request: built once per dialect, executed with fresh parameters.
+_SPEND = {
+    "postgresql": postgresql.insert(used_nonces).on_conflict_do_nothing(index_elements=["nonce"]),
+    "sqlite": sqlite.insert(used_nonces).on_conflict_do_nothing(index_elements=["nonce"]),
+}
+
+
 async def spend(conn: AsyncConnection, nonce: str, expires_at: datetime) -> bool:
     """Record ``nonce`` as used; False when it had been used before."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(used_nonces)
-        .values(nonce=nonce, expires_at=expires_at)
-        .on_conflict_do_nothing(index_elements=["nonce"])
-    )
-    result = await conn.execute(statement)
+    result = await conn.execute(_SPEND[conn.dialect.name], {"nonce": nonce, "expires_at": expires_at})
     return result.rowcount == 1
 
 
