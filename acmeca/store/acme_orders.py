@@ -6,6 +6,7 @@ replicas racing on one order, authorization or challenge cannot both move it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -124,6 +125,11 @@ _CHALLENGES_OF_AUTHZ = (
     sa.select(acme_challenges).where(acme_challenges.c.authz_id == sa.bindparam("id")).order_by(acme_challenges.c.type)
 )
 _CHALLENGE_BY_ID = sa.select(acme_challenges).where(acme_challenges.c.id == sa.bindparam("id"))
+_AUTHZ_STATUSES = (
+    sa.select(acme_authorizations.c.status)
+    .join(acme_order_authorizations, acme_order_authorizations.c.authz_id == acme_authorizations.c.id)
+    .where(acme_order_authorizations.c.order_id == sa.bindparam("id"))
+)
 
 
 async def order_by_id(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
@@ -149,12 +155,20 @@ async def move_order(
         values["error"] = error
     if certificate_serial is not None:
         values["certificate_serial"] = certificate_serial
-    result = await conn.execute(
-        acme_orders.update()
-        .where(acme_orders.c.id == order_id, acme_orders.c.status.in_([s.value for s in expected]))
-        .values(**values)
-    )
+    statement = _move(acme_orders, tuple(sorted(values)))
+    params = {f"new_{k}": v for k, v in values.items()}
+    result = await conn.execute(statement, {**params, "row_id": order_id, "expected": [s.value for s in expected]})
     return result.rowcount == 1
+
+
+@functools.lru_cache(maxsize=64)
+def _move(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
+    """A conditional status move, built once per shape (which columns it sets) instead of per call."""
+    return (
+        table.update()
+        .where(table.c.id == sa.bindparam("row_id"), table.c.status.in_(sa.bindparam("expected", expanding=True)))
+        .values({c: sa.bindparam(f"new_{c}") for c in columns})
+    )
 
 
 async def order_ids_for_authz(conn: AsyncConnection, authz_id: str, statuses: Sequence[OrderStatus]) -> list[str]:
@@ -168,12 +182,7 @@ async def order_ids_for_authz(conn: AsyncConnection, authz_id: str, statuses: Se
 
 
 async def authz_statuses(conn: AsyncConnection, order_id: str) -> list[AuthorizationStatus]:
-    query = (
-        sa.select(acme_authorizations.c.status)
-        .join(acme_order_authorizations, acme_order_authorizations.c.authz_id == acme_authorizations.c.id)
-        .where(acme_order_authorizations.c.order_id == order_id)
-    )
-    return [AuthorizationStatus(s) for s in (await conn.scalars(query)).all()]
+    return [AuthorizationStatus(s) for s in (await conn.scalars(_AUTHZ_STATUSES, {"id": order_id})).all()]
 
 
 async def order_page(
@@ -271,11 +280,9 @@ async def move_authz(
         values["validated_at"] = validated_at
     if expires_at is not None:
         values["expires_at"] = expires_at
-    result = await conn.execute(
-        acme_authorizations.update()
-        .where(acme_authorizations.c.id == authz_id, acme_authorizations.c.status.in_([s.value for s in expected]))
-        .values(**values)
-    )
+    statement = _move(acme_authorizations, tuple(sorted(values)))
+    params = {f"new_{k}": v for k, v in values.items()}
+    result = await conn.execute(statement, {**params, "row_id": authz_id, "expected": [s.value for s in expected]})
     return result.rowcount == 1
 
 

@@ -115,6 +115,7 @@ class Database:
         # handler, which sleeps in steps of up to 100 ms (and would block the loop).
         self._sqlite_writers: asyncio.Lock | None = None
         self._sqlite_reader: sa.Connection | None = None
+        self._sqlite_writer: sa.Connection | None = None  # one suffices: writers take turns on the lock
 
     @property
     def dialect(self) -> str:
@@ -142,9 +143,10 @@ class Database:
         return cls(engine)
 
     async def close(self) -> None:
-        if self._sqlite_reader is not None:
-            self._sqlite_reader.close()
-            self._sqlite_reader = None
+        for shared in (self._sqlite_reader, self._sqlite_writer):
+            if shared is not None:
+                shared.close()
+        self._sqlite_reader = self._sqlite_writer = None
         if self._sqlite is not None:
             self._sqlite.dispose()
         await self.engine.dispose()
@@ -155,10 +157,8 @@ class Database:
         try:
             if self._sqlite is not None:
                 async with self._writer_slot():
-                    with self._sqlite.connect() as sync:
-                        sync = sync.execution_options(sqlite_begin="IMMEDIATE")
-                        with sync.begin():
-                            yield cast(AsyncConnection, _LoopConnection(sync))
+                    with self._shared_writer().begin():
+                        yield cast(AsyncConnection, _LoopConnection(self._shared_writer()))
                 return
             async with self.engine.connect() as conn, conn.begin():
                 yield conn
@@ -166,6 +166,12 @@ class Database:
             if exc.connection_invalidated or isinstance(exc, OperationalError):
                 raise ServiceUnavailable("the database is unavailable, try again") from exc
             raise
+
+    def _shared_writer(self) -> sa.Connection:
+        assert self._sqlite is not None
+        if self._sqlite_writer is None or self._sqlite_writer.closed or self._sqlite_writer.invalidated:
+            self._sqlite_writer = self._sqlite.connect().execution_options(sqlite_begin="IMMEDIATE")
+        return self._sqlite_writer
 
     def _shared_reader(self) -> sa.Connection:
         assert self._sqlite is not None
