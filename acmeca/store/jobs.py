@@ -49,48 +49,50 @@ async def enqueue(
     lease_expires_at: datetime | None = None,
 ) -> bool:
     """Add a job unless one exists for the subject; an ``owner`` claims it at once (inline fast path)."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = (
-        insert(jobs)
-        .values(
-            kind=kind, subject_id=subject_id, payload=payload, run_at=now, attempts=1 if owner else 0,
-            lease_owner=owner, lease_expires_at=lease_expires_at, created_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["kind", "subject_id"])
-    )
-    result = await conn.execute(statement)
+    row = {
+        "kind": kind, "subject_id": subject_id, "payload": payload, "run_at": now, "attempts": 1 if owner else 0,
+        "lease_owner": owner, "lease_expires_at": lease_expires_at, "created_at": now,
+    }
+    result = await conn.execute(_ENQUEUE[conn.dialect.name], row)
     return result.rowcount == 1
 
 
-def _claimable(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        jobs.c.run_at <= now,
-        sa.or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < now),
-    )
+# Built once: every order enqueues and claims jobs, and building a statement costs more than running it.
+_ENQUEUE = {
+    "postgresql": postgresql.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"]),
+    "sqlite": sqlite.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"]),
+}
+_CLAIMABLE = sa.and_(
+    jobs.c.run_at <= sa.bindparam("now"),
+    sa.or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < sa.bindparam("now")),
+)
+_HAS_DUE = sa.select(jobs.c.id).where(_CLAIMABLE).limit(1)
+_DUE_IDS = sa.select(jobs.c.id).where(_CLAIMABLE).order_by(jobs.c.run_at, jobs.c.id).limit(sa.bindparam("limit"))
+_TAKE = (
+    jobs.update()
+    .where(jobs.c.id == sa.bindparam("job_id"), _CLAIMABLE)
+    .values(lease_owner=sa.bindparam("owner"), lease_expires_at=sa.bindparam("lease_until"),
+            attempts=jobs.c.attempts + 1)
+)
+_BY_ID = sa.select(jobs).where(jobs.c.id == sa.bindparam("job_id"))
 
 
 async def has_due(conn: AsyncConnection, now: datetime) -> bool:
     """A cheap read so idle workers do not take the SQLite write lock every poll."""
-    return (await conn.scalar(sa.select(jobs.c.id).where(_claimable(now)).limit(1))) is not None
+    return (await conn.scalar(_HAS_DUE, {"now": now})) is not None
 
 
 async def claim(
     conn: AsyncConnection, *, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[JobRecord]:
     """Take up to ``limit`` due jobs for ``owner`` until ``lease_until``."""
-    query = sa.select(jobs.c.id).where(_claimable(now)).order_by(jobs.c.run_at, jobs.c.id).limit(limit)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    ids = list((await conn.scalars(query)).all())
+    query = _DUE_IDS.with_for_update(skip_locked=True) if conn.dialect.name == "postgresql" else _DUE_IDS
+    ids = list((await conn.scalars(query, {"now": now, "limit": limit})).all())
     claimed: list[JobRecord] = []
     for job_id in ids:
-        result = await conn.execute(
-            jobs.update()
-            .where(jobs.c.id == job_id, _claimable(now))
-            .values(lease_owner=owner, lease_expires_at=lease_until, attempts=jobs.c.attempts + 1)
-        )
-        if result.rowcount == 1:
-            row = (await conn.execute(sa.select(jobs).where(jobs.c.id == job_id))).one()
+        take = {"job_id": job_id, "now": now, "owner": owner, "lease_until": lease_until}
+        if (await conn.execute(_TAKE, take)).rowcount == 1:
+            row = (await conn.execute(_BY_ID, {"job_id": job_id})).one()
             claimed.append(_record(row))
     return claimed
 
