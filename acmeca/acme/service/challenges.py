@@ -19,6 +19,7 @@ from acmeca.acme.service.accounts import summary_json
 from acmeca.acme.service.orders import failed_validation_key
 from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
 from acmeca.acme.service.ratelimits import RateLimiter
+from acmeca.acme.service.worker import JobWorker
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import CAAProblem, CAError, ErrorSummary, Malformed, NotFound, RateLimited, Subproblem
 from acmeca.domain.identifiers import Identifier
@@ -78,13 +79,13 @@ def key_authorization(token: str, account: AccountRecord) -> str:
 class ChallengeService:
     def __init__(
         self, db: Database, clock: Clock, provisioners: AcmeProvisioners, validation: ValidationContext,
-        *, wake: Callable[[], None] = lambda: None, limiter: RateLimiter | None = None,
+        *, worker: JobWorker | None = None, limiter: RateLimiter | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
         self._provisioners = provisioners
         self._validation = validation
-        self._wake = wake
+        self._worker = worker
         self._limiter = limiter
 
     async def challenge(self, account: AccountRecord, challenge_id: str) -> tuple[ChallengeRecord, AuthorizationRecord]:
@@ -117,15 +118,23 @@ class ChallengeService:
             )
         now = self._clock.now()
         key_auth = key_authorization(challenge.token, account)
+        # The job is leased to this process as it is written and started at once (no poll, no claim round
+        # trip); if the process dies the lease runs out and any replica's worker takes it over.
+        worker = self._worker
+        job = None
         async with self._db.write() as conn:
             started = await store.start_challenge(conn, challenge.id, key_auth)
             if started:
                 await jobs.enqueue(
-                    conn, kind=VALIDATE_JOB, subject_id=challenge.id, payload={"accountUri": account_uri}, now=now
+                    conn, kind=VALIDATE_JOB, subject_id=challenge.id, payload={"accountUri": account_uri}, now=now,
+                    owner=worker.owner if worker else None,
+                    lease_expires_at=now + worker.lease if worker else None,
                 )
+                job = await jobs.by_subject(conn, VALIDATE_JOB, challenge.id) if worker else None
         if not started:  # another request got there first: show what it left
             return await self.challenge(account, challenge_id)
-        self._wake()
+        if worker is not None and job is not None:
+            worker.adopt(job)
         return replace(challenge, status=ChallengeStatus.PROCESSING, key_authorization=key_auth), authz
 
     async def run(self, job: JobRecord) -> None:

@@ -62,7 +62,7 @@ def build_services(
     )
     worker_kinds: dict[str, JobKind] = {}
     worker = JobWorker(db, clock, owner=owner, kinds=worker_kinds, poll_interval=poll_interval)
-    challenges = ChallengeService(db, clock, provisioners, validation, wake=worker.wake, limiter=limiter)
+    challenges = ChallengeService(db, clock, provisioners, validation, worker=worker, limiter=limiter)
     worker_kinds[VALIDATE_JOB] = JobKind(run=challenges.run, abandon=challenges.abandon)
     worker_kinds[FINALIZE_JOB] = JobKind(run=finalize.resume, abandon=finalize.abandon)
     return AcmeServices(

@@ -54,8 +54,22 @@ class JobWorker:
         self._wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
 
+    @property
+    def owner(self) -> str:
+        return self._owner
+
+    @property
+    def lease(self) -> timedelta:
+        return self._lease
+
     def wake(self) -> None:
         self._wakeup.set()
+
+    def adopt(self, job: JobRecord) -> None:
+        """Run a job this process already leased when it wrote it (the inline fast path)."""
+        task = asyncio.create_task(self._execute(job), name=f"job-{job.kind}-{job.id}")
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
 
     async def run_forever(self) -> None:
         try:
