@@ -78,6 +78,22 @@ def _record(row: Any, identifiers: Sequence[Identifier]) -> CertificateRecord:
     )
 
 
+# Every issuance runs these; built once (building a statement costs more than running it on SQLite).
+_BY_SERIAL = sa.select(certificates).where(
+    certificates.c.serial == sa.bindparam("serial"), certificates.c.state == "issued"
+)
+_IDENTIFIERS = sa.select(certificate_identifiers.c.type, certificate_identifiers.c.value).where(
+    certificate_identifiers.c.certificate_id == sa.bindparam("certificate_id")
+)
+_COMPLETE = (
+    certificates.update()
+    .where(certificates.c.serial == sa.bindparam("for_serial"), certificates.c.state == "reserved")
+    .values(state="issued", der=sa.bindparam("signed_der"))
+)
+_RESERVE = certificates.insert()
+_IS_BLOCKED = sa.select(blocked_keys.c.spki_sha256).where(blocked_keys.c.spki_sha256 == sa.bindparam("spki"))
+
+
 class CertificateRepository:
     def __init__(self, db: Database) -> None:
         self._db = db
@@ -85,18 +101,16 @@ class CertificateRepository:
     async def reserve(self, reservation: Reservation) -> None:
         try:
             async with self._db.write() as conn:
-                result = await conn.execute(
-                    certificates.insert().values(
-                        serial=reservation.serial, state="reserved", issuer_ski=reservation.issuer_ski,
-                        der=None, spki_sha256=reservation.spki_sha256, common_name=reservation.common_name,
-                        profile=reservation.profile, requester_kind=reservation.requester.kind.value,
-                        requester_id=reservation.requester.id, provisioner_id=reservation.provisioner_id,
-                        provisioner_name=reservation.provisioner_name,
-                        acme_account_id=reservation.acme_account_id, acme_order_id=reservation.acme_order_id,
-                        not_before=reservation.not_before, not_after=reservation.not_after,
-                        created_at=reservation.created_at, renewed_from=reservation.renewed_from,
-                    )
-                )
+                result = await conn.execute(_RESERVE, {
+                    "serial": reservation.serial, "state": "reserved", "issuer_ski": reservation.issuer_ski,
+                    "der": None, "spki_sha256": reservation.spki_sha256, "common_name": reservation.common_name,
+                    "profile": reservation.profile, "requester_kind": reservation.requester.kind.value,
+                    "requester_id": reservation.requester.id, "provisioner_id": reservation.provisioner_id,
+                    "provisioner_name": reservation.provisioner_name,
+                    "acme_account_id": reservation.acme_account_id, "acme_order_id": reservation.acme_order_id,
+                    "not_before": reservation.not_before, "not_after": reservation.not_after,
+                    "created_at": reservation.created_at, "renewed_from": reservation.renewed_from,
+                })
                 certificate_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
                 if reservation.identifiers:
                     await conn.execute(
@@ -111,11 +125,7 @@ class CertificateRepository:
 
     async def complete(self, serial: str, der: bytes) -> None:
         async with self._db.write() as conn:
-            result = await conn.execute(
-                certificates.update()
-                .where(certificates.c.serial == serial, certificates.c.state == "reserved")
-                .values(state="issued", der=der)
-            )
+            result = await conn.execute(_COMPLETE, {"for_serial": serial, "signed_der": der})
         if result.rowcount != 1:
             raise Conflict(f"serial {serial} is not reserved")
 
@@ -129,11 +139,7 @@ class CertificateRepository:
 
     async def by_serial(self, serial: str) -> CertificateRecord:
         async with self._db.read() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(certificates).where(certificates.c.serial == serial, certificates.c.state == "issued")
-                )
-            ).first()
+            row = (await conn.execute(_BY_SERIAL, {"serial": serial})).first()
             if row is None:
                 raise NotFound(f"certificate with serial number {serial} not found")
             return _record(row, await self._identifiers(conn, row.id))
@@ -145,11 +151,7 @@ class CertificateRepository:
             return None
 
     async def _identifiers(self, conn: Any, certificate_id: int) -> list[Identifier]:
-        rows = await conn.execute(
-            sa.select(certificate_identifiers.c.type, certificate_identifiers.c.value).where(
-                certificate_identifiers.c.certificate_id == certificate_id
-            )
-        )
+        rows = await conn.execute(_IDENTIFIERS, {"certificate_id": certificate_id})
         return [Identifier(IdentifierType(r.type), r.value) for r in rows]
 
     async def revoke(self, serial: str, revocation: Revocation) -> None:
@@ -199,10 +201,7 @@ class CertificateRepository:
 
     async def is_key_blocked(self, spki_sha256: str) -> bool:
         async with self._db.read() as conn:
-            found = await conn.scalar(
-                sa.select(blocked_keys.c.spki_sha256).where(blocked_keys.c.spki_sha256 == spki_sha256)
-            )
-            return found is not None
+            return await conn.scalar(_IS_BLOCKED, {"spki": spki_sha256}) is not None
 
 
 class IssuerRepository:
