@@ -99,14 +99,13 @@ def _order(row: sa.Row[Any], authz_ids: Sequence[str]) -> OrderRecord:
 
 # -- orders ---------------------------------------------------------------------------------------------------
 async def insert_order(conn: AsyncConnection, order: OrderRecord) -> None:
-    await conn.execute(
-        acme_orders.insert().values(
-            id=order.id, account_id=order.account_id, provisioner_id=order.provisioner_id,
-            status=order.status.value, identifiers=[i.to_json() for i in order.identifiers], profile=order.profile,
-            not_before=order.not_before, not_after=order.not_after, expires_at=order.expires_at,
-            replaces=order.replaces, created_at=order.created_at, updated_at=order.updated_at,
-        )
-    )
+    await conn.execute(_INSERT_ORDER, {
+        "id": order.id, "account_id": order.account_id, "provisioner_id": order.provisioner_id,
+        "status": order.status.value, "identifiers": [i.to_json() for i in order.identifiers],
+        "profile": order.profile, "not_before": order.not_before, "not_after": order.not_after,
+        "expires_at": order.expires_at, "replaces": order.replaces, "created_at": order.created_at,
+        "updated_at": order.updated_at,
+    })
     await conn.execute(
         acme_order_authorizations.insert(),
         [{"order_id": order.id, "authz_id": a, "position": n} for n, a in enumerate(order.authz_ids)],
@@ -125,6 +124,33 @@ _CHALLENGES_OF_AUTHZ = (
     sa.select(acme_challenges).where(acme_challenges.c.authz_id == sa.bindparam("id")).order_by(acme_challenges.c.type)
 )
 _CHALLENGE_BY_ID = sa.select(acme_challenges).where(acme_challenges.c.id == sa.bindparam("id"))
+_INSERT_ORDER = acme_orders.insert()
+_INSERT_AUTHZ = acme_authorizations.insert()
+_REUSABLE_AUTHZ = (
+    sa.select(acme_authorizations.c.id)
+    .where(
+        acme_authorizations.c.account_id == sa.bindparam("account_id"),
+        acme_authorizations.c.provisioner_id == sa.bindparam("provisioner_id"),
+        acme_authorizations.c.identifier_type == sa.bindparam("identifier_type"),
+        acme_authorizations.c.identifier_value == sa.bindparam("identifier_value"),
+        acme_authorizations.c.wildcard == sa.bindparam("wildcard"),
+        acme_authorizations.c.status == AuthorizationStatus.VALID.value,
+        acme_authorizations.c.expires_at > sa.bindparam("valid_after"),
+    )
+    .order_by(acme_authorizations.c.expires_at.desc())
+    .limit(1)
+)
+_SETTLE_CHALLENGE = (
+    acme_challenges.update()
+    .where(
+        acme_challenges.c.id == sa.bindparam("challenge_id"),
+        acme_challenges.c.status == ChallengeStatus.PROCESSING.value,
+    )
+    .values(
+        status=sa.bindparam("new_status"), validated_at=sa.bindparam("new_validated_at"),
+        error=sa.bindparam("new_error"), validation_record=sa.bindparam("new_record"),
+    )
+)
 _AUTHZ_STATUSES = (
     sa.select(acme_authorizations.c.status)
     .join(acme_order_authorizations, acme_order_authorizations.c.authz_id == acme_authorizations.c.id)
@@ -218,14 +244,12 @@ async def cancel_open_orders(conn: AsyncConnection, account_id: str, now: dateti
 
 # -- authorizations -------------------------------------------------------------------------------------------
 async def insert_authz(conn: AsyncConnection, authz: AuthorizationRecord) -> None:
-    await conn.execute(
-        acme_authorizations.insert().values(
-            id=authz.id, account_id=authz.account_id, provisioner_id=authz.provisioner_id,
-            identifier_type=authz.identifier.type.value, identifier_value=authz.identifier.value,
-            wildcard=authz.wildcard, status=authz.status.value, expires_at=authz.expires_at,
-            created_at=authz.created_at,
-        )
-    )
+    await conn.execute(_INSERT_AUTHZ, {
+        "id": authz.id, "account_id": authz.account_id, "provisioner_id": authz.provisioner_id,
+        "identifier_type": authz.identifier.type.value, "identifier_value": authz.identifier.value,
+        "wildcard": authz.wildcard, "status": authz.status.value, "expires_at": authz.expires_at,
+        "created_at": authz.created_at,
+    })
     await conn.execute(
         acme_challenges.insert(),
         [
@@ -248,21 +272,10 @@ async def reusable_authz(
     valid_after: datetime,
 ) -> str | None:
     """A valid authorization of the same account that outlives ``valid_after``, newest first."""
-    query = (
-        sa.select(acme_authorizations.c.id)
-        .where(
-            acme_authorizations.c.account_id == account_id,
-            acme_authorizations.c.provisioner_id == provisioner_id,
-            acme_authorizations.c.identifier_type == identifier.type.value,
-            acme_authorizations.c.identifier_value == identifier.value,
-            acme_authorizations.c.wildcard == wildcard,
-            acme_authorizations.c.status == AuthorizationStatus.VALID.value,
-            acme_authorizations.c.expires_at > valid_after,
-        )
-        .order_by(acme_authorizations.c.expires_at.desc())
-        .limit(1)
-    )
-    value = await conn.scalar(query)
+    value = await conn.scalar(_REUSABLE_AUTHZ, {
+        "account_id": account_id, "provisioner_id": provisioner_id, "identifier_type": identifier.type.value,
+        "identifier_value": identifier.value, "wildcard": wildcard, "valid_after": valid_after,
+    })
     return str(value) if value is not None else None
 
 
@@ -324,9 +337,8 @@ async def settle_challenge(
     record: list[dict[str, Any]] | None,
 ) -> bool:
     """processing → valid|invalid with the verdict; False if someone else settled it first."""
-    result = await conn.execute(
-        acme_challenges.update()
-        .where(acme_challenges.c.id == challenge_id, acme_challenges.c.status == ChallengeStatus.PROCESSING.value)
-        .values(status=status.value, validated_at=validated_at, error=error, validation_record=record)
-    )
+    result = await conn.execute(_SETTLE_CHALLENGE, {
+        "challenge_id": challenge_id, "new_status": status.value, "new_validated_at": validated_at,
+        "new_error": error, "new_record": record,
+    })
     return result.rowcount == 1
