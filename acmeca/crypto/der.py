@@ -40,22 +40,12 @@ def sequence(*items: bytes) -> bytes:
 
 def read_octet_string(data: bytes) -> bytes:
     """Decode exactly one DER OCTET STRING, rejecting trailing bytes and non-minimal lengths."""
-    if len(data) < 2 or data[0] != 0x04:
+    tag, value, rest = _read_tlv(data)
+    if tag != 0x04:
         raise ValueError("not an OCTET STRING")
-    first = data[1]
-    if first < 0x80:
-        length, offset = first, 2
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 4 or len(data) < 2 + count:
-            raise ValueError("bad DER length")
-        length = int.from_bytes(data[2 : 2 + count], "big")
-        if length < 0x80 or data[2] == 0:
-            raise ValueError("non-minimal DER length")
-        offset = 2 + count
-    if len(data) != offset + length:
+    if rest:
         raise ValueError("OCTET STRING length does not match the data")
-    return data[offset:]
+    return value
 
 
 def read_provisioner_extension(data: bytes) -> tuple[int, str, str]:
@@ -78,6 +68,7 @@ def _sequence_items(data: bytes) -> list[tuple[int, bytes]]:
 
 
 def _read_tlv(data: bytes) -> tuple[int, bytes, bytes]:
+    """One DER element: (tag, value, the bytes after it). Lengths must be minimal, as DER requires."""
     if len(data) < 2:
         raise ValueError("truncated DER")
     tag, first = data[0], data[1]
@@ -88,6 +79,8 @@ def _read_tlv(data: bytes) -> tuple[int, bytes, bytes]:
         if count == 0 or count > 4 or len(data) < 2 + count:
             raise ValueError("bad DER length")
         length, offset = int.from_bytes(data[2 : 2 + count], "big"), 2 + count
+        if length < 0x80 or data[2] == 0:
+            raise ValueError("non-minimal DER length")
     if len(data) < offset + length:
-        raise ValueError("truncated DER")
+        raise ValueError("truncated DER: the length does not match the data")
     return tag, data[offset : offset + length], data[offset + length :]
