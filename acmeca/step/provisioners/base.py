@@ -26,6 +26,22 @@ class TokenEvidence:
     chain: tuple[x509.Certificate, ...] = ()
 
 
+class ProvisionerIdentity:
+    """What every provisioner type carries: who it is and its claims. Types differ only in ``verify``."""
+
+    def __init__(self, ref: ProvisionerRef, claims: Claims) -> None:
+        self._ref = ref
+        self._claims = claims
+
+    @property
+    def ref(self) -> ProvisionerRef:
+        return self._ref
+
+    @property
+    def claims(self) -> Claims:
+        return self._claims
+
+
 class TokenProvisioner(Protocol):
     @property
     def ref(self) -> ProvisionerRef: ...

@@ -9,23 +9,14 @@ from acmeca.domain.claims import Claims
 from acmeca.domain.errors import Unauthenticated
 from acmeca.domain.records import ProvisionerRef
 from acmeca.step.jwt import CompactJWS, public_jwk, verify_signature
-from acmeca.step.provisioners.base import TokenEvidence
+from acmeca.step.provisioners.base import ProvisionerIdentity, TokenEvidence
 
 
-class JWKProvisioner:
+class JWKProvisioner(ProvisionerIdentity):
     def __init__(self, ref: ProvisionerRef, document: dict[str, Any], claims: Claims) -> None:
-        self._ref = ref
-        self._claims = claims
+        super().__init__(ref, claims)
         self._key = public_jwk(dict(document.get("key") or {}))
         self._kid = str((document.get("key") or {}).get("kid") or self._key.thumbprint())
-
-    @property
-    def ref(self) -> ProvisionerRef:
-        return self._ref
-
-    @property
-    def claims(self) -> Claims:
-        return self._claims
 
     @property
     def kid(self) -> str:

@@ -21,7 +21,7 @@ from acmeca.domain.claims import Claims
 from acmeca.domain.errors import Unauthenticated
 from acmeca.domain.records import ProvisionerRef
 from acmeca.step.jwt import CompactJWS, verify_signature
-from acmeca.step.provisioners.base import TokenEvidence
+from acmeca.step.provisioners.base import ProvisionerIdentity, TokenEvidence
 
 K8SSA_ISSUER = "kubernetes/serviceaccount"
 _BEGIN = b"-----BEGIN "
@@ -49,19 +49,10 @@ def parse_public_keys(value: Any) -> tuple[jwk.JWK, ...]:
     return tuple(keys)
 
 
-class K8sSAProvisioner:
+class K8sSAProvisioner(ProvisionerIdentity):
     def __init__(self, ref: ProvisionerRef, document: dict[str, Any], claims: Claims) -> None:
-        self._ref = ref
-        self._claims = claims
+        super().__init__(ref, claims)
         self._keys = parse_public_keys(document.get("publicKeys"))
-
-    @property
-    def ref(self) -> ProvisionerRef:
-        return self._ref
-
-    @property
-    def claims(self) -> Claims:
-        return self._claims
 
     @property
     def token_id(self) -> str:

@@ -25,7 +25,7 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Unauthenticated
 from acmeca.domain.records import ProvisionerRef
 from acmeca.step.jwt import CompactJWS, verify_signature
-from acmeca.step.provisioners.base import TokenEvidence
+from acmeca.step.provisioners.base import ProvisionerIdentity, TokenEvidence
 
 CACHE_TTL = timedelta(hours=1)
 REFRESH_FLOOR = timedelta(minutes=1)
@@ -100,10 +100,9 @@ def _strings(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value or () if isinstance(v, str))
 
 
-class OIDCProvisioner:
+class OIDCProvisioner(ProvisionerIdentity):
     def __init__(self, ref: ProvisionerRef, document: dict[str, Any], claims: Claims) -> None:
-        self._ref = ref
-        self._claims = claims
+        super().__init__(ref, claims)
         self.client_id = str(document.get("clientID") or "")
         self.configuration_endpoint = str(document.get("configurationEndpoint") or "")
         if not self.client_id or not self.configuration_endpoint:
@@ -111,14 +110,6 @@ class OIDCProvisioner:
         self.admins = {a.lower() for a in _strings(document.get("admins"))}
         self.domains = {d.lower() for d in _strings(document.get("domains"))}
         self.groups = set(_strings(document.get("groups")))
-
-    @property
-    def ref(self) -> ProvisionerRef:
-        return self._ref
-
-    @property
-    def claims(self) -> Claims:
-        return self._claims
 
     @property
     def token_id(self) -> str:

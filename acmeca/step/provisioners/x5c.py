@@ -29,7 +29,7 @@ from acmeca.domain.claims import Claims
 from acmeca.domain.errors import Unauthenticated
 from acmeca.domain.records import ProvisionerRef
 from acmeca.step.jwt import CompactJWS, verify_signature
-from acmeca.step.provisioners.base import TokenEvidence
+from acmeca.step.provisioners.base import ProvisionerIdentity, TokenEvidence
 
 MAX_CHAIN = 8
 
@@ -144,19 +144,10 @@ def parse_roots(value: Any) -> tuple[x509.Certificate, ...]:
     return roots
 
 
-class X5CProvisioner:
+class X5CProvisioner(ProvisionerIdentity):
     def __init__(self, ref: ProvisionerRef, document: dict[str, Any], claims: Claims) -> None:
-        self._ref = ref
-        self._claims = claims
+        super().__init__(ref, claims)
         self._roots = parse_roots(document.get("roots"))
-
-    @property
-    def ref(self) -> ProvisionerRef:
-        return self._ref
-
-    @property
-    def claims(self) -> Claims:
-        return self._claims
 
     @property
     def roots(self) -> tuple[x509.Certificate, ...]:
