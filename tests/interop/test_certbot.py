@@ -73,8 +73,9 @@ class Certbot:
         control = shlex.quote(self.ca.dns.control_url or "")
         python = shlex.quote(sys.executable)
         hook = f"{python} -m tests.support.dnsserver {{}} --control {control}"
-        auth = hook.format("add-txt") + f' "{record}" "$CERTBOT_VALIDATION"'
-        cleanup = hook.format("clear-txt") + f' "{record}" "$CERTBOT_VALIDATION"'
+        # "--": a base64url TXT value may start with "-" and must not be read as an option.
+        auth = hook.format("add-txt") + f' -- "{record}" "$CERTBOT_VALIDATION"'
+        cleanup = hook.format("clear-txt") + f' -- "{record}" "$CERTBOT_VALIDATION"'
         flags = [f"-d={n}" for n in names]
         return self.run(
             "certonly",

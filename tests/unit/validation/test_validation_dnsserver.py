@@ -79,13 +79,15 @@ def test_standalone_process_with_cli_hooks() -> None:
         assert process.stdout is not None
         ready = json.loads(process.stdout.readline())
         port = int(ready["dns"].rsplit(":", 1)[1])
+        # As the certbot/lego hooks call it: "--" so a base64url value starting with "-" is not an option.
         subprocess.run(
-            [sys.executable, "-m", "tests.support.dnsserver", "add-txt", "--control", ready["control"], "k.test", "v"],
+            [sys.executable, "-m", "tests.support.dnsserver", "add-txt", "--control", ready["control"], "--",
+             "k.test", "-v_starts-with-a-dash"],
             cwd=ROOT,
             check=True,
             timeout=30,
         )
-        assert ask(port, "k.test", "TXT").answer[0][0].strings == (b"v",)
+        assert ask(port, "k.test", "TXT").answer[0][0].strings == (b"-v_starts-with-a-dash",)
     finally:
         process.terminate()
         process.communicate(timeout=10)
