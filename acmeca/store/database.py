@@ -135,7 +135,7 @@ class Database:
                 url.set(drivername="sqlite+pysqlite"), pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE,
                 connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False},
             )
-            _configure_sqlite(sqlite)
+            _configure_sqlite(sqlite, in_place=True)
             return cls(engine, sqlite)
         engine = create_async_engine(
             url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
@@ -208,7 +208,12 @@ class Database:
             raise ServiceUnavailable("the database is unavailable, try again") from exc
 
 
-def _configure_sqlite(engine: sa.Engine) -> None:
+def _configure_sqlite(engine: sa.Engine, *, in_place: bool = False) -> None:
+    """Pragmas on connect; BEGIN emitted by us so writers can ask for IMMEDIATE.
+
+    ``in_place``: the connection is a plain sqlite3 one on this thread, so BEGIN goes straight to it rather
+    than through SQLAlchemy's statement machinery (which costs more than the BEGIN itself).
+    """
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" hook below emit BEGIN, so we can choose IMMEDIATE for writers.
@@ -223,5 +228,9 @@ def _configure_sqlite(engine: sa.Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        if mode is not None:  # None: the shared reader, whose statements each commit on their own
+        if mode is None:  # the shared reader, whose statements each commit on their own
+            return
+        if in_place:
+            conn.connection.driver_connection.execute(f"BEGIN {mode}")  # type: ignore[union-attr]
+        else:
             conn.exec_driver_sql(f"BEGIN {mode}")
