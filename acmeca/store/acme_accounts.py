@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acmeca.domain.errors import Conflict
 from acmeca.domain.status import AccountStatus
+from acmeca.store.database import fast_read
 from acmeca.store.schema import acme_accounts
 
 
@@ -45,7 +46,7 @@ def _record(row: sa.Row[Any]) -> AccountRecord:
 
 
 # Every authenticated ACME request looks its account up: the statement is built once.
-_BY_ID = sa.select(acme_accounts).where(acme_accounts.c.id == sa.bindparam("id"))
+_BY_ID = fast_read(sa.select(acme_accounts).where(acme_accounts.c.id == sa.bindparam("id")))
 
 
 async def by_id(conn: AsyncConnection, account_id: str) -> AccountRecord | None:

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acmeca.domain.identifiers import Identifier, IdentifierType
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
+from acmeca.store.database import fast_read
 from acmeca.store.schema import acme_authorizations, acme_challenges, acme_order_authorizations, acme_orders
 
 
@@ -113,20 +114,24 @@ async def insert_order(conn: AsyncConnection, order: OrderRecord) -> None:
 
 
 # The lookups every polling client repeats, built once: building a statement costs more than running it.
-_ORDER_BY_ID = sa.select(acme_orders).where(acme_orders.c.id == sa.bindparam("id"))
-_ORDER_AUTHZ_IDS = (
+_ORDER_BY_ID = fast_read(sa.select(acme_orders).where(acme_orders.c.id == sa.bindparam("id")))
+_ORDER_AUTHZ_IDS = fast_read(
     sa.select(acme_order_authorizations.c.authz_id)
     .where(acme_order_authorizations.c.order_id == sa.bindparam("id"))
     .order_by(acme_order_authorizations.c.position)
 )
-_AUTHZ_BY_ID = sa.select(acme_authorizations).where(acme_authorizations.c.id == sa.bindparam("id"))
-_CHALLENGES_OF_AUTHZ = (
+_AUTHZ_BY_ID = fast_read(
+    sa.select(acme_authorizations).where(acme_authorizations.c.id == sa.bindparam("id"))
+)
+_CHALLENGES_OF_AUTHZ = fast_read(
     sa.select(acme_challenges).where(acme_challenges.c.authz_id == sa.bindparam("id")).order_by(acme_challenges.c.type)
 )
-_CHALLENGE_BY_ID = sa.select(acme_challenges).where(acme_challenges.c.id == sa.bindparam("id"))
+_CHALLENGE_BY_ID = fast_read(
+    sa.select(acme_challenges).where(acme_challenges.c.id == sa.bindparam("id"))
+)
 _INSERT_ORDER = acme_orders.insert()
 _INSERT_AUTHZ = acme_authorizations.insert()
-_REUSABLE_AUTHZ = (
+_REUSABLE_AUTHZ = fast_read(
     sa.select(acme_authorizations.c.id)
     .where(
         acme_authorizations.c.account_id == sa.bindparam("account_id"),
@@ -151,7 +156,7 @@ _SETTLE_CHALLENGE = (
         error=sa.bindparam("new_error"), validation_record=sa.bindparam("new_record"),
     )
 )
-_AUTHZ_STATUSES = (
+_AUTHZ_STATUSES = fast_read(
     sa.select(acme_authorizations.c.status)
     .join(acme_order_authorizations, acme_order_authorizations.c.authz_id == acme_authorizations.c.id)
     .where(acme_order_authorizations.c.order_id == sa.bindparam("id"))

@@ -14,7 +14,7 @@ from acmeca.domain.errors import AlreadyRevoked, Conflict, NotFound
 from acmeca.domain.identifiers import Identifier, IdentifierType
 from acmeca.domain.records import CertificateRecord, Requester, Revocation
 from acmeca.domain.status import RequesterKind, RevocationReason
-from acmeca.store.database import Database
+from acmeca.store.database import Database, fast_read
 from acmeca.store.schema import blocked_keys, certificate_identifiers, certificates, counters, crls, issuers
 
 
@@ -79,11 +79,13 @@ def _record(row: Any, identifiers: Sequence[Identifier]) -> CertificateRecord:
 
 
 # Every issuance runs these; built once (building a statement costs more than running it on SQLite).
-_BY_SERIAL = sa.select(certificates).where(
-    certificates.c.serial == sa.bindparam("serial"), certificates.c.state == "issued"
+_BY_SERIAL = fast_read(
+    sa.select(certificates).where(certificates.c.serial == sa.bindparam("serial"), certificates.c.state == "issued")
 )
-_IDENTIFIERS = sa.select(certificate_identifiers.c.type, certificate_identifiers.c.value).where(
-    certificate_identifiers.c.certificate_id == sa.bindparam("certificate_id")
+_IDENTIFIERS = fast_read(
+    sa.select(certificate_identifiers.c.type, certificate_identifiers.c.value).where(
+        certificate_identifiers.c.certificate_id == sa.bindparam("certificate_id")
+    )
 )
 _COMPLETE = (
     certificates.update()
@@ -91,7 +93,9 @@ _COMPLETE = (
     .values(state="issued", der=sa.bindparam("signed_der"))
 )
 _RESERVE = certificates.insert()
-_IS_BLOCKED = sa.select(blocked_keys.c.spki_sha256).where(blocked_keys.c.spki_sha256 == sa.bindparam("spki"))
+_IS_BLOCKED = fast_read(
+    sa.select(blocked_keys.c.spki_sha256).where(blocked_keys.c.spki_sha256 == sa.bindparam("spki"))
+)
 
 
 class CertificateRepository:

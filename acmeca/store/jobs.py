@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from acmeca.store.database import fast_read
 from acmeca.store.schema import jobs
 
 
@@ -66,7 +67,7 @@ _CLAIMABLE = sa.and_(
     jobs.c.run_at <= sa.bindparam("now"),
     sa.or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < sa.bindparam("now")),
 )
-_HAS_DUE = sa.select(jobs.c.id).where(_CLAIMABLE).limit(1)
+_HAS_DUE = fast_read(sa.select(jobs.c.id).where(_CLAIMABLE).limit(1))
 _DUE_IDS = sa.select(jobs.c.id).where(_CLAIMABLE).order_by(jobs.c.run_at, jobs.c.id).limit(sa.bindparam("limit"))
 _TAKE = (
     jobs.update()

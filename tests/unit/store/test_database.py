@@ -41,3 +41,31 @@ async def test_read_modify_write_transactions_do_not_lose_updates(database: Data
 
     await asyncio.gather(*(increment() for _ in range(20)))
     assert await _value(database, "counter") == "20"
+
+
+async def test_fast_reads_decode_exactly_like_the_ordinary_path(database: Database) -> None:
+    from datetime import UTC, datetime
+
+    from acmeca.store.database import fast_read
+    from acmeca.store.schema import acme_accounts
+
+    moment = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
+    async with database.write() as conn:
+        await conn.execute(acme_accounts.insert().values(
+            id="a1", provisioner_id="p", key_thumbprint="t", jwk={"kty": "EC", "x": "1"}, status="valid",
+            contact=["mailto:a@example.com"], tos_agreed=True, eab_binding=None, created_at=moment,
+        ))
+    plain = sa.select(acme_accounts).where(acme_accounts.c.id == sa.bindparam("id"))
+    fast = fast_read(plain)
+    async with database.read() as conn:
+        expected = (await conn.execute(plain, {"id": "a1"})).one()
+        got = (await conn.execute(fast, {"id": "a1"})).one()
+        missing = (await conn.execute(fast, {"id": "nope"})).first()
+        count = await conn.scalar(fast_read(sa.select(sa.func.count()).select_from(acme_accounts)))
+    assert got._mapping == expected._mapping
+    assert got.jwk == {"kty": "EC", "x": "1"}
+    assert got.tos_agreed is True
+    assert got.created_at == moment
+    assert got.created_at.tzinfo is not None
+    assert missing is None
+    assert count == 1
