@@ -186,9 +186,17 @@ async def move_order(
         values["error"] = error
     if certificate_serial is not None:
         values["certificate_serial"] = certificate_serial
-    statement = _move(acme_orders, tuple(sorted(values)))
+    return await _execute_move(conn, acme_orders, order_id, [s.value for s in expected], values)
+
+
+async def _execute_move(
+    conn: AsyncConnection, table: sa.Table, row_id: str, expected: list[str], values: dict[str, Any]
+) -> bool:
+    """Apply a conditional status move; False when the row was no longer in an expected status."""
     params = {f"new_{k}": v for k, v in values.items()}
-    result = await conn.execute(statement, {**params, "row_id": order_id, "expected": [s.value for s in expected]})
+    result = await conn.execute(
+        _move(table, tuple(sorted(values))), {**params, "row_id": row_id, "expected": expected}
+    )
     return result.rowcount == 1
 
 
@@ -298,10 +306,7 @@ async def move_authz(
         values["validated_at"] = validated_at
     if expires_at is not None:
         values["expires_at"] = expires_at
-    statement = _move(acme_authorizations, tuple(sorted(values)))
-    params = {f"new_{k}": v for k, v in values.items()}
-    result = await conn.execute(statement, {**params, "row_id": authz_id, "expected": [s.value for s in expected]})
-    return result.rowcount == 1
+    return await _execute_move(conn, acme_authorizations, authz_id, [s.value for s in expected], values)
 
 
 async def valid_identifiers(conn: AsyncConnection, account_id: str, now: datetime) -> set[Identifier]:
