@@ -7,6 +7,8 @@ audited exactly like one issued over HTTPS; only the network hop is skipped.
 from __future__ import annotations
 
 import argparse
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from acmeca.cli.errors import CLIError
@@ -15,8 +17,11 @@ from acmeca.cli.tokens import ca_json_path
 from acmeca.config import load_config
 from acmeca.domain.errors import CAError
 from acmeca.engine.requests import IssuedCertificate
-from acmeca.server.services import Services, StartupError, build_services
+from acmeca.server.database import StartupError
+from acmeca.server.graph import GraphOptions, ServiceGraph, service_graph
 from acmeca.step.service import RevokeRequest, SignRequest
+
+OFFLINE = GraphOptions(background=False, server_tls=False)
 
 
 def _ca_password(args: argparse.Namespace) -> bytes | None:
@@ -25,40 +30,33 @@ def _ca_password(args: argparse.Namespace) -> bytes | None:
     return read_password_file(Path(path)) if path else None
 
 
-async def _local_service(args: argparse.Namespace) -> Services:
+@asynccontextmanager
+async def _local_ca(args: argparse.Namespace) -> AsyncIterator[ServiceGraph]:
+    """The CA's own service graph, as ``serve`` builds it, minus the background work and the TLS listener."""
     config = load_config(ca_json_path(args))
     try:
-        services = await build_services(config, _ca_password(args))
+        async with service_graph(config, _ca_password(args), options=OFFLINE) as graph:
+            yield graph
     except StartupError as exc:
         raise CLIError(str(exc)) from None
-    if services.step is None:
-        await services.close()
-        raise CLIError("the token API is not available in this build")
-    return services
 
 
 async def sign_offline(args: argparse.Namespace, csr_pem: str, ott: str) -> IssuedCertificate:
-    services = await _local_service(args)
-    assert services.step is not None
-    try:
-        return await services.step.sign(
-            SignRequest(csr=csr_pem, ott=ott, not_before=args.not_before or "", not_after=args.not_after or "")
-        )
-    except CAError as exc:
-        raise CLIError(exc.detail) from None
-    finally:
-        await services.close()
+    async with _local_ca(args) as graph:
+        try:
+            return await graph.step.sign(
+                SignRequest(csr=csr_pem, ott=ott, not_before=args.not_before or "", not_after=args.not_after or "")
+            )
+        except CAError as exc:
+            raise CLIError(exc.detail) from None
 
 
 async def revoke_offline(args: argparse.Namespace, request: RevokeRequest) -> None:
-    services = await _local_service(args)
-    assert services.step is not None
-    try:
-        await services.step.revoke(request, peer=None)
-    except CAError as exc:
-        raise CLIError(exc.detail) from None
-    finally:
-        await services.close()
+    async with _local_ca(args) as graph:
+        try:
+            await graph.step.revoke(request, peer=None)
+        except CAError as exc:
+            raise CLIError(exc.detail) from None
 
 
 def chain_bytes(issued: IssuedCertificate) -> bytes:

@@ -22,7 +22,7 @@ from jwcrypto import jwk
 from acmeca.cli.client import CAClient
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import flag_or_default, read_password_file
-from acmeca.config import acmeca_path
+from acmeca.config import acmeca_path, load_config
 from acmeca.crypto import certs
 from acmeca.crypto.jose import KeyDecryptionFailed, decrypt_private_jwk
 from acmeca.crypto.keys import PrivateKey
@@ -112,12 +112,8 @@ def ca_json_path(args: argparse.Namespace) -> Path:
 async def provisioner_documents(args: argparse.Namespace, client: CAClient | None) -> list[dict[str, Any]]:
     """Every provisioner: from ca.json with ``--offline``, else all pages of GET /provisioners."""
     if getattr(args, "offline", False) or client is None:
-        path = ca_json_path(args)
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise CLIError(f"cannot read {path}: {exc}") from None
-        return list((document.get("authority") or {}).get("provisioners") or [])
+        config = load_config(ca_json_path(args))
+        return [dict(p.document) for p in config.authority.provisioners]
     found: list[dict[str, Any]] = []
     cursor = ""
     for _ in range(1000):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -81,11 +82,11 @@ def build_crl(
 
 class CRLService:
     def __init__(
-        self, *, config: CRLConfig, authority: SigningAuthority, certificates: CertificateRepository,
+        self, *, config: CRLConfig, authority: Callable[[], SigningAuthority], certificates: CertificateRepository,
         crls: CRLRepository, clock: Clock, runtime: Runtime, idp_url: str,
     ) -> None:
         self._config = config
-        self._authority = authority
+        self._authority = authority  # the engine's current intermediate: SIGHUP may rotate it
         self._certificates = certificates
         self._crls = crls
         self._clock = clock
@@ -104,13 +105,13 @@ class CRLService:
     async def generate(self) -> StoredCRL:
         """A new CRL with the next number, stored before it is returned."""
         async with self._lock:
-            ski = self._authority.ski
+            ski = self._authority().ski
             number = await self._crls.next_number(f"crl:{ski}")
             now = self._clock.now()
             entries = await self._certificates.revoked_since(ski, now - EXPIRED_GRACE)
             next_update = now + self._config.cache_duration
             der = await self._runtime.run_cpu(
-                build_crl, self._authority, entries, number=number, now=now, next_update=next_update,
+                build_crl, self._authority(), entries, number=number, now=now, next_update=next_update,
                 idp_url=self._idp_url,
             )
             crl = StoredCRL(issuer_ski=ski, number=number, der=der, this_update=now, next_update=next_update)
@@ -122,7 +123,7 @@ class CRLService:
         """The stored CRL, regenerated first when there is none or it has passed nextUpdate."""
         if not self.enabled:
             raise NotFound("Certificate Revocation Lists are not enabled")
-        stored = await self._crls.latest(self._authority.ski)
+        stored = await self._crls.latest(self._authority().ski)
         if stored is None or stored.next_update <= self._clock.now():
             return await self.generate()
         return stored
@@ -136,7 +137,7 @@ class CRLService:
         while True:
             delay = self.refresh_period
             try:
-                stored = await self._crls.latest(self._authority.ski)
+                stored = await self._crls.latest(self._authority().ski)
                 age = self._clock.now() - stored.this_update if stored else None
                 if age is None or age >= self.refresh_period:
                     await self.generate()

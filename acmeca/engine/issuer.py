@@ -75,6 +75,10 @@ class IssuingEngine:
     def authority(self) -> SigningAuthority:
         return self._authority
 
+    def replace_authority(self, authority: SigningAuthority) -> None:
+        """A rotated intermediate (SIGHUP): the next certificate is signed by it."""
+        self._authority = authority
+
     def set_name_policy(self, policy: NamePolicy) -> None:
         self._name_policy = policy
 

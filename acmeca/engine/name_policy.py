@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
+from acmeca.config import ConfigError, PolicyConfig
 from acmeca.domain.clock import Clock
-from acmeca.domain.errors import Forbidden, RejectedIdentifier, Subproblem
+from acmeca.domain.errors import Forbidden, Malformed, RejectedIdentifier, Subproblem
 from acmeca.domain.identifiers import Identifier, IdentifierType
 from acmeca.engine.requests import IssuanceRequest
 from acmeca.policy import CertificateNames, Violation, X509Policy
@@ -49,20 +49,20 @@ class StoredNamePolicy:
         repository: PolicyRepository | None,
         clock: Clock,
         *,
-        config_policy: Mapping[str, Any] | None = None,
+        config_policy: X509Policy | None = None,
         refresh_interval: timedelta = timedelta(seconds=2),
     ) -> None:
         self._repository = repository
         self._clock = clock
-        self._config_policy = X509Policy.from_document(config_policy)
+        self._config_policy = config_policy or X509Policy.from_document(None)
         self._refresh_interval = refresh_interval
         self._policies: dict[tuple[PolicyScope, str], X509Policy] = {}
         self._loaded_at: datetime | None = None
         self._lock = asyncio.Lock()
 
-    def replace_config_policy(self, document: Mapping[str, Any] | None) -> None:
-        """Swap the ca.json authority policy after a SIGHUP reload (already validated by the caller)."""
-        self._config_policy = X509Policy.from_document(document)
+    def replace_config_policy(self, policy: X509Policy) -> None:
+        """Swap the ca.json authority policy after a SIGHUP reload."""
+        self._config_policy = policy
 
     def invalidate(self) -> None:
         self._loaded_at = None
@@ -145,3 +145,21 @@ async def check_order_identifiers(
     """
     if isinstance(policy, StoredNamePolicy):
         await policy.check_identifiers(identifiers, provisioner_id=provisioner_id, eab_key_id=eab_key_id)
+
+
+def authority_policy(config: PolicyConfig) -> X509Policy:
+    """ca.json's ``authority.policy`` (typed at load) as an evaluable policy.
+
+    The loader checked its shape; each rule's syntax (``*.*.example.com``, ``10.0.0.0/33``) is the policy
+    layer's to judge, so a bad rule surfaces here as a ConfigError under ``authority.policy``.
+    """
+    sides = {
+        side: {"dns": list(names.dns), "ips": list(names.ip), "emails": list(names.email), "uris": list(names.uri),
+               "commonNames": list(names.cn)}
+        for side, names in (("allow", config.allow), ("deny", config.deny))
+    }
+    document = {"x509": {**sides, "allowWildcardNames": config.allow_wildcard_names}}
+    try:
+        return X509Policy.from_document(document)
+    except Malformed as exc:
+        raise ConfigError("authority.policy", exc.detail) from None

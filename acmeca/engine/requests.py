@@ -4,23 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
 from acmeca.domain.claims import Claims
 from acmeca.domain.identifiers import Identifier
+from acmeca.domain.key_usage import ExtendedKeyUsage
 from acmeca.domain.records import ProvisionerRef, Requester
-
-
-class ExtendedKeyUsage(StrEnum):
-    SERVER_AUTH = "serverAuth"
-    CLIENT_AUTH = "clientAuth"
-    CODE_SIGNING = "codeSigning"
-    EMAIL_PROTECTION = "emailProtection"
-    TIME_STAMPING = "timeStamping"
-    OCSP_SIGNING = "OCSPSigning"
 
 
 @dataclass(frozen=True)

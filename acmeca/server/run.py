@@ -1,4 +1,4 @@
-"""Run one server process: bind, serve, reload on SIGHUP, shut down gracefully on SIGTERM/SIGINT."""
+"""Run one server process: bind, build the service graph, serve, reload on SIGHUP, drain on SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from acmeca.config import CAConfig, parse_address
+from acmeca.config import CAConfig
+from acmeca.domain.addresses import parse_listen_address
 from acmeca.server.app import build_app
-from acmeca.server.services import Services, StartupError, build_services
-from acmeca.server.tls_certificate import ServerCertificate
+from acmeca.server.database import StartupError
+from acmeca.server.graph import ServiceGraph, service_graph
+from acmeca.server.reload import reload_config
 
 log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_SECONDS = 10.0
-
-ReloadHook = Callable[[Services], None]
 
 
 async def serve(
@@ -27,37 +27,39 @@ async def serve(
     password: bytes | None,
     *,
     migrate: bool | None = None,
-    on_reload: ReloadHook | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
-    services = await build_services(config, password, migrate=migrate)
-    runner: web.AppRunner | None = None
-    listener: socket.socket | None = None
+    listener = bind(config.address)
     try:
-        listener = bind(config.address)
-        tls = ServerCertificate(config, services.engine, services.trust, services.clock)
-        await tls.issue()
-        services.ssl_context = tls.context
-        services.runtime.spawn("tls-certificate-renewal", tls.renew_forever)
-        app = build_app(services)
-        runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
-        await runner.setup()
-        await web.SockSite(runner, listener, ssl_context=tls.context).start()
-        log.info("serving", extra={"address": config.address, "dns_names": list(config.dns_names)})
-        if ready is not None:
-            ready(config.address)
-        await _wait_for_signals(services, on_reload)
+        async with service_graph(config, password, migrate=migrate) as graph:
+            assert graph.tls is not None
+            runner = web.AppRunner(build_app(graph), shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
+            await runner.setup()
+            try:
+                await web.SockSite(runner, listener, ssl_context=graph.tls.context).start()
+                _log_start(graph)
+                if ready is not None:
+                    ready(config.address)
+                await _wait_for_signals(graph)
+            finally:
+                await runner.cleanup()
     finally:
-        if runner is not None:
-            await runner.cleanup()
-        if listener is not None:
-            listener.close()
-        await services.close()
+        listener.close()
+
+
+def _log_start(graph: ServiceGraph) -> None:
+    config = graph.config
+    if config.notes.ignored_keys:
+        log.warning("ca.json keys acmeca does not use were ignored", extra={"keys": config.notes.ignored_keys})
+    if config.notes.inactive_provisioners:
+        log.warning("provisioners of types acmeca does not serve are inactive",
+                    extra={"provisioners": config.notes.inactive_provisioners})
+    log.info("serving", extra={"address": config.address, "dns_names": list(config.dns_names)})
 
 
 def bind(address: str) -> socket.socket:
     """Bind before doing any work, so an occupied port is reported at once and nothing is issued for it."""
-    host, port = parse_address(address)
+    host, port = parse_listen_address(address)
     family = socket.AF_INET6 if ":" in host or not host else socket.AF_INET
     try:
         listener = socket.socket(family, socket.SOCK_STREAM)
@@ -78,13 +80,16 @@ def bind(address: str) -> socket.socket:
     return listener
 
 
-async def _wait_for_signals(services: Services, on_reload: ReloadHook | None) -> None:
+async def _reload(graph: ServiceGraph) -> None:
+    await reload_config(graph)
+
+
+async def _wait_for_signals(graph: ServiceGraph) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    if on_reload is not None:
-        loop.add_signal_handler(signal.SIGHUP, lambda: on_reload(services))
+    loop.add_signal_handler(signal.SIGHUP, lambda: graph.runtime.spawn_once("reload", _reload(graph)))
     try:
         await stop.wait()
         log.info("shutting down")

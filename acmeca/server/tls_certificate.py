@@ -11,17 +11,18 @@ import logging
 import ssl
 from datetime import timedelta
 
-from acmeca.config import CAConfig
+from acmeca.config import LiveConfig
 from acmeca.crypto.keys import KeySpec, PrivateKey, generate_key
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import CAError
 from acmeca.domain.identifiers import Identifier, dns, ip
+from acmeca.domain.key_usage import ExtendedKeyUsage
 from acmeca.domain.records import Requester
 from acmeca.domain.status import RequesterKind
 from acmeca.edge.tls import load_server_certificate, server_context
 from acmeca.engine.issuer import IssuingEngine
-from acmeca.engine.requests import CertificateProfile, ExtendedKeyUsage, IssuanceRequest, IssuedCertificate
+from acmeca.engine.requests import CertificateProfile, IssuanceRequest, IssuedCertificate
 from acmeca.engine.trust import TrustBundle
 
 log = logging.getLogger(__name__)
@@ -39,8 +40,8 @@ def _identifier(name: str) -> Identifier:
 
 
 class ServerCertificate:
-    def __init__(self, config: CAConfig, engine: IssuingEngine, trust: TrustBundle, clock: Clock) -> None:
-        self._config = config
+    def __init__(self, live: LiveConfig, engine: IssuingEngine, trust: TrustBundle, clock: Clock) -> None:
+        self._live = live
         self._engine = engine
         self._clock = clock
         self.context: ssl.SSLContext = server_context(trust.federation)
@@ -48,8 +49,9 @@ class ServerCertificate:
 
     async def issue(self) -> IssuedCertificate:
         key: PrivateKey = generate_key(KeySpec("EC", "P-256"))
-        identifiers = tuple(_identifier(n) for n in self._config.dns_names)
-        common_name = self._config.common_name
+        config = self._live.current
+        identifiers = tuple(_identifier(n) for n in config.dns_names)
+        common_name = config.common_name
         issued = await self._engine.issue(
             IssuanceRequest(
                 public_key=key.public_key(),

@@ -20,10 +20,9 @@ from urllib.parse import urlsplit
 from cryptography import x509
 
 from acmeca.crypto import certs
-from acmeca.domain.claims import Claims
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import CAError, Unauthenticated
-from acmeca.engine.provisioners import ProvisionerCatalog
+from acmeca.engine.provisioners import PerEntry, ProvisionerCatalog, ProvisionerEntry
 from acmeca.step.jwt import CompactJWS, parse_compact
 from acmeca.step.provisioners import InvalidProvisioner, TokenEvidence, TokenProvisioner, token_provisioner
 from acmeca.step.provisioners.third_party import ThirdPartyAuthorizer
@@ -152,14 +151,14 @@ class TokenVerifier:
         self,
         *,
         catalog: ProvisionerCatalog,
-        authority_claims: Claims,
         dns_names: Sequence[str],
         roots: Sequence[x509.Certificate],
         used_tokens: UsedTokenRepository,
         clock: Clock,
     ) -> None:
         self._catalog = catalog
-        self._authority_claims = authority_claims
+        # Verifiers parse keys and roots: built once per provisioner change, not once per request.
+        self._verifiers = PerEntry(token_provisioner, on_failure=_skipped)
         self._dns_names = tuple(dns_names)
         self._roots = tuple(roots)
         self._used = used_tokens
@@ -171,9 +170,8 @@ class TokenVerifier:
         found: list[TokenProvisioner] = []
         for entry in await self._catalog.all():
             try:
-                provisioner = token_provisioner(entry, self._authority_claims)
-            except InvalidProvisioner as exc:
-                log.warning("provisioner skipped", extra={"provisioner": entry.name, "reason": str(exc)})
+                provisioner = self._verifiers.get(entry)
+            except InvalidProvisioner:
                 continue
             if provisioner is not None:
                 found.append(provisioner)
@@ -182,9 +180,7 @@ class TokenVerifier:
     async def authorize(self, raw: str, purpose: Purpose) -> AuthorizedToken:
         """Every check of §2.1–2.4, in step-ca's order; the token is spent only when all of them pass."""
         token = parse_compact(raw)
-        grant = await self._third_party.authorize(
-            token, await self._catalog.all(), self._authority_claims, purpose=purpose.value
-        )
+        grant = await self._third_party.authorize(token, await self._catalog.all(), purpose=purpose.value)
         if grant is not None:
             if grant.reuse_key is not None:
                 await self._spend(grant.reuse_key, purpose, grant.expires)
@@ -254,3 +250,7 @@ class TokenVerifier:
         digest = "sha:" + hashlib.sha256(token.raw.encode()).hexdigest()
         await self._spend(digest, Purpose.RENEW, expires)
         return RenewToken(leaf=leaf, claims=token.claims)
+
+
+def _skipped(entry: ProvisionerEntry, exc: Exception) -> None:
+    log.warning("provisioner skipped", extra={"provisioner": entry.name, "reason": str(exc)})

@@ -24,7 +24,6 @@ from acmeca.engine.issuer import IssuingEngine, parse_serial_or_malformed
 from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
 from acmeca.engine.requests import IssuanceRequest, IssuedCertificate, Validity
 from acmeca.step.ott import AuthorizedToken, Purpose, TokenVerifier
-from acmeca.step.provisioners import InvalidProvisioner, provisioner_claims
 from acmeca.step.provisioners.third_party import CSR_SANS, csr_claims
 from acmeca.step.sans import TokenSANs, check_csr_against_token
 from acmeca.store.certificates import StoredCRL
@@ -61,14 +60,17 @@ def parse_csr_or_malformed(pem: str | None) -> ParsedCSR:
 class StepService:
     def __init__(
         self, *, engine: IssuingEngine, verifier: TokenVerifier, catalog: ProvisionerCatalog,
-        authority_claims: Claims, crl: CRLService, clock: Clock,
+        crl: CRLService, clock: Clock,
     ) -> None:
         self._engine = engine
         self._verifier = verifier
         self._catalog = catalog
-        self._authority_claims = authority_claims
         self._crl = crl
         self._clock = clock
+
+    @property
+    def verifier(self) -> TokenVerifier:
+        return self._verifier
 
     async def sign(self, request: SignRequest) -> IssuedCertificate:
         """POST /1.0/sign: csr → ott → token (401) → CSR/token agreement and durations (403) → engine."""
@@ -157,10 +159,7 @@ class StepService:
             entry = await self._catalog.by_id(record.provisioner_id)
         except NotFound:
             raise Unauthenticated(f"provisioner '{record.provisioner_name}' not found") from None
-        try:
-            return entry, provisioner_claims(entry, self._authority_claims)
-        except InvalidProvisioner as exc:
-            raise Unauthenticated(str(exc)) from None
+        return entry, entry.claims
 
     async def revoke(self, request: RevokeRequest, *, peer: bytes | None) -> None:
         """POST /1.0/revoke (passive only): by a revoke token whose subject is the serial, or by the cert itself."""

@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
+from acmeca.config import DatabaseConfig
 from acmeca.domain.errors import ServiceUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -42,23 +43,17 @@ class DatabaseSettings:
         return make_url(self.url).get_backend_name()
 
 
-def settings_from_ca_json(db: dict[str, Any]) -> DatabaseSettings:
-    """Translate step-ca's ``{"type", "dataSource", "database"}`` into our settings."""
-    kind = str(db.get("type", "")).lower()
-    source = str(db.get("dataSource", ""))
-    if kind in ("sqlite", "sqlite3"):
-        if not source:
-            raise ValueError('db.dataSource must name the SQLite file')
-        return DatabaseSettings(url=f"sqlite+aiosqlite:///{source}")
-    if kind in ("postgresql", "postgres"):
-        url = make_url(source)
-        if url.get_backend_name() not in ("postgresql", "postgres"):
-            raise ValueError("db.dataSource must be a postgresql:// URL")
-        url = url.set(drivername="postgresql+asyncpg")
-        if db.get("database"):
-            url = url.set(database=str(db["database"]))
-        return DatabaseSettings(url=url.render_as_string(hide_password=False))
-    raise ValueError(f"db.type {db.get('type')!r} is not supported (use sqlite or postgresql)")
+def database_settings(db: DatabaseConfig) -> DatabaseSettings:
+    """ca.json's ``db`` (step-ca's ``{"type", "dataSource", "database"}``, checked at load) as our settings."""
+    if db.type == "sqlite":
+        return DatabaseSettings(url=f"sqlite+aiosqlite:///{db.data_source}")
+    url = make_url(db.data_source)
+    if url.get_backend_name() not in ("postgresql", "postgres"):
+        raise ValueError("db.dataSource must be a postgresql:// URL")
+    url = url.set(drivername="postgresql+asyncpg")
+    if db.database:
+        url = url.set(database=db.database)
+    return DatabaseSettings(url=url.render_as_string(hide_password=False))
 
 
 FAST_READ = "acmeca_fast_read"

@@ -21,13 +21,13 @@ from typing import Any
 
 from dns.rdtypes.ANY.CAA import CAA
 
+from acmeca.config import ValidationSettings
 from acmeca.domain.errors import CAAProblem, CAError, DNSProblem
 from acmeca.domain.identifiers import Identifier, IdentifierType
 from acmeca.domain.status import ChallengeType
 from acmeca.validation.dispatch import ValidationResult
 from acmeca.validation.outcome import Deadline, Transient
 from acmeca.validation.resolver import Resolver
-from acmeca.validation.settings import ValidationSettings
 
 KNOWN_TAGS = frozenset({"issue", "issuewild", "iodef"})
 CRITICAL_FLAGS = 0x80 | 0x01  # RFC 8659 uses bit 0 (128); Boulder also honours 1, written by buggy zone tools

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from acmeca.config import ValidationSettings
 from acmeca.domain.errors import CAError, ConnectionProblem, Malformed
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.status import ChallengeType
@@ -21,7 +22,6 @@ from acmeca.validation.dns01 import validate_dns01
 from acmeca.validation.http01 import validate_http01
 from acmeca.validation.outcome import Attempt, Deadline, Transient
 from acmeca.validation.resolver import Resolver
-from acmeca.validation.settings import ValidationSettings
 from acmeca.validation.tlsalpn01 import validate_tlsalpn01
 
 __all__ = ["ValidationResult", "ValidationSettings", "validate"]

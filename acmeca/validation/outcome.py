@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 from acmeca.domain.errors import CAError
 
 if TYPE_CHECKING:
+    from acmeca.config import ValidationSettings
     from acmeca.domain.identifiers import Identifier
     from acmeca.validation.resolver import Resolver
-    from acmeca.validation.settings import ValidationSettings
 
 
 class Transient(Exception):

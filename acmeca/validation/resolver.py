@@ -25,39 +25,13 @@ import dns.resolver
 from dns.rdtypes.ANY.CAA import CAA
 from dns.rdtypes.ANY.TXT import TXT
 
+from acmeca.domain.addresses import parse_resolver
 from acmeca.domain.errors import DNSProblem
 from acmeca.validation.outcome import Transient
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 MAX_CNAME_HOPS = 8  # a delegated _acme-challenge is one hop; eight is generous and still bounds loops
-DEFAULT_DNS_PORT = 53
-
-
-def parse_server(text: str) -> tuple[str, int]:
-    """Split ``"127.0.0.1:8053"``, ``"[::1]:8053"``, ``"::1"`` or ``"127.0.0.1"`` into (address, port).
-
-    The resolver must be an address: resolving the resolver's own name would need a resolver.
-    """
-    if not isinstance(text, str) or not text:
-        raise ValueError(f"resolver {text!r} must be an address, e.g. '127.0.0.1:53'")
-    host, port_text = text, ""
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"resolver {text!r} is not [address]:port")
-        port_text = rest[1:]
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(f"resolver {text!r} must be an IP address with an optional port") from None
-    if port_text == "":
-        return str(address), DEFAULT_DNS_PORT
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"resolver {text!r} has an invalid port")
-    return str(address), int(port_text)
 
 
 def is_reserved(address: IPAddress) -> bool:
@@ -98,7 +72,7 @@ class Resolver:
             self._resolver.nameservers = list(_system_nameservers())
             self.description = "system resolver"
         else:
-            address, port = parse_server(server)
+            address, port = parse_resolver(server)
             self._resolver = dns.asyncresolver.Resolver(configure=False)
             self._resolver.nameservers = [address]
             self._resolver.port = port

@@ -29,7 +29,7 @@ class CAARecheck:
         checker = self._validation.check_caa
         if not provisioner.caa_identities or checker is None:
             return
-        settings = self._validation.settings_for(self._validation.top_level, provisioner.validation)
+        settings = self._validation.settings_for(provisioner)
         horizon = self._clock.now() - settings.caa_recheck_after
         async with self._db.read() as conn:
             authzs = [await acme_orders.authz_by_id(conn, authz_id) for authz_id in order.authz_ids]

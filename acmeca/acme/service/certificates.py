@@ -51,24 +51,21 @@ def revocation_reason(value: object) -> RevocationReason:
 
 
 class CertificateService:
-    def __init__(
-        self, clock: Clock, engine: IssuingEngine, orders: OrderService,
-        alternate_chains: tuple[tuple[str, ...], ...] = (),
-    ) -> None:
+    def __init__(self, clock: Clock, engine: IssuingEngine, orders: OrderService) -> None:
         self._clock = clock
         self._engine = engine
         self._orders = orders
-        self._alternates = alternate_chains
 
     async def chain(self, account: AccountRecord, serial: str, index: int = 0) -> Chain:
         record = await self._engine.find_certificate(serial)
         if record is None or record.acme_account_id != account.id or not record.der:
             raise NotFound("no such certificate")
-        if index < 0 or index > len(self._alternates):
+        alternates = self._engine.alternate_chain_pems()  # read per request: SIGHUP may rotate the intermediate
+        if index < 0 or index > len(alternates):
             raise NotFound("no such certificate chain")
-        rest = self._engine.chain_pem() if index == 0 else self._alternates[index - 1]
+        rest = self._engine.chain_pem() if index == 0 else alternates[index - 1]
         pem = der_to_pem(record.der) + "".join(rest)
-        return Chain(pem=pem.replace("\r\n", "\n"), alternates=len(self._alternates))
+        return Chain(pem=pem.replace("\r\n", "\n"), alternates=len(alternates))
 
     async def revoke(
         self, *, certificate_der: bytes, reason: object, account: AccountRecord | None, key_thumbprint: str | None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -20,6 +20,7 @@ from acmeca.acme.service.orders import failed_validation_key
 from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
 from acmeca.acme.service.ratelimits import RateLimiter
 from acmeca.acme.service.worker import JobWorker
+from acmeca.config import ValidationSettings
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import CAAProblem, CAError, ErrorSummary, Malformed, NotFound, RateLimited, Subproblem
 from acmeca.domain.identifiers import Identifier
@@ -45,11 +46,12 @@ class Verdict(Protocol):
     def error(self) -> CAError | None: ...
 
     @property
-    def record(self) -> Any: ...
+    def record(self) -> Mapping[str, Any]:
+        """A JSON object: ``validationRecord`` and whatever else the validator saw (stored with the verdict)."""
+        ...
 
 
-Validator = Callable[[ChallengeType, Identifier, str, str, Any], Awaitable[Verdict]]
-SettingsFactory = Callable[[dict[str, Any], dict[str, Any]], Any]
+Validator = Callable[[ChallengeType, Identifier, str, str, ValidationSettings], Awaitable[Verdict]]
 
 
 class CAAChecker(Protocol):
@@ -57,18 +59,24 @@ class CAAChecker(Protocol):
 
     def __call__(
         self, identifier: Identifier, *, caa_identities: Sequence[str], account_uri: str | None,
-        method: ChallengeType | None, settings: Any,
+        method: ChallengeType | None, settings: ValidationSettings,
     ) -> Awaitable[Verdict]: ...
 
 
 @dataclass(frozen=True)
 class ValidationContext:
-    """The validator and the top-level ``validation`` object that per-provisioner settings override."""
+    """The validators, and the running top-level settings that each provisioner's overrides apply to.
+
+    ``top_level`` is read at every validation, so a SIGHUP that changes ca.json's ``validation`` is seen by
+    the next challenge without a restart.
+    """
 
     validate: Validator
-    settings_for: SettingsFactory
-    top_level: dict[str, Any]
+    top_level: Callable[[], ValidationSettings]
     check_caa: CAAChecker | None = None  # consulted when the provisioner lists caaIdentities
+
+    def settings_for(self, provisioner: AcmeProvisioner) -> ValidationSettings:
+        return provisioner.validation.over(self.top_level())
 
 
 def key_authorization(token: str, account: AccountRecord) -> str:
@@ -147,7 +155,7 @@ class ChallengeService:
             return
         provisioner = await self._provisioners.by_id(authz.provisioner_id)
         try:
-            settings = self._validation.settings_for(self._validation.top_level, provisioner.validation)
+            settings = self._validation.settings_for(provisioner)
             verdict = await self._validation.validate(
                 challenge.type, authz.identifier, challenge.token, challenge.key_authorization or "", settings
             )
@@ -156,13 +164,11 @@ class ChallengeService:
                 error = await self._caa_refusal(provisioner, authz, challenge.type, job, settings)
         except CAError as exc:
             error, record = exc, None
-        except ValueError as exc:  # the validation settings in ca.json are unusable
-            error, record = CAError(f"validation is misconfigured: {exc}"), None
         await self.settle(job, challenge, authz, error=error, record=record)
 
     async def _caa_refusal(
         self, provisioner: AcmeProvisioner, authz: AuthorizationRecord, method: ChallengeType, job: JobRecord,
-        settings: Any,
+        settings: ValidationSettings,
     ) -> CAError | None:
         """RFC 8659/8657 at validation time, only when the provisioner names its CAA identities."""
         checker = self._validation.check_caa

@@ -8,64 +8,15 @@ wants them); configured as ``"rateLimits": {"newOrdersPerAccount": "300/3h", ...
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
+from acmeca.config import Limit
 from acmeca.domain.clock import Clock
-from acmeca.domain.durations import format_duration, parse_duration
-from acmeca.domain.errors import Malformed, RateLimited, ServiceUnavailable
+from acmeca.domain.durations import format_duration
+from acmeca.domain.errors import RateLimited, ServiceUnavailable
 from acmeca.store.rate_limits import RateLimitRepository
 
-_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
-LIMIT_NAMES = ("newOrdersPerAccount", "failedValidationsPerAccountPerIdentifier", "newAccountsPerIP")
 MAX_ATTEMPTS = 20
-
-
-@dataclass(frozen=True)
-class Limit:
-    name: str
-    count: int
-    period: timedelta
-
-    @property
-    def interval(self) -> timedelta:
-        return self.period / self.count
-
-    @classmethod
-    def parse(cls, name: str, text: object) -> Limit:
-        match = _LIMIT.match(text) if isinstance(text, str) else None
-        if match is None:
-            raise ValueError(f"rateLimits.{name}: {text!r} is not of the form 'count/period' (e.g. '300/3h')")
-        try:
-            period = parse_duration(match.group(2))
-        except Malformed:
-            raise ValueError(f"rateLimits.{name}: invalid period {match.group(2)!r}") from None
-        count = int(match.group(1))
-        if count <= 0 or period <= timedelta(0):
-            raise ValueError(f"rateLimits.{name}: count and period must be positive")
-        return cls(name, count, period)
-
-
-@dataclass(frozen=True)
-class RateLimits:
-    new_orders_per_account: Limit | None = None
-    failed_validations_per_account_per_identifier: Limit | None = None
-    new_accounts_per_ip: Limit | None = None
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any] | None) -> RateLimits:
-        document = document or {}
-        unknown = set(document) - set(LIMIT_NAMES)
-        if unknown:
-            raise ValueError(f"rateLimits: unknown limit {sorted(unknown)[0]!r} (known: {', '.join(LIMIT_NAMES)})")
-        parsed = {name: Limit.parse(name, document[name]) for name in LIMIT_NAMES if document.get(name)}
-        return cls(
-            new_orders_per_account=parsed.get("newOrdersPerAccount"),
-            failed_validations_per_account_per_identifier=parsed.get("failedValidationsPerAccountPerIdentifier"),
-            new_accounts_per_ip=parsed.get("newAccountsPerIP"),
-        )
 
 
 class RateLimiter:

@@ -14,13 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from acmeca.domain.durations import parse_duration
+from acmeca.config import RenewalInfoSettings
 from acmeca.domain.errors import Malformed
 from acmeca.domain.records import CertificateRecord
 
-DEFAULT_WINDOW_START = 0.66
-DEFAULT_WINDOW_END = 0.80
-DEFAULT_RETRY_AFTER = timedelta(hours=6)
 EARLY_RENEWAL_LOOKBACK = timedelta(hours=1)
 
 
@@ -67,29 +64,6 @@ def decode_cert_id(text: str) -> CertID:
     if serial == 0:
         raise Malformed("certID serial must be positive")
     return CertID(authority_key_id=aki.hex(), serial=str(serial))
-
-
-@dataclass(frozen=True)
-class RenewalInfoSettings:
-    window_start: float = DEFAULT_WINDOW_START
-    window_end: float = DEFAULT_WINDOW_END
-    retry_after: timedelta = DEFAULT_RETRY_AFTER
-
-    @classmethod
-    def from_document(cls, document: dict[str, Any] | None) -> RenewalInfoSettings:
-        document = document or {}
-        start = document.get("windowStart", DEFAULT_WINDOW_START)
-        end = document.get("windowEnd", DEFAULT_WINDOW_END)
-        if not isinstance(start, int | float) or not isinstance(end, int | float) or not 0 <= start < end <= 1:
-            raise ValueError("renewalInfo: need 0 <= windowStart < windowEnd <= 1 (fractions of the lifetime)")
-        retry = document.get("retryAfter")
-        try:
-            retry_after = parse_duration(retry) if retry else DEFAULT_RETRY_AFTER
-        except Malformed:
-            raise ValueError(f"renewalInfo.retryAfter: invalid duration {retry!r}") from None
-        if retry_after <= timedelta(0):
-            raise ValueError("renewalInfo.retryAfter must be positive")
-        return cls(float(start), float(end), retry_after)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Every ACME service of one sub-application, built from the shared collaborators.
 
-The web edge builds one ``AcmeServices`` per sub-application at start-up and reads it from an AppKey; the
-services themselves never see aiohttp.
+The composition root (:mod:`acmeca.server.graph`) builds one ``AcmeServices`` per process before the first
+request; the web edge reads it from an AppKey. The services themselves never see aiohttp.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from acmeca.acme.service.provisioner import AcmeProvisioners
 from acmeca.acme.service.ratelimits import RateLimiter
 from acmeca.acme.service.renewals import RenewalService
 from acmeca.acme.service.worker import JobKind, JobWorker
-from acmeca.config import CAConfig
 from acmeca.domain.clock import Clock
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.provisioners import ProvisionerCatalog
@@ -47,12 +46,12 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{secrets.token_hex(4)}"
 
 
-def build_services(
-    *, config: CAConfig, clock: Clock, db: Database, engine: IssuingEngine, catalog: ProvisionerCatalog,
+def build_acme_services(
+    *, clock: Clock, db: Database, engine: IssuingEngine, catalog: ProvisionerCatalog,
     validation: ValidationContext, poll_interval: float = 1.0,
 ) -> AcmeServices:
     owner = worker_identity()
-    provisioners = AcmeProvisioners(catalog, config.authority.claims)
+    provisioners = AcmeProvisioners(catalog)
     renewals = RenewalService(db, clock, engine)
     limiter = RateLimiter(RateLimitRepository(db), clock)
     orders = OrderService(db, clock, name_policy=engine.name_policy, renewals=renewals, limiter=limiter)
@@ -68,6 +67,6 @@ def build_services(
     return AcmeServices(
         provisioners=provisioners, nonces=NonceService(db, clock), accounts=AccountService(db, clock, limiter=limiter),
         orders=orders, challenges=challenges, finalize=finalize,
-        certificates=CertificateService(clock, engine, orders, engine.alternate_chain_pems()), worker=worker,
+        certificates=CertificateService(clock, engine, orders), worker=worker,
         renewals=renewals,
     )

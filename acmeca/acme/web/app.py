@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from acmeca.acme.web.context import HOLDER, AcmeOptions, ServicesHolder, directory_url, holder_context, services
+from acmeca.acme.web.context import directory_url, services
 from acmeca.acme.web.problems import problem_response
 from acmeca.acme.web.routes import add_routes
 from acmeca.acme.web.urls import NEW_NONCE
@@ -51,7 +51,7 @@ async def _decorate(request: web.Request, response: web.StreamResponse) -> None:
     headers["Access-Control-Expose-Headers"] = EXPOSED
     if request.method != "GET" or request.match_info.route.name == NEW_NONCE:
         try:
-            headers["Replay-Nonce"] = await (await services(request)).nonces.issue()
+            headers["Replay-Nonce"] = await services(request).nonces.issue()
         except CAError:
             log.warning("could not mint a nonce for a reply", extra={"request_id": request_id(request)})
     if not request.path.endswith("/directory") and "provisioner" in request.match_info:
@@ -66,27 +66,12 @@ async def acme_edge(request: web.Request, handler: Handler) -> web.StreamRespons
     return response
 
 
-def create_acme_app(options: AcmeOptions | None = None, *, holder: ServicesHolder | None = None) -> web.Application:
+def create_acme_app() -> web.Application:
     """The ACME sub-application; the server mounts it at ``/acme/`` and ``/2.0/acme/``.
 
-    Pass one ``holder`` to every mount so the process runs one set of ACME services and one job worker.
+    Its services are set on the root application by the composition root, so every mount shares one set of
+    ACME services and one job worker.
     """
     app = web.Application(middlewares=[acme_edge])
-    holder = holder or ServicesHolder(options or AcmeOptions())
-    app[HOLDER] = holder
-    app.cleanup_ctx.append(holder_context(holder))
     add_routes(app)
     return app
-
-
-def acme_startup(acme_app: web.Application) -> Callable[[web.Application], Awaitable[None]]:
-    """A root ``on_startup`` hook that starts the ACME services and job worker before the first request.
-
-    Usage in the composition root: ``sub = create_acme_app(); app.add_subapp("/acme/", sub);
-    app.on_startup.append(acme_startup(sub))``.
-    """
-
-    async def start(root: web.Application) -> None:
-        await acme_app[HOLDER].start(root)
-
-    return start

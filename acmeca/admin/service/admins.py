@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import secrets
 from typing import Any
 
 from acmeca.admin.service.auth import AdminIdentity, require_super
 from acmeca.domain.clock import Clock
-from acmeca.domain.errors import Malformed
+from acmeca.domain.errors import Conflict, Malformed
+from acmeca.domain.status import ProvisionerType
 from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.logs import audit
 from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
@@ -51,6 +54,28 @@ class AdminService:
         self._admins = admins
         self._catalog = catalog
         self._clock = clock
+
+    async def ensure_first_admin(self, subject: str) -> None:
+        """With no admin at all, make ``subject`` a SUPER_ADMIN of the first JWK provisioner, as step-ca does on
+        its first start with remote management.
+
+        The composition root calls this at every start rather than ``init`` once, so a CA whose database is
+        replaced or moved to PostgreSQL still gets its first admin.
+        """
+        if await self._admins.count() != 0:
+            return
+        jwk = next((e for e in await self._catalog.all() if e.type is ProvisionerType.JWK), None)
+        if jwk is None:
+            return
+        # A deterministic id: replicas bootstrapping at the same moment insert the same row once.
+        first_id = hashlib.sha256(f"first-admin/{jwk.id}/{subject}".encode()).hexdigest()[:32]
+        record = AdminRecord(
+            id=first_id, subject=subject, provisioner_id=jwk.id, type=AdminType.SUPER_ADMIN,
+            created_at=self._clock.now(),
+        )
+        with contextlib.suppress(Conflict):  # another replica won: its row is the same one
+            await self._admins.create(record)
+            audit("admin created", admin="acmeca", target=subject, provisioner=jwk.name, role="SUPER_ADMIN")
 
     async def _named(self, admin: AdminRecord) -> dict[str, Any]:
         try:

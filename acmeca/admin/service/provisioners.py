@@ -10,10 +10,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from acmeca.acme.service.provisioner import check_acme_document
 from acmeca.admin.service import linkedca
 from acmeca.admin.service.auth import AdminIdentity
-from acmeca.config import ConfigError, parse_claims
+from acmeca.config import ConfigError, K8sSAProvisionerConfig, OIDCProvisionerConfig, parse_provisioner
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Conflict, Malformed, NotFound
@@ -30,28 +29,24 @@ IMMUTABLE = ("id", "type", "authorityId", "createdAt", "deletedAt")
 
 
 def validate_document(document: dict[str, Any], authority_claims: Claims) -> None:
-    """Refuse a provisioner that could not serve: bad claims, keys, roots or missing OIDC settings."""
-    name = document["name"]
+    """Refuse a provisioner that could not serve: the typed parser ca.json uses, then its key material."""
     try:
-        parse_claims(document.get("claims") or {}, base=authority_claims, where=f"provisioner {name}")
+        config = parse_provisioner(document, authority_claims=authority_claims, where="provisioner")
     except ConfigError as exc:
         raise Malformed(str(exc)) from None
-    entry = config_entry(document)
-    kind = document["type"]
-    if kind == "X5C" and not document.get("roots"):
-        raise Malformed(f"X5C provisioner {name} needs roots")
+    if not config.active:
+        raise Malformed(f"provisioner type {config.type.value} is not served by acmeca")
+    entry = config_entry(config)
     try:
-        token_provisioner(entry, authority_claims)
-        if kind == "OIDC":
-            OIDCProvisioner(entry.ref, document, authority_claims)
-        elif kind == "K8sSA":
-            K8sSAProvisioner(entry.ref, document, authority_claims)
-        elif kind == "ACME":
-            check_acme_document(document, authority_claims)
+        token_provisioner(entry)
+        if isinstance(config, OIDCProvisionerConfig):
+            OIDCProvisioner(entry.ref, config)
+        elif isinstance(config, K8sSAProvisionerConfig):
+            K8sSAProvisioner(entry.ref, config)
     except InvalidProvisioner as exc:
         raise Malformed(str(exc)) from None
     except ValueError as exc:
-        raise Malformed(f"provisioner {name}: {exc}") from None
+        raise Malformed(f"provisioner {config.name}: {exc}") from None
 
 
 class ProvisionerAdminService:

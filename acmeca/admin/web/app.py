@@ -15,7 +15,7 @@ from aiohttp import web
 from acmeca.admin.web import handlers as h
 from acmeca.admin.web import policy_handlers as p
 from acmeca.admin.web import renewal_handlers
-from acmeca.admin.web.context import HOLDER, IDENTITY, Holder, ensure_first_admin, services
+from acmeca.admin.web.context import IDENTITY, services
 from acmeca.admin.web.errors import render_admin_error
 from acmeca.domain.errors import CAError, NotFound, ServerInternal
 from acmeca.edge import keys
@@ -26,9 +26,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.config_dict[keys.CONFIG].authority.enable_admin:
+    if not request.config_dict[keys.CONFIG].current.authority.enable_admin:
         raise NotFound("the requested resource could not be found")
-    await ensure_first_admin(request)
     authorization = request.headers.get("Authorization")
     request[IDENTITY] = await services(request).auth.authenticate(
         authorization, path=request.path, host=request.host
@@ -76,8 +75,7 @@ def add_routes(app: web.Application) -> None:
 
 
 def create_admin_app() -> web.Application:
-    """Factory the server looks up by name; the services come from the parent application on first use."""
+    """The admin sub-application; its services come from the root application (the composition root)."""
     app = web.Application(middlewares=[admin_edge])
-    app[HOLDER] = Holder()
     add_routes(app)
     return app

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acmeca.acme.service.renewals import RenewalService
-from acmeca.admin.web.context import identity
+from acmeca.admin.web.context import identity, services
 from acmeca.admin.web.requests import json_body
 from acmeca.domain.errors import Malformed
-from acmeca.edge import keys
 from acmeca.engine.issuer import parse_serial_or_malformed
 
 SKI_HEX = frozenset("0123456789abcdef")
@@ -41,9 +39,7 @@ async def suggest_early_renewal(request: web.Request) -> web.Response:
     unknown = set(body) - {"serials", "issuer"}
     if unknown:
         raise Malformed(f"unknown field {sorted(unknown)[0]!r}; give serials or issuer")
-    parent = request.config_dict
-    service = RenewalService(parent[keys.DATABASE], parent[keys.CLOCK], parent[keys.ENGINE])
-    touched = await service.suggest_early(
+    touched = await services(request).renewals.suggest_early(
         serials=_serials(body.get("serials")), issuer_ski=_issuer(body.get("issuer")), by=identity(request).subject,
     )
     return web.json_response({"serials": touched, "count": len(touched)})

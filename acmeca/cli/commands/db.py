@@ -7,15 +7,16 @@ import argparse
 from acmeca.cli.commands.serve import config_path
 from acmeca.cli.errors import CLIError
 from acmeca.config import load_config
-from acmeca.store.database import Database, settings_from_ca_json
+from acmeca.server.database import StartupError, settings_of
+from acmeca.store.database import Database
 from acmeca.store.migrate import SchemaMismatch, upgrade
 
 
 async def migrate(args: argparse.Namespace) -> int:
     config = load_config(config_path(args.config))
     try:
-        database = Database.connect(settings_from_ca_json(config.db))
-    except ValueError as exc:
+        database = Database.connect(settings_of(config.db))
+    except StartupError as exc:
         raise CLIError(str(exc)) from None
     try:
         before, after = await upgrade(database)

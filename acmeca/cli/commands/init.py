@@ -13,10 +13,12 @@ from typing import Any
 
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import read_password_file, write_json
-from acmeca.config import DEFAULT_TLS, acmeca_path, parse_address
+from acmeca.config import acmeca_path
+from acmeca.config.sections import TLSOptions
 from acmeca.crypto import certs
 from acmeca.crypto.jose import encrypt_private_jwk, generate_jwk, public_part
 from acmeca.crypto.keys import KeySpec, generate_key, save_private_key, write_private_file
+from acmeca.domain.addresses import parse_listen_address
 from acmeca.domain.errors import Malformed
 from acmeca.engine.pki import create_ca_certificates
 
@@ -61,8 +63,8 @@ def _collect(args: argparse.Namespace) -> InitAnswers:
     if not name or not dns or not provisioner:
         raise CLIError("name, DNS names and provisioner name must not be empty")
     try:
-        parse_address(address)
-    except Exception as exc:
+        parse_listen_address(address)
+    except ValueError as exc:
         raise CLIError(str(exc)) from None
     generated = False
     if args.password_file:
@@ -107,13 +109,19 @@ def _ca_json(base: Path, answers: InitAnswers, provisioners: list[dict[str, Any]
         "logger": {"format": "text"},
         "db": {"type": "sqlite", "dataSource": str(base / "db" / "acmeca.db")},
         "authority": {"provisioners": provisioners, "enableAdmin": False},
-        "tls": DEFAULT_TLS,
+        "tls": _tls_document(TLSOptions()),
         "crl": {"enabled": True, "generateOnRevoke": True},
     }
 
 
+def _tls_document(tls: TLSOptions) -> dict[str, Any]:
+    """step's init writes the TLS defaults out in full; so do we, from the same defaults the loader uses."""
+    return {"cipherSuites": list(tls.cipher_suites), "minVersion": tls.min_version, "maxVersion": tls.max_version,
+            "renegotiation": tls.renegotiation}
+
+
 def _ca_url(answers: InitAnswers) -> str:
-    _, port = parse_address(answers.address)
+    _, port = parse_listen_address(answers.address)
     host = answers.dns_names[0]
     host = f"[{host}]" if ":" in host else host
     return f"https://{host}" + ("" if port == 443 else f":{port}")

@@ -29,7 +29,7 @@ from acmeca.cli.tokens import (
     root_fingerprint,
     token_window,
 )
-from acmeca.config import parse_address
+from acmeca.config import load_config
 from acmeca.crypto import certs
 from acmeca.crypto.csr import InvalidCSR, build_csr_pem, parse_csr_pem
 from acmeca.crypto.keys import KeySpec, generate_key, load_private_key, private_key_pem
@@ -54,9 +54,9 @@ def ca_url(args: argparse.Namespace) -> str:
     if found:
         return found.rstrip("/")
     if getattr(args, "offline", False):
-        document = json.loads(ca_json_path(args).read_text(encoding="utf-8"))
-        _, port = parse_address(str(document.get("address", ":443")))
-        host = (document.get("dnsNames") or ["localhost"])[0]
+        config = load_config(ca_json_path(args))
+        _, port = config.host_port
+        host = config.dns_names[0]
         return f"https://{host}" + ("" if port == 443 else f":{port}")
     raise CLIError("missing --ca-url: pass it, set ACMECA_CA_URL, or run 'acmeca bootstrap'")
 

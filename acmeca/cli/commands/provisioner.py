@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from acmeca.cli.errors import CLIError
 from acmeca.cli.files import flag_or_default
 from acmeca.cli.provisioner_documents import CHALLENGES, build_document
 from acmeca.cli.tokens import ca_json_path, provisioner_documents
+from acmeca.config import ConfigError, load_config, parse_config, read_document
 from acmeca.domain.claims import Claims
 from acmeca.domain.errors import CAError
 
@@ -46,16 +48,18 @@ async def list_provisioners(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_ca_json(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+def _load_ca_json(args: argparse.Namespace) -> tuple[Path, dict[str, Any]]:
+    """The document to edit; the same loader as ``serve`` refuses a broken file before anything is changed."""
     path = ca_json_path(args)
+    load_config(path)
+    return path, read_document(path)
+
+
+def _save_ca_json(path: Path, document: dict[str, Any]) -> None:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"cannot read {path}: {exc}") from None
-    return path, document
-
-
-def _save_ca_json(path: Any, document: dict[str, Any]) -> None:
+        parse_config(document, path=path)  # never write a ca.json that serve would refuse
+    except ConfigError as exc:
+        raise exc.within(str(path)) from None
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(json.dumps(document, indent=3) + "\n", encoding="utf-8")
     os.replace(temporary, path)

@@ -11,9 +11,8 @@ from acmeca.cli.errors import CLIError
 from acmeca.cli.files import read_password_file
 from acmeca.config import acmeca_path, load_config
 from acmeca.logs import setup_logging
-from acmeca.server.reload import reload_config
+from acmeca.server.database import StartupError
 from acmeca.server.run import serve as run_server
-from acmeca.server.services import StartupError
 
 
 def config_path(value: str | None) -> Path:
@@ -22,7 +21,7 @@ def config_path(value: str | None) -> Path:
 
 def serve(args: argparse.Namespace) -> int:
     config = load_config(config_path(args.config))
-    setup_logging(config.logger_format)
+    setup_logging(config.logger.format, config.logger.level_number)
     password = read_password_file(args.password_file) if args.password_file else None
     if password is None and not config.password and os.isatty(0):
         import getpass
@@ -34,9 +33,7 @@ def serve(args: argparse.Namespace) -> int:
         print(f"acmeca is serving on https://{config.dns_names[0]}:{port}", flush=True)
 
     try:
-        asyncio.run(run_server(
-            config, password, migrate=True if args.migrate else None, ready=ready, on_reload=reload_config
-        ))
+        asyncio.run(run_server(config, password, migrate=True if args.migrate else None, ready=ready))
     except StartupError as exc:
         raise CLIError(str(exc)) from None
     return 0

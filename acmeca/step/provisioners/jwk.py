@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from acmeca.domain.claims import Claims
+from acmeca.config import JWKProvisionerConfig
 from acmeca.domain.errors import Unauthenticated
 from acmeca.domain.records import ProvisionerRef
 from acmeca.step.jwt import CompactJWS, public_jwk, verify_signature
@@ -13,10 +12,10 @@ from acmeca.step.provisioners.base import ProvisionerIdentity, TokenEvidence
 
 
 class JWKProvisioner(ProvisionerIdentity):
-    def __init__(self, ref: ProvisionerRef, document: dict[str, Any], claims: Claims) -> None:
-        super().__init__(ref, claims)
-        self._key = public_jwk(dict(document.get("key") or {}))
-        self._kid = str((document.get("key") or {}).get("kid") or self._key.thumbprint())
+    def __init__(self, ref: ProvisionerRef, config: JWKProvisionerConfig) -> None:
+        super().__init__(ref, config.claims)
+        self._key = public_jwk(dict(config.key))
+        self._kid = config.kid or self._key.thumbprint()
 
     @property
     def kid(self) -> str:

@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwcrypto import jwk
 
-from acmeca.domain.claims import Claims
+from acmeca.config import K8sSAProvisionerConfig
 from acmeca.domain.errors import Unauthenticated
 from acmeca.domain.records import ProvisionerRef
 from acmeca.step.jwt import CompactJWS, verify_signature
@@ -50,9 +50,9 @@ def parse_public_keys(value: Any) -> tuple[jwk.JWK, ...]:
 
 
 class K8sSAProvisioner(ProvisionerIdentity):
-    def __init__(self, ref: ProvisionerRef, document: dict[str, Any], claims: Claims) -> None:
-        super().__init__(ref, claims)
-        self._keys = parse_public_keys(document.get("publicKeys"))
+    def __init__(self, ref: ProvisionerRef, config: K8sSAProvisionerConfig) -> None:
+        super().__init__(ref, config.claims)
+        self._keys = parse_public_keys(config.public_keys)
 
     @property
     def token_id(self) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 from jwcrypto import jwk
 
-from acmeca.domain.claims import Claims
+from acmeca.config import OIDCProvisionerConfig
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Unauthenticated
 from acmeca.domain.records import ProvisionerRef
@@ -101,15 +101,13 @@ def _strings(value: Any) -> tuple[str, ...]:
 
 
 class OIDCProvisioner(ProvisionerIdentity):
-    def __init__(self, ref: ProvisionerRef, document: dict[str, Any], claims: Claims) -> None:
-        super().__init__(ref, claims)
-        self.client_id = str(document.get("clientID") or "")
-        self.configuration_endpoint = str(document.get("configurationEndpoint") or "")
-        if not self.client_id or not self.configuration_endpoint:
-            raise ValueError("OIDC provisioner needs clientID and configurationEndpoint")
-        self.admins = {a.lower() for a in _strings(document.get("admins"))}
-        self.domains = {d.lower() for d in _strings(document.get("domains"))}
-        self.groups = set(_strings(document.get("groups")))
+    def __init__(self, ref: ProvisionerRef, config: OIDCProvisionerConfig) -> None:
+        super().__init__(ref, config.claims)
+        self.client_id = config.client_id
+        self.configuration_endpoint = config.configuration_endpoint
+        self.admins = set(config.admins)
+        self.domains = set(config.domains)
+        self.groups = set(config.groups)
 
     @property
     def token_id(self) -> str:

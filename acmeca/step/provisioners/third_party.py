@@ -13,19 +13,20 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from acmeca.config import K8sSAProvisionerConfig, OIDCProvisionerConfig
 from acmeca.crypto.csr import ParsedCSR
-from acmeca.domain.claims import Claims
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Unauthenticated
 from acmeca.domain.status import ProvisionerType
-from acmeca.engine.provisioners import ProvisionerEntry
+from acmeca.engine.provisioners import PerEntry, ProvisionerEntry
 from acmeca.step.jwt import CompactJWS
 from acmeca.step.provisioners.base import TokenProvisioner
 from acmeca.step.provisioners.k8ssa import K8SSA_ISSUER, K8sSAProvisioner
 from acmeca.step.provisioners.oidc import Fetch, OIDCKeyCache, OIDCProvisioner, fetch_json
 
+P = TypeVar("P")
 CSR_SANS = "acmeca:csr-sans"
 LEEWAY = timedelta(minutes=1)
 K8SSA_EXPIRY = timedelta(minutes=5)  # replay rows of untracked tokens are not kept; only the time check matters
@@ -63,9 +64,11 @@ class ThirdPartyAuthorizer:
     def __init__(self, clock: Clock, fetch: Fetch = fetch_json) -> None:
         self._clock = clock
         self._keys = OIDCKeyCache(clock, fetch)
+        self._k8ssa_verifiers = PerEntry(_k8ssa_provisioner)
+        self._oidc_verifiers = PerEntry(_oidc_provisioner)
 
     async def authorize(
-        self, token: CompactJWS, entries: Sequence[ProvisionerEntry], authority: Claims, *, purpose: str
+        self, token: CompactJWS, entries: Sequence[ProvisionerEntry], *, purpose: str
     ) -> ThirdPartyGrant | None:
         """A grant for an IdP/Kubernetes token, or None when the token is not one (JWK, X5C...)."""
         now = self._clock.now()
@@ -73,11 +76,10 @@ class ThirdPartyAuthorizer:
             entry = next((e for e in entries if e.type is ProvisionerType.K8SSA), None)
             if entry is None:
                 raise Unauthenticated("provisioner not found or invalid audience (kubernetes/serviceaccount)")
-            return self._k8ssa(K8sSAProvisioner(entry.ref, entry.document, _claims(entry, authority)), token, now,
-                               purpose)
+            return self._k8ssa(_usable(self._k8ssa_verifiers, entry), token, now, purpose)
         for entry in entries:
             if entry.type is ProvisionerType.OIDC:
-                provisioner = OIDCProvisioner(entry.ref, entry.document, _claims(entry, authority))
+                provisioner = _usable(self._oidc_verifiers, entry)
                 if provisioner.addressed_by(token):
                     return await self._oidc(provisioner, token, now, purpose)
         return None
@@ -117,12 +119,22 @@ def _sign_only(purpose: str) -> None:
         raise Unauthenticated(f"OIDC and K8sSA tokens cannot be used to {purpose}")
 
 
-def _claims(entry: ProvisionerEntry, authority: Claims) -> Claims:
-    from acmeca.config import ConfigError, parse_claims
+def _k8ssa_provisioner(entry: ProvisionerEntry) -> K8sSAProvisioner:
+    if not isinstance(entry.config, K8sSAProvisionerConfig):
+        raise TypeError(f"provisioner {entry.name} is not a K8sSA provisioner")
+    return K8sSAProvisioner(entry.ref, entry.config)
 
+
+def _oidc_provisioner(entry: ProvisionerEntry) -> OIDCProvisioner:
+    if not isinstance(entry.config, OIDCProvisionerConfig):
+        raise TypeError(f"provisioner {entry.name} is not an OIDC provisioner")
+    return OIDCProvisioner(entry.ref, entry.config)
+
+
+def _usable(verifiers: PerEntry[P], entry: ProvisionerEntry) -> P:
     try:
-        return parse_claims(entry.document.get("claims") or {}, base=authority, where=f"provisioner {entry.name}")
-    except ConfigError as exc:
+        return verifiers.get(entry)
+    except ValueError as exc:  # key material that parsed as settings but not as keys
         raise Unauthenticated(f"provisioner {entry.name} is misconfigured: {exc}") from None
 
 

@@ -25,7 +25,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import ExtendedKeyUsageOID
 from jwcrypto import jwk
 
-from acmeca.domain.claims import Claims
+from acmeca.config import X5CProvisionerConfig
 from acmeca.domain.errors import Unauthenticated
 from acmeca.domain.records import ProvisionerRef
 from acmeca.step.jwt import CompactJWS, verify_signature
@@ -145,9 +145,9 @@ def parse_roots(value: Any) -> tuple[x509.Certificate, ...]:
 
 
 class X5CProvisioner(ProvisionerIdentity):
-    def __init__(self, ref: ProvisionerRef, document: dict[str, Any], claims: Claims) -> None:
-        super().__init__(ref, claims)
-        self._roots = parse_roots(document.get("roots"))
+    def __init__(self, ref: ProvisionerRef, config: X5CProvisionerConfig) -> None:
+        super().__init__(ref, config.claims)
+        self._roots = parse_roots(config.roots)
 
     @property
     def roots(self) -> tuple[x509.Certificate, ...]:

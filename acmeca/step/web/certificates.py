@@ -48,14 +48,14 @@ def peer_certificate(request: web.Request) -> bytes | None:
 def sign_response(request: web.Request, issued: IssuedCertificate) -> web.Response:
     """step-ca's SignResponse: ``ca`` is the first intermediate (``certChain[1]``)."""
     chain = list(issued.chain_pem)
-    tls = request.app[CONFIG].tls
+    tls = request.app[CONFIG].current.tls
     body = {
         "crt": issued.leaf_pem,
         "ca": chain[1] if len(chain) > 1 else None,
         "certChain": chain,
         "tlsOptions": {
-            "cipherSuites": tls.get("cipherSuites", []), "minVersion": tls.get("minVersion", 1.2),
-            "maxVersion": tls.get("maxVersion", 1.3), "renegotiation": bool(tls.get("renegotiation", False)),
+            "cipherSuites": list(tls.cipher_suites), "minVersion": tls.min_version, "maxVersion": tls.max_version,
+            "renegotiation": tls.renegotiation,
         },
     }
     return web.json_response(body, status=201)

@@ -10,7 +10,7 @@ from acmeca import __version__
 from acmeca.crypto import certs
 from acmeca.domain.errors import Malformed, NotFound, NotImplementedYet
 from acmeca.domain.status import ProvisionerType
-from acmeca.edge.keys import CATALOG, TRUST
+from acmeca.edge.keys import CATALOG, ENGINE, TRUST
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -44,14 +44,14 @@ async def roots_pem(request: web.Request) -> web.Response:
 
 
 async def intermediates(request: web.Request) -> web.Response:
-    found = request.app[TRUST].intermediates
+    found = request.app[ENGINE].authority.chain  # the running intermediate: SIGHUP may rotate it
     if not found:
         raise NotImplementedYet("intermediate certificates are not loaded")
     return web.json_response({"crts": [certs.to_pem(c) for c in found]}, status=201)
 
 
 async def intermediates_pem(request: web.Request) -> web.Response:
-    body = "".join(certs.to_pem(c) for c in request.app[TRUST].intermediates)
+    body = "".join(certs.to_pem(c) for c in request.app[ENGINE].authority.chain)
     return web.Response(text=body, content_type=PEM_BUNDLE)
 
 

@@ -15,7 +15,7 @@ async def new_account(request: web.Request) -> web.Response:
     verified = await verify(request, KeyMode.JWK)
     if verified.payload is None:
         raise Malformed("newAccount needs a JSON payload")
-    acme = await services(request)
+    acme = services(request)
     account, created = await acme.accounts.register(
         await provisioner(request), jwk=verified.key.jwk, thumbprint=verified.key.thumbprint,
         payload=verified.payload, created_ip=request.remote, url=str(verified.protected.get("url", "")),
@@ -32,5 +32,5 @@ async def post(request: web.Request) -> web.Response:
     if account.id != request.match_info["account_id"]:
         raise NotFound("no such account")
     if verified.payload is not None:
-        account = await (await services(request)).accounts.update(account, verified.payload)
+        account = await services(request).accounts.update(account, verified.payload)
     return json_reply(account_json(request, account), location=url_for(request, ACCOUNT, account_id=account.id))

@@ -16,7 +16,7 @@ PENDING_RETRY_AFTER = "1"
 async def post(request: web.Request) -> web.Response:
     verified = await verify(request)
     account = account_of(verified)
-    orders = (await services(request)).orders
+    orders = services(request).orders
     authz_id = request.match_info["authz_id"]
     payload = verified.payload
     if payload is not None and "status" in payload:

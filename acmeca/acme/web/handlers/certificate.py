@@ -17,7 +17,7 @@ async def post(request: web.Request) -> web.Response:
     raw_index = request.match_info.get("chain", "0")
     if not raw_index.isdigit() or len(raw_index) > 3:
         raise NotFound("no such certificate chain")
-    chain = await (await services(request)).certificates.chain(account_of(verified), serial, int(raw_index))
+    chain = await services(request).certificates.chain(account_of(verified), serial, int(raw_index))
     response = web.Response(body=chain.pem.encode("ascii"), headers={"Content-Type": PEM_CHAIN})
     for index in range(chain.alternates + 1):
         if index != int(raw_index):

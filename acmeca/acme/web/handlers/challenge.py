@@ -16,7 +16,7 @@ PROCESSING_RETRY_AFTER = "1"
 async def post(request: web.Request) -> web.Response:
     verified = await verify(request)
     account = account_of(verified)
-    challenges = (await services(request)).challenges
+    challenges = services(request).challenges
     challenge_id = request.match_info["challenge_id"]
     if verified.payload is None:
         challenge, authz = await challenges.challenge(account, challenge_id)

@@ -16,7 +16,7 @@ async def post(request: web.Request) -> web.Response:
     if verified.payload is None or "csr" not in verified.payload:
         raise Malformed("finalize needs a payload with a csr")
     csr = b64decode(verified.payload["csr"], "csr")
-    acme = await services(request)
+    acme = services(request)
     account = account_of(verified)
     order = await acme.finalize.finalize(
         await provisioner(request), account, request.match_info["order_id"], csr,

@@ -20,7 +20,7 @@ async def post(request: web.Request) -> web.Response:
     if inner.get("account") != verified.protected.get("kid"):
         raise Malformed("the inner payload's account must equal the outer kid")
     old_key = parse_key(inner.get("oldKey"))
-    acme = await services(request)
+    acme = services(request)
     try:
         account = await acme.accounts.change_key(
             account, old_thumbprint=old_key.thumbprint, new_jwk=new_key.jwk, new_thumbprint=new_key.thumbprint

@@ -27,12 +27,12 @@ async def new_order(request: web.Request) -> web.Response:
     verified = await verify(request)
     if verified.payload is None:
         raise Malformed("newOrder needs a JSON payload")
-    acme = await services(request)
+    acme = services(request)
     order = await acme.orders.new_order(await provisioner(request), account_of(verified), verified.payload)
     return order_reply(request, order, status=201)
 
 
 async def post(request: web.Request) -> web.Response:
     verified = await verify(request)
-    order = await (await services(request)).orders.order(account_of(verified), request.match_info["order_id"])
+    order = await services(request).orders.order(account_of(verified), request.match_info["order_id"])
     return order_reply(request, order)

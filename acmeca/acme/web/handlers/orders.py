@@ -22,7 +22,7 @@ async def post(request: web.Request) -> web.Response:
     if account.id != request.match_info["account_id"]:
         raise NotFound("no such account")
     page_size = (await provisioner(request)).orders_per_page
-    ids, next_cursor = await (await services(request)).orders.order_page(account, cursor, page_size)
+    ids, next_cursor = await services(request).orders.order_page(account, cursor, page_size)
     links: tuple[str, ...] = ()
     if next_cursor is not None:
         base = url_for(request, ACCOUNT_ORDERS, account_id=account.id)

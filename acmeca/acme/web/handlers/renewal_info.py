@@ -14,7 +14,7 @@ from acmeca.domain.errors import Malformed
 
 async def get(request: web.Request) -> web.Response:
     prov = await provisioner(request)
-    window = await (await services(request)).renewals.window(prov, request.match_info["cert_id"])
+    window = await services(request).renewals.window(prov, request.match_info["cert_id"])
     response = json_reply(window.to_json())
     seconds = max(1, int(window.retry_after.total_seconds()))
     response.headers["Retry-After"] = str(seconds)

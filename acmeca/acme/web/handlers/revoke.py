@@ -15,7 +15,7 @@ async def post(request: web.Request) -> web.Response:
     if payload is None or "certificate" not in payload:
         raise Malformed("revokeCert needs a payload with a certificate")
     der = b64decode(payload["certificate"], "certificate")
-    await (await services(request)).certificates.revoke(
+    await services(request).certificates.revoke(
         certificate_der=der, reason=payload.get("reason"), account=verified.account,
         key_thumbprint=None if verified.account else verified.key.thumbprint,
     )

@@ -1,0 +1,46 @@
+"""Opening the database at start: connect, then migrate (embedded SQLite) or check the schema (PostgreSQL)."""
+
+from __future__ import annotations
+
+from acmeca.config import CAConfig, DatabaseConfig
+from acmeca.store.database import Database, DatabaseSettings, database_settings
+from acmeca.store.migrate import SchemaMismatch, check_current, upgrade
+
+
+class StartupError(Exception):
+    """A one-line reason the server cannot start."""
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def settings_of(db: DatabaseConfig) -> DatabaseSettings:
+    if not db.type:
+        raise StartupError("ca.json has no db: acmeca needs a database (sqlite or postgresql)")
+    try:
+        return database_settings(db)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from None
+
+
+async def open_database(config: CAConfig, *, migrate: bool | None) -> Database:
+    """Connect and make sure the schema is current.
+
+    ``migrate=None`` is serve's default: the embedded SQLite database is migrated in place, while PostgreSQL
+    (shared by replicas, owned by an operator) must be migrated explicitly.
+    """
+    database = Database.connect(settings_of(config.db))
+    try:
+        if migrate or (migrate is None and database.dialect == "sqlite"):
+            await upgrade(database)
+        else:
+            await check_current(database)
+    except SchemaMismatch as exc:
+        await database.close()
+        raise StartupError(str(exc)) from None
+    except Exception as exc:
+        await database.close()
+        raise StartupError(f"cannot open the database: {first_line(exc)}") from None
+    return database
