@@ -136,9 +136,9 @@ def read_document(path: Path) -> dict[str, Any]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ConfigError("", f"not valid JSON: {exc.msg} at line {exc.lineno}", source=str(path)) from None
+        raise ConfigError("", f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
     if not isinstance(document, dict):
-        raise ConfigError("", "must hold a JSON object", source=str(path))
+        raise ConfigError("", f"{path} must hold a JSON object")
     return document
 
 

@@ -163,7 +163,7 @@ class Reader:
         except Malformed:
             raise self.fail(key, f'must be a duration such as "10s" or "24h", not {_describe(value)}') from None
         if minimum is not None and parsed < minimum:
-            raise self.fail(key, f"must be at least {format_duration(minimum)}, not {value!r}")
+            raise self.fail(key, f"{_at_least(minimum)}, not {value!r}")
         return parsed
 
     def strings(self, key: str) -> tuple[str, ...]:
@@ -219,6 +219,14 @@ class Reader:
                     self.notes.ignored_keys.append(self.at(key))
                 continue
             raise ConfigError(self.at(str(key)), "unknown key" + _suggestion(str(key), declared | self._spec.ignored))
+
+
+def _at_least(minimum: timedelta) -> str:
+    if minimum == timedelta(0):
+        return "must not be negative"
+    if minimum < timedelta(seconds=1):
+        return "must be positive"
+    return f"must be at least {format_duration(minimum)}"
 
 
 def _suggestion(key: str, known: frozenset[str]) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from acmeca.config.errors import ConfigError
-from acmeca.config.registry import Key, Reader, Reload, section
+from acmeca.config.registry import Key, LoadNotes, Reader, Reload, section
 
 DB = section("db", "The database: the embedded SQLite file, or PostgreSQL for production and replicas.", (
     Key("type", "string", '"sqlite" (or "sqlite3") or "postgresql" (or "postgres").', Reload.RESTART),
@@ -177,3 +179,8 @@ def read_policy(reader: Reader) -> PolicyConfig:
 def policy_error(where: str, reason: str) -> ConfigError:
     """A rule the policy layer refused, located under authority.policy."""
     return ConfigError(f"authority.policy{where}", reason)
+
+
+def parse_database(document: Mapping[str, Any]) -> DatabaseConfig:
+    """ca.json's ``db`` object on its own (tools that only need the database, such as test fixtures)."""
+    return read_db(Reader(document, "db", DB, LoadNotes()))

@@ -79,9 +79,6 @@ class IssuingEngine:
         """A rotated intermediate (SIGHUP): the next certificate is signed by it."""
         self._authority = authority
 
-    def set_name_policy(self, policy: NamePolicy) -> None:
-        self._name_policy = policy
-
     @property
     def name_policy(self) -> NamePolicy:
         """The policy in force, so ACME newOrder can check identifiers with the same rules as issuance."""

@@ -135,18 +135,6 @@ class StoredNamePolicy:
             self._loaded_at = now
 
 
-async def check_order_identifiers(
-    policy: object, identifiers: Sequence[Identifier], *, provisioner_id: str | None, eab_key_id: str | None
-) -> None:
-    """ACME newOrder's entry point: ``check_order_identifiers(engine.name_policy, ...)``.
-
-    Raises ``rejectedIdentifier`` for a refused identifier; a no-op when the engine runs without stored
-    policies (unit tests that build an engine by hand).
-    """
-    if isinstance(policy, StoredNamePolicy):
-        await policy.check_identifiers(identifiers, provisioner_id=provisioner_id, eab_key_id=eab_key_id)
-
-
 def authority_policy(config: PolicyConfig) -> X509Policy:
     """ca.json's ``authority.policy`` (typed at load) as an evaluable policy.
 

@@ -28,6 +28,7 @@ from acmeca.config import CAConfig, ConfigError, LiveConfig
 from acmeca.crypto import certs
 from acmeca.crypto.keys import WrongPassword
 from acmeca.domain.clock import Clock, SystemClock
+from acmeca.domain.errors import CAError
 from acmeca.engine.crl import CRLService
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.name_policy import StoredNamePolicy, authority_policy
@@ -102,6 +103,8 @@ def signing_authority(config: CAConfig, password: bytes | None) -> SigningAuthor
         raise StartupError(str(exc)) from None
     except OSError as exc:
         raise StartupError(f"cannot read {exc.filename}: {exc.strerror}") from None
+    except CAError as exc:  # an unreadable or malformed key file
+        raise StartupError(exc.detail) from None
     except ValueError as exc:
         raise StartupError(first_line(exc)) from None
 
@@ -171,16 +174,15 @@ async def _build(
         raise StartupError(str(exc.within(str(config.path)))) from None
     database = await open_database(config, migrate=migrate)
     runtime = Runtime(cpu_workers=options.cpu_workers) if options.cpu_workers else Runtime()
+    name_policy = StoredNamePolicy(PolicyRepository(database), clock, config_policy=config_policy)
     engine = IssuingEngine(
         authority=authority, certificates=CertificateRepository(database), clock=clock, runtime=runtime,
-        backdate=config.authority.backdate, crl_urls=crl_urls(config),
+        backdate=config.authority.backdate, crl_urls=crl_urls(config), name_policy=name_policy,
     )
     catalog = ProvisionerCatalog(
         config.authority.provisioners, ProvisionerRepository(database), clock,
         authority_claims=config.authority.claims, refresh_interval=CATALOG_REFRESH,
     )
-    name_policy = StoredNamePolicy(PolicyRepository(database), clock, config_policy=config_policy)
-    engine.set_name_policy(name_policy)
     crl = CRLService(
         config=config.crl, authority=lambda: engine.authority, certificates=CertificateRepository(database),
         crls=CRLRepository(database), clock=clock, runtime=runtime, idp_url=next(iter(crl_urls(config)), ""),
@@ -192,7 +194,7 @@ async def _build(
     )
     step = StepService(engine=engine, verifier=verifier, catalog=catalog, crl=crl, clock=clock)
     acme = build_acme_services(
-        clock=clock, db=database, engine=engine, catalog=catalog,
+        clock=clock, db=database, engine=engine, catalog=catalog, name_policy=name_policy,
         validation=options.validation or real_validation(live), poll_interval=options.poll_interval,
     )
     admin = _admin_services(config, database, catalog, name_policy, trust, clock, acme)

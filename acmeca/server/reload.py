@@ -72,8 +72,6 @@ async def reload_config(graph: ServiceGraph) -> bool:
     graph.live.replace(new)
     graph.catalog.replace_config(new.authority.provisioners)
     graph.name_policy.replace_config_policy(policy)
-    if new.logger != old.logger:
-        setup_logging(new.logger.format, new.logger.level_number)
     if authority is not None:
         graph.engine.replace_authority(authority)
         await record_issuers(graph.database, graph.trust, authority, graph.clock)
@@ -81,7 +79,14 @@ async def reload_config(graph: ServiceGraph) -> bool:
     restart = [key for key in changed if _needs_restart(key)]
     if restart:
         log.warning("configuration changes that need a restart to take effect", extra={"keys": restart})
+    # The confirmation is written under whichever logger settings let it through: the new ones when they
+    # show info lines, else the ones being replaced.
+    new_logger_first = new.logger.level_number <= logging.INFO
+    if new.logger != old.logger and new_logger_first:
+        setup_logging(new.logger.format, new.logger.level_number)
     log.info("configuration reloaded", extra={"path": str(path), "changed": changed or "nothing"})
+    if new.logger != old.logger and not new_logger_first:
+        setup_logging(new.logger.format, new.logger.level_number)
     return True
 
 

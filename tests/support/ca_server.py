@@ -58,6 +58,7 @@ class CAServer:
     port: int
     db: dict[str, Any]
     process: subprocess.Popen[str] | None = None
+    serve_args: tuple[str, ...] = ()  # extra `acmeca serve` flags (e.g. --workers)
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +114,7 @@ class CAServer:
                 str(self.config_path),
                 "--password-file",
                 str(self.password_file),
+                *self.serve_args,
             ],
             env=self.env,
             stdout=handle,

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from acmeca.store.database import Database, settings_from_ca_json
+from acmeca.config import parse_database
+from acmeca.store.database import Database, database_settings
 from acmeca.store.migrate import upgrade
 from tests.support.postgres import PostgresServer, create_database, drop_database, postgres_server
 
@@ -24,7 +25,7 @@ _template_ready = False
 
 
 async def _migrate(db_config: dict[str, Any]) -> None:
-    database = Database.connect(settings_from_ca_json(db_config))
+    database = Database.connect(database_settings(parse_database(db_config)))
     try:
         await upgrade(database)
     finally:
@@ -122,6 +123,6 @@ def ca_db(backend: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 async def database(ca_db: dict[str, Any]) -> AsyncIterator[Database]:
-    db = Database.connect(settings_from_ca_json(ca_db))
+    db = Database.connect(database_settings(parse_database(ca_db)))
     yield db
     await db.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -46,3 +47,19 @@ def make_cross_signed_chain(home: Path, password: bytes, *, other_root_cn: str =
     root_path.write_bytes(root.public_bytes(serialization.Encoding.PEM))
     cross_path.write_bytes(cross.public_bytes(serialization.Encoding.PEM))
     return cross_path, root_path
+
+
+def issue_intermediate(
+    root: x509.Certificate, root_key: Any, key: Any, common_name: str, now: datetime
+) -> x509.Certificate:
+    """An intermediate for ``key`` under ``root`` (intermediate rotation), as acmeca init makes one."""
+    return (
+        x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(root.subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)
+        .sign(root_key, hashes.SHA256())
+    )

@@ -32,7 +32,7 @@ from acmeca.domain.errors import (
 )
 from acmeca.domain.identifiers import Identifier, IdentifierType, parse_identifier
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
-from acmeca.engine.name_policy import check_order_identifiers
+from acmeca.engine.name_policy import StoredNamePolicy
 from acmeca.engine.requests import Validity
 from acmeca.engine.validity import resolve_validity
 from acmeca.store import acme_orders as store
@@ -119,12 +119,12 @@ def _time(value: object, name: str) -> datetime | None:
 
 class OrderService:
     def __init__(
-        self, db: Database, clock: Clock, name_policy: object = None, *, renewals: RenewalService | None = None,
+        self, db: Database, clock: Clock, name_policy: StoredNamePolicy, *, renewals: RenewalService | None = None,
         limiter: RateLimiter | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
-        self._name_policy = name_policy  # the engine's; checked at newOrder so a refused name fails early
+        self._name_policy = name_policy  # the engine's too: checked at newOrder so a refused name fails early
         self._renewals = renewals
         self._limiter = limiter
 
@@ -132,8 +132,8 @@ class OrderService:
         self, provisioner: AcmeProvisioner, account: AccountRecord, payload: dict[str, Any]
     ) -> OrderRecord:
         identifiers = parse_order_identifiers(provisioner, payload.get("identifiers"))
-        await check_order_identifiers(
-            self._name_policy, identifiers, provisioner_id=provisioner.id, eab_key_id=account.eab_key_id
+        await self._name_policy.check_identifiers(
+            identifiers, provisioner_id=provisioner.id, eab_key_id=account.eab_key_id
         )
         not_before = _time(payload.get("notBefore"), "notBefore")
         not_after = _time(payload.get("notAfter"), "notAfter")

@@ -23,6 +23,7 @@ from acmeca.acme.service.renewals import RenewalService
 from acmeca.acme.service.worker import JobKind, JobWorker
 from acmeca.domain.clock import Clock
 from acmeca.engine.issuer import IssuingEngine
+from acmeca.engine.name_policy import StoredNamePolicy
 from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.store.database import Database
 from acmeca.store.rate_limits import RateLimitRepository
@@ -47,14 +48,14 @@ def worker_identity() -> str:
 
 
 def build_acme_services(
-    *, clock: Clock, db: Database, engine: IssuingEngine, catalog: ProvisionerCatalog,
+    *, clock: Clock, db: Database, engine: IssuingEngine, catalog: ProvisionerCatalog, name_policy: StoredNamePolicy,
     validation: ValidationContext, poll_interval: float = 1.0,
 ) -> AcmeServices:
     owner = worker_identity()
     provisioners = AcmeProvisioners(catalog)
     renewals = RenewalService(db, clock, engine)
     limiter = RateLimiter(RateLimitRepository(db), clock)
-    orders = OrderService(db, clock, name_policy=engine.name_policy, renewals=renewals, limiter=limiter)
+    orders = OrderService(db, clock, name_policy=name_policy, renewals=renewals, limiter=limiter)
     finalize = FinalizeService(
         db, clock, engine, orders, provisioners, owner=owner, renewals=renewals,
         caa=CAARecheck(db, clock, validation),

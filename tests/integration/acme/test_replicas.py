@@ -29,7 +29,7 @@ async def test_requests_alternating_between_replicas(live_acme: LiveAcme, second
     assert (await client.register()).status == 201
     chain = await _obtain(live_acme, client, ["replicated.test"], "http-01")
     _assert_chain(live_acme, chain, {"replicated.test"})
-    assert client._sent > 10, "the flow really went through both processes"
+    assert client._sent >= 8, "the whole flow went round-robin through both processes"
     nonce = await client.nonce()  # minted by one replica ...
     reply = await client.post(client.kid or "", None, retry_bad_nonce=False, nonce_override=nonce)
     assert reply.status == 200

@@ -122,10 +122,11 @@ async def test_crl_counter_advances_by_one_under_concurrency(database: Database)
 async def test_replicas_migrating_together_do_not_race(ca_db: dict[str, object]) -> None:
     import asyncio
 
-    from acmeca.store.database import settings_from_ca_json
+    from acmeca.config import parse_database
+    from acmeca.store.database import database_settings
     from acmeca.store.migrate import head_revision, upgrade
 
-    replicas = [Database.connect(settings_from_ca_json(ca_db)) for _ in range(3)]
+    replicas = [Database.connect(database_settings(parse_database(ca_db))) for _ in range(3)]
     try:
         results = await asyncio.gather(*(upgrade(db) for db in replicas))
     finally:

@@ -1,49 +1,33 @@
 """An in-process ACME CA on a real TLS socket, on SQLite and PostgreSQL.
 
-The root application carries the AppKeys the server's composition root sets; the ACME sub-application is
-mounted at /acme/ and /2.0/acme/ exactly as ``build_app`` does. Only the validator is replaced (by
-``StubValidation``: the network checks have their own tests); everything else — database, engine, nonces,
-job worker — is the real thing.
+The CA is built by the production composition root (``service_graph``) and application (``build_app``).
+Only the validator is replaced (by ``StubValidation``: the network checks have their own tests); everything
+else — database, engine, nonces, job worker — is the real thing.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from aiohttp import web
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from acmeca.acme.service.challenges import ValidationContext
-from acmeca.acme.web.app import acme_startup, create_acme_app
-from acmeca.acme.web.context import AcmeOptions
-from acmeca.config import parse_config
-from acmeca.crypto.keys import KeySpec, generate_key
-from acmeca.domain.clock import SystemClock
+from acmeca.config import ValidationSettings
 from acmeca.domain.errors import CAError
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.status import ChallengeType
-from acmeca.edge import keys
 from acmeca.engine.issuer import IssuingEngine
-from acmeca.engine.pki import create_ca_certificates
-from acmeca.engine.provisioners import ProvisionerCatalog
-from acmeca.engine.trust import SigningAuthority
-from acmeca.runtime import Runtime
-from acmeca.store.certificates import CertificateRepository
+from acmeca.server.graph import GraphOptions
 from acmeca.store.database import Database
 from acmeca.store.schema import certificates
 from tests.support.acme_client import AccountKey, AcmeClient
+from tests.support.inprocess import PASSWORD, serve_in_process, write_ca
+from tests.support.pki import make_cross_signed_chain
 
 PROVISIONERS: list[dict[str, Any]] = [
     {"type": "ACME", "name": "acme", "ordersPerPage": 2},
@@ -70,7 +54,8 @@ class StubValidation:
     calls: list[tuple[ChallengeType, str, str]] = field(default_factory=list)
 
     async def validate(
-        self, kind: ChallengeType, identifier: Identifier, token: str, key_authorization: str, settings: Any
+        self, kind: ChallengeType, identifier: Identifier, token: str, key_authorization: str,
+        settings: ValidationSettings,
     ) -> _Verdict:
         self.calls.append((kind, identifier.value, key_authorization))
         error = self.failures.get(identifier.value)
@@ -78,28 +63,7 @@ class StubValidation:
         return _Verdict(ok=error is None, error=error, record=record)
 
     def context(self) -> ValidationContext:
-        return ValidationContext(validate=self.validate, settings_for=lambda top, over: (top, over), top_level={})
-
-
-def _tls_context(directory: Path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    (directory / "tls.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "tls.key").write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(directory / "tls.crt", directory / "tls.key")
-    return context
+        return ValidationContext(validate=self.validate, top_level=ValidationSettings)
 
 
 @dataclass
@@ -109,7 +73,7 @@ class AcmeEnv:
     database: Database
     validation: StubValidation
     engine: IssuingEngine
-    root_pem: bytes
+    alternate_pem: bytes  # the first certificate of the configured alternate chain
 
     def directory_url(self, provisioner: str = "acme", prefix: str = "/acme") -> str:
         return f"{self.base}{prefix}/{provisioner}/directory"
@@ -148,51 +112,28 @@ class AcmeEnv:
         return order
 
 
-OptionsFactory = Callable[[StubValidation], AcmeOptions]
+OptionsFactory = Callable[[StubValidation], GraphOptions]
 
 
 @pytest.fixture
 def acme_options() -> OptionsFactory:
-    return lambda stub: AcmeOptions(validation=stub.context(), poll_interval=0.05)
+    return lambda stub: GraphOptions(
+        validation=stub.context(), poll_interval=0.05, server_tls=False, cpu_workers=2
+    )
 
 
 @pytest.fixture
 async def acme_env(
-    database: Database, tmp_path: Path, aiohttp_server: Any, acme_options: OptionsFactory
+    ca_db: dict[str, Any], tmp_path: Path, aiohttp_server: Any, acme_options: OptionsFactory
 ) -> AsyncIterator[AcmeEnv]:
-    clock = SystemClock()
-    root_key, intermediate_key = generate_key(KeySpec()), generate_key(KeySpec())
-    pki = create_ca_certificates("Test", root_key, intermediate_key, now=clock.now() - timedelta(days=1))
-    runtime = Runtime(cpu_workers=2)
-    engine = IssuingEngine(
-        # The "alternate chain" is just another certificate: ACME serves what the engine loaded from ca.json.
-        authority=SigningAuthority(
-            pki.intermediate, intermediate_key, (pki.intermediate,), alternate_chains=((pki.root,),)
-        ),
-        certificates=CertificateRepository(database), clock=clock, runtime=runtime, backdate=timedelta(minutes=1),
-    )
-    root_pem = pki.root.public_bytes(serialization.Encoding.PEM)
-    (tmp_path / "alternate.crt").write_bytes(root_pem)  # an "alternate chain" that is just another cert
-    document = {"root": "root.crt", "crt": "int.crt", "key": "int.key", "address": ":443",
-                "authority": {"provisioners": PROVISIONERS}, "alternateChains": [["alternate.crt"]]}
-    config = parse_config(document, path=tmp_path / "ca.json")
+    ca = write_ca(tmp_path / "ca", ca_db, authority={"provisioners": PROVISIONERS})
+    cross, _other_root = make_cross_signed_chain(ca.home, PASSWORD)
+    ca.edit({"alternateChains": [[str(cross)]]})
     stub = StubValidation()
-    app = web.Application()
-    app[keys.CONFIG] = config
-    app[keys.CLOCK] = clock
-    app[keys.DATABASE] = database
-    app[keys.RUNTIME] = runtime
-    app[keys.ENGINE] = engine
-    app[keys.CATALOG] = ProvisionerCatalog(PROVISIONERS, None, clock)
-    for prefix in ("/acme/", "/2.0/acme/"):
-        acme_app = create_acme_app(acme_options(stub))
-        app.add_subapp(prefix, acme_app)
-        app.on_startup.append(acme_startup(acme_app))
-    server = await aiohttp_server(app, ssl=_tls_context(tmp_path))
-    async with aiohttp.ClientSession(headers={"User-Agent": "acmeca-tests"}) as session:
+    async with serve_in_process(ca, aiohttp_server, acme_options(stub)) as served, aiohttp.ClientSession(
+        headers={"User-Agent": "acmeca-tests"}
+    ) as session:
         yield AcmeEnv(
-            base=f"https://127.0.0.1:{server.port}", session=session, database=database, validation=stub,
-            engine=engine, root_pem=root_pem,
+            base=served.base, session=session, database=served.graph.database, validation=stub,
+            engine=served.graph.engine, alternate_pem=cross.read_bytes(),
         )
-    await server.close()
-    await runtime.close()

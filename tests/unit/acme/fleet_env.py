@@ -9,33 +9,22 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
-from cryptography.hazmat.primitives import serialization
 
 from acmeca.acme.service.challenges import ValidationContext
-from acmeca.acme.web.app import acme_startup, create_acme_app
-from acmeca.acme.web.context import AcmeOptions
-from acmeca.config import parse_config
-from acmeca.crypto.keys import KeySpec, generate_key
+from acmeca.config import ValidationSettings
 from acmeca.domain.clock import FrozenClock
 from acmeca.domain.errors import CAAProblem
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.status import ChallengeType
-from acmeca.edge import keys
-from acmeca.engine.issuer import IssuingEngine
-from acmeca.engine.pki import create_ca_certificates
-from acmeca.engine.provisioners import ProvisionerCatalog
-from acmeca.engine.trust import SigningAuthority
-from acmeca.runtime import Runtime
-from acmeca.store.certificates import CertificateRepository, IssuerRepository
-from acmeca.store.database import Database
+from acmeca.server.graph import GraphOptions
 from tests.support.acme_client import AccountKey, AcmeClient
-from tests.unit.acme.conftest import AcmeEnv, StubValidation, _tls_context, _Verdict
+from tests.support.inprocess import serve_in_process, write_ca
+from tests.unit.acme.conftest import AcmeEnv, StubValidation, _Verdict
 
 FLEET_PROVISIONERS: list[dict[str, Any]] = [
     {
@@ -61,7 +50,7 @@ class StubCAA:
 
     async def __call__(
         self, identifier: Identifier, *, caa_identities: Sequence[str], account_uri: str | None,
-        method: ChallengeType | None, settings: Any,
+        method: ChallengeType | None, settings: ValidationSettings,
     ) -> _Verdict:
         self.calls.append((identifier.value, account_uri, method))
         reason = self.refusals.get(identifier.value)
@@ -81,46 +70,23 @@ class FleetEnv(AcmeEnv):
         return client
 
 
-def _settings(top: dict[str, Any], override: dict[str, Any]) -> Any:
-    from acmeca.validation.settings import ValidationSettings
-
-    return ValidationSettings.from_config(top, override)
-
-
-async def fleet_environment(database: Database, tmp_path: Path, aiohttp_server: Any) -> AsyncIterator[FleetEnv]:
+async def fleet_environment(
+    ca_db: dict[str, Any], tmp_path: Path, aiohttp_server: Any
+) -> AsyncIterator[FleetEnv]:
     """The body of a ``fleet_env`` fixture; test modules wrap it so that no fixture is imported by name."""
     clock = FrozenClock(datetime.now(UTC).replace(microsecond=0))
-    root_key, intermediate_key = generate_key(KeySpec()), generate_key(KeySpec())
-    pki = create_ca_certificates("Fleet", root_key, intermediate_key, now=clock.now() - timedelta(days=1))
-    runtime = Runtime(cpu_workers=2)
-    engine = IssuingEngine(
-        authority=SigningAuthority(pki.intermediate, intermediate_key, (pki.intermediate,)),
-        certificates=CertificateRepository(database), clock=clock, runtime=runtime, backdate=timedelta(minutes=1),
-    )
-    await IssuerRepository(database).ensure(
-        ski=engine.authority.ski, subject="CN=Fleet", der=pki.intermediate.public_bytes(serialization.Encoding.DER),
-        is_root=False, not_before=clock.now(), not_after=clock.now() + timedelta(days=3650), at=clock.now(),
-    )
-    document = {"root": "root.crt", "crt": "int.crt", "key": "int.key", "address": ":443",
-                "authority": {"provisioners": FLEET_PROVISIONERS}}
+    ca = write_ca(tmp_path / "ca", ca_db, name="Fleet", now=clock.now(),
+                  authority={"provisioners": FLEET_PROVISIONERS})
     stub, caa = StubValidation(), StubCAA()
-    context = ValidationContext(validate=stub.validate, settings_for=_settings, top_level={}, check_caa=caa)
-    app = web.Application()
-    app[keys.CONFIG] = parse_config(document, path=tmp_path / "ca.json")
-    app[keys.CLOCK] = clock
-    app[keys.DATABASE] = database
-    app[keys.RUNTIME] = runtime
-    app[keys.ENGINE] = engine
-    app[keys.CATALOG] = ProvisionerCatalog(FLEET_PROVISIONERS, None, clock)
-    acme_app = create_acme_app(AcmeOptions(validation=context, poll_interval=0.05))
-    app.add_subapp("/acme/", acme_app)
-    app.on_startup.append(acme_startup(acme_app))
-    server = await aiohttp_server(app, ssl=_tls_context(tmp_path))
-    async with aiohttp.ClientSession(headers={"User-Agent": "acmeca-tests"}) as session:
+    options = GraphOptions(
+        clock=clock, poll_interval=0.05, server_tls=False, cpu_workers=2,
+        validation=ValidationContext(validate=stub.validate, top_level=ValidationSettings, check_caa=caa),
+    )
+    async with serve_in_process(ca, aiohttp_server, options) as served, aiohttp.ClientSession(
+        headers={"User-Agent": "acmeca-tests"}
+    ) as session:
+        engine = served.graph.engine
         yield FleetEnv(
-            base=f"https://127.0.0.1:{server.port}", session=session, database=database, validation=stub,
-            engine=engine, root_pem=pki.root.public_bytes(serialization.Encoding.PEM), clock=clock, caa=caa,
-            issuer_ski=engine.authority.ski,
+            base=served.base, session=session, database=served.graph.database, validation=stub, engine=engine,
+            alternate_pem=b"", clock=clock, caa=caa, issuer_ski=engine.authority.ski,
         )
-    await server.close()
-    await runtime.close()

@@ -20,15 +20,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from acmeca.acme.service.renewal_info import encode_cert_id
 from acmeca.acme.service.renewals import RenewalService
 from acmeca.domain.errors import CAAProblem
-from acmeca.store.database import Database
 from acmeca.store.schema import certificates
 from tests.support.acme_client import AcmeClient, make_csr
 from tests.unit.acme.fleet_env import FleetEnv, fleet_environment
 
 
 @pytest.fixture
-async def fleet_env(database: Database, tmp_path: Path, aiohttp_server: Any) -> AsyncIterator[FleetEnv]:
-    async for env in fleet_environment(database, tmp_path, aiohttp_server):
+async def fleet_env(ca_db: dict[str, Any], tmp_path: Path, aiohttp_server: Any) -> AsyncIterator[FleetEnv]:
+    async for env in fleet_environment(ca_db, tmp_path, aiohttp_server):
         yield env
 
 

@@ -89,7 +89,7 @@ async def test_alternate_chain_is_linked_and_served(acme_env: AcmeEnv) -> None:
     default_chain = x509.load_pem_x509_certificates(default.body)
     alternate_chain = x509.load_pem_x509_certificates(alternate.body)
     assert alternate_chain[0] == default_chain[0]
-    assert alternate_chain[1].public_bytes(Encoding.PEM) == acme_env.root_pem
+    assert alternate_chain[1].public_bytes(Encoding.PEM) == acme_env.alternate_pem
     assert alternate.links("alternate") == [body["certificate"] + "/0"]
     assert (await client.get(body["certificate"] + "/2")).status == 404
 

@@ -10,6 +10,7 @@ import pytest
 from acmeca.admin.service.auth import AdminIdentity
 from acmeca.admin.service.policies import PolicyService, PolicyTarget, authority_target
 from acmeca.admin.service.provisioners import validate_document
+from acmeca.config import parse_provisioner
 from acmeca.domain import errors as e
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import FrozenClock
@@ -19,7 +20,9 @@ from acmeca.store.database import Database
 from acmeca.store.policies import PolicyRepository, PolicyScope
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
-PROVISIONER = config_entry({"type": "JWK", "name": "admin"})
+PROVISIONER = config_entry(
+    parse_provisioner({"type": "JWK", "name": "admin", "key": {"kty": "EC"}}, authority_claims=Claims())
+)
 
 
 def admin(admin_id: str, subject: str, kind: AdminType = AdminType.SUPER_ADMIN, provisioner: str = "") -> AdminRecord:
@@ -95,7 +98,7 @@ INVALID_PROVISIONERS: list[tuple[dict[str, Any], str]] = [
     ({"type": "ACME", "name": "a", "claims": {"minTLSCertDuration": "-5m"}}, "positive"),
     ({"type": "ACME", "name": "a", "claims": {"maxTLSCertDuration": "soon"}}, "duration"),
     ({"type": "OIDC", "name": "o", "clientID": "c"}, "configurationEndpoint"),
-    ({"type": "X5C", "name": "x"}, "needs roots"),
+    ({"type": "X5C", "name": "x"}, "roots: is required"),
     ({"type": "X5C", "name": "x", "roots": "bm90IGEgY2VydA=="}, "x"),
     ({"type": "K8sSA", "name": "k", "publicKeys": "bm90IGEga2V5"}, "K8sSA"),
     ({"type": "JWK", "name": "j", "key": {"kty": "EC"}}, "j"),

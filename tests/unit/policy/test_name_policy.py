@@ -8,13 +8,15 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from acmeca.config import ConfigError, NameLists, PolicyConfig
 from acmeca.domain.clock import FrozenClock
-from acmeca.domain.errors import Forbidden, Malformed, RejectedIdentifier
+from acmeca.domain.errors import Forbidden, RejectedIdentifier
 from acmeca.domain.identifiers import dns, ip
 from acmeca.domain.records import ProvisionerRef, Requester
 from acmeca.domain.status import ProvisionerType, RequesterKind
-from acmeca.engine.name_policy import StoredNamePolicy, check_order_identifiers
+from acmeca.engine.name_policy import StoredNamePolicy, authority_policy
 from acmeca.engine.requests import IssuanceRequest
+from acmeca.policy import X509Policy
 from acmeca.store.database import Database
 from acmeca.store.policies import PolicyRepository, PolicyScope, StoredPolicy
 
@@ -38,8 +40,11 @@ async def store(db: Database, scope: PolicyScope, scope_id: str, document: dict[
     await PolicyRepository(db).create(StoredPolicy(scope, scope_id, document, NOW))
 
 
+CORP = X509Policy.from_document(allow_dns("*.corp.test"))
+
+
 async def test_config_authority_policy_applies(database: Database) -> None:
-    policy = StoredNamePolicy(PolicyRepository(database), FrozenClock(NOW), config_policy=allow_dns("*.corp.test"))
+    policy = StoredNamePolicy(PolicyRepository(database), FrozenClock(NOW), config_policy=CORP)
     await policy.check(request("a.corp.test"))
     with pytest.raises(Forbidden, match=r'dns name "a\.other\.test" not allowed'):
         await policy.check(request("a.other.test"))
@@ -47,7 +52,7 @@ async def test_config_authority_policy_applies(database: Database) -> None:
 
 async def test_stored_authority_policy_replaces_config_one(database: Database) -> None:
     await store(database, PolicyScope.AUTHORITY, "", allow_dns("*.db.test"))
-    policy = StoredNamePolicy(PolicyRepository(database), FrozenClock(NOW), config_policy=allow_dns("*.corp.test"))
+    policy = StoredNamePolicy(PolicyRepository(database), FrozenClock(NOW), config_policy=CORP)
     await policy.check(request("a.db.test"))
     with pytest.raises(Forbidden):
         await policy.check(request("a.corp.test"))
@@ -82,14 +87,14 @@ async def test_new_order_check_raises_rejected_identifier_with_subproblems(datab
     document = {"x509": {"allow": {"dns": ["*.corp.test"], "ips": ["10.0.0.0/8"]}}}
     await store(database, PolicyScope.AUTHORITY, "", document)
     policy = StoredNamePolicy(PolicyRepository(database), FrozenClock(NOW))
-    await check_order_identifiers(policy, [dns("a.corp.test"), ip("10.1.1.1")], provisioner_id="p", eab_key_id=None)
+    await policy.check_identifiers([dns("a.corp.test"), ip("10.1.1.1")], provisioner_id="p", eab_key_id=None)
     with pytest.raises(RejectedIdentifier) as caught:
-        await check_order_identifiers(
-            policy, [dns("a.evil.test"), ip("192.168.0.1"), dns("b.corp.test")], provisioner_id="p", eab_key_id=None
+        await policy.check_identifiers(
+            [dns("a.evil.test"), ip("192.168.0.1"), dns("b.corp.test")], provisioner_id="p", eab_key_id=None
         )
     assert [s.identifier.value for s in caught.value.subproblems if s.identifier] == ["a.evil.test", "192.168.0.1"]
 
 
 def test_invalid_config_policy_is_refused() -> None:
-    with pytest.raises(Malformed):
-        StoredNamePolicy(None, FrozenClock(NOW), config_policy=allow_dns("*.*.bad.test"))
+    with pytest.raises(ConfigError, match=r"^authority\.policy: "):
+        authority_policy(PolicyConfig(allow=NameLists(dns=("*.*.bad.test",))))

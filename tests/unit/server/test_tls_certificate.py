@@ -8,42 +8,29 @@ from pathlib import Path
 
 from cryptography import x509
 
-from acmeca.config import parse_config
-from acmeca.crypto.keys import KeySpec, generate_key
+from acmeca.config import load_config
 from acmeca.domain.clock import FrozenClock
-from acmeca.engine.issuer import IssuingEngine
-from acmeca.engine.pki import create_ca_certificates
-from acmeca.engine.trust import SigningAuthority, TrustBundle
-from acmeca.runtime import Runtime
-from acmeca.server.tls_certificate import ServerCertificate
-from acmeca.store.certificates import CertificateRepository
-from acmeca.store.database import Database, DatabaseSettings
-from acmeca.store.migrate import upgrade
+from acmeca.server.graph import GraphOptions, service_graph
+from tests.support.inprocess import PASSWORD, write_ca
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 async def test_issued_through_engine_and_renewed_on_schedule(tmp_path: Path) -> None:
-    database = Database.connect(DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"))
-    await upgrade(database)
-    root_key, key = generate_key(KeySpec()), generate_key(KeySpec())
-    pki = create_ca_certificates("T", root_key, key, now=NOW - timedelta(days=1))
+    db = {"type": "sqlite", "dataSource": str(tmp_path / "db.sqlite")}
+    ca = write_ca(tmp_path / "ca", db, now=NOW, dnsNames=["ca.test", "10.1.2.3"])
     clock = FrozenClock(NOW)
-    runtime = Runtime(cpu_workers=1)
-    repository = CertificateRepository(database)
-    engine = IssuingEngine(authority=SigningAuthority(pki.intermediate, key, (pki.intermediate,)),
-                           certificates=repository, clock=clock, runtime=runtime, backdate=timedelta(minutes=1))
-    config = parse_config({"root": "r", "crt": "c", "key": "k", "address": ":1",
-                           "dnsNames": ["ca.test", "10.1.2.3"]}, path=tmp_path / "ca.json")
-    tls = ServerCertificate(config, engine, TrustBundle((pki.root,), (), (pki.intermediate,)), clock)
-    try:
-        assert tls.next_renewal_delay() == timedelta(0)
-        first = await tls.issue()
+    options = GraphOptions(clock=clock, background=False, cpu_workers=1)
+    async with service_graph(load_config(ca.config_path), PASSWORD, options=options) as graph:
+        tls = graph.tls
+        assert tls is not None
+        first = tls.current
+        assert first is not None, "the composition root issues the TLS certificate before the first request"
         leaf = x509.load_der_x509_certificate(first.der)
         sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         assert sans.get_values_for_type(x509.DNSName) == ["ca.test"]
         assert [str(a) for a in sans.get_values_for_type(x509.IPAddress)] == ["10.1.2.3"]
-        assert (await repository.by_serial(first.serial)).requester.id == "tls"
+        assert (await graph.engine.certificate(first.serial)).requester.id == "tls"
         lifetime = first.not_after - first.not_before
         assert tls.next_renewal_delay() == first.not_before + lifetime * 2 / 3 - NOW
         clock.advance(timedelta(hours=20))
@@ -56,6 +43,3 @@ async def test_issued_through_engine_and_renewed_on_schedule(tmp_path: Path) -> 
         renewal.cancel()
         assert tls.current is not None
         assert tls.current.serial != first.serial
-    finally:
-        await runtime.close()
-        await database.close()

@@ -1,7 +1,8 @@
 """An in-process step service on a real database (SQLite and PostgreSQL) with a frozen clock.
 
-Everything is real — engine, repositories, replay table, CRL — except time, which tests move by hand so
-expiry, renewal-after-expiry and token lifetimes can be exercised without sleeping.
+Built by the production composition root from a ca.json on disk. Everything is real — engine, repositories,
+replay table, CRL — except time, which tests move by hand so expiry, renewal-after-expiry and token lifetimes
+can be exercised without sleeping.
 """
 
 from __future__ import annotations
@@ -22,24 +23,22 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from jwcrypto import jwk
 
-from acmeca.config import CRLConfig
+from acmeca.config import load_config
 from acmeca.crypto.jose import generate_jwk, public_part
 from acmeca.crypto.keys import KeySpec, PrivateKey, generate_key
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import FrozenClock
 from acmeca.engine.crl import CRLService
 from acmeca.engine.issuer import IssuingEngine
-from acmeca.engine.pki import CACertificates, create_ca_certificates
-from acmeca.engine.provisioners import ProvisionerCatalog
-from acmeca.engine.trust import SigningAuthority
-from acmeca.runtime import Runtime
+from acmeca.engine.pki import CACertificates
+from acmeca.server.graph import GraphOptions, ServiceGraph, service_graph
+from acmeca.server.reload import reload_config
 from acmeca.step.jwt import sign_compact
 from acmeca.step.ott import TokenVerifier
 from acmeca.step.service import StepService
-from acmeca.store.certificates import CertificateRepository, CRLRepository
 from acmeca.store.database import Database
 from acmeca.store.schema import certificates
-from acmeca.store.used_tokens import UsedTokenRepository
+from tests.support.inprocess import PASSWORD, CAHome, write_ca
 
 CA_URL = "https://ca.test:9443"
 DNS_NAMES = ("ca.test", "127.0.0.1")
@@ -62,6 +61,15 @@ class StepEnv:
     x5c_root: x509.Certificate
     x5c_root_key: ec.EllipticCurvePrivateKey
     crl: CRLService
+    ca: CAHome
+    graph: ServiceGraph
+    norenew_key: jwk.JWK
+
+    async def edit_provisioner(self, index: int, **fields: Any) -> None:
+        """Change a provisioner in ca.json and apply it the way an operator does: SIGHUP's reload."""
+        self.provisioner_docs[index].update(fields)
+        self.ca.edit({"authority": {**self.ca.document()["authority"], "provisioners": self.provisioner_docs}})
+        assert await reload_config(self.graph)
 
     @property
     def kid(self) -> str:
@@ -125,42 +133,29 @@ def x5c_material(clock: FrozenClock) -> tuple[x509.Certificate, ec.EllipticCurve
 
 
 @pytest.fixture
-async def step_env(database: Database, tmp_path: Path) -> AsyncIterator[StepEnv]:
+async def step_env(ca_db: dict[str, Any], tmp_path: Path) -> AsyncIterator[StepEnv]:
     clock = FrozenClock(START)
-    root_key, intermediate_key = generate_key(KeySpec()), generate_key(KeySpec())
-    pki = create_ca_certificates("Test", root_key, intermediate_key, now=START - timedelta(days=1))
-    runtime = Runtime(cpu_workers=2)
-    authority = SigningAuthority(pki.intermediate, intermediate_key, (pki.intermediate,))
-    engine = IssuingEngine(
-        authority=authority, certificates=CertificateRepository(database), clock=clock, runtime=runtime,
-        backdate=timedelta(minutes=1),
-    )
     private = generate_jwk("EC", "P-256")
     ed_private = generate_jwk("OKP", "Ed25519")
+    norenew = generate_jwk()
     x5c_root, x5c_key = x5c_material(clock)
     docs: list[dict[str, Any]] = [
         {"type": "JWK", "name": "admin", "key": public_part(private)},
-        {"type": "JWK", "name": "norenew", "key": public_part(generate_jwk()), "claims": {"disableRenewal": True}},
+        {"type": "JWK", "name": "norenew", "key": public_part(norenew), "claims": {"disableRenewal": True}},
         {"type": "X5C", "name": "x5c", "roots": x5c_root.public_bytes(serialization.Encoding.PEM).decode()},
         {"type": "ACME", "name": "acme"},
         {"type": "JWK", "name": "ed", "key": public_part(ed_private),
          "claims": {"defaultTLSCertDuration": "30m", "maxTLSCertDuration": "2h"}},
     ]
-    catalog = ProvisionerCatalog(docs, None, clock)
-    verifier = TokenVerifier(
-        catalog=catalog, authority_claims=AUTHORITY_CLAIMS, dns_names=DNS_NAMES, roots=(pki.root,),
-        used_tokens=UsedTokenRepository(database), clock=clock,
+    ca = write_ca(
+        tmp_path / "ca", ca_db, now=START, address="127.0.0.1:9443", dnsNames=list(DNS_NAMES),
+        crl={"enabled": True, "generateOnRevoke": True},
+        authority={"provisioners": docs, "claims": {"minTLSCertDuration": "1m", "maxTLSCertDuration": "24h",
+                                                   "defaultTLSCertDuration": "1h"}},
     )
-    crl = CRLService(
-        config=CRLConfig(enabled=True, generate_on_revoke=True), authority=authority,
-        certificates=CertificateRepository(database), crls=CRLRepository(database), clock=clock, runtime=runtime,
-        idp_url=f"{CA_URL}/1.0/crl",
-    )
-    engine.on_revocation(crl.on_revocation)
-    service = StepService(engine=engine, verifier=verifier, catalog=catalog, authority_claims=AUTHORITY_CLAIMS,
-                          crl=crl, clock=clock)
-    yield StepEnv(service=service, verifier=verifier, engine=engine, database=database, clock=clock, pki=pki,
-                  provisioner_key=jwk.JWK(**json.loads(json.dumps(private))), provisioner_docs=docs,
-                  ed_key=jwk.JWK(**ed_private),
-                  x5c_root=x5c_root, x5c_root_key=x5c_key, crl=crl)
-    await runtime.close()
+    options = GraphOptions(clock=clock, background=False, server_tls=False, cpu_workers=2)
+    async with service_graph(load_config(ca.config_path), PASSWORD, options=options) as graph:
+        yield StepEnv(service=graph.step, verifier=graph.step.verifier, engine=graph.engine, database=graph.database,
+                      clock=clock, pki=ca.pki, provisioner_key=jwk.JWK(**json.loads(json.dumps(private))),
+                      provisioner_docs=docs, ed_key=jwk.JWK(**ed_private), x5c_root=x5c_root, x5c_root_key=x5c_key,
+                      crl=graph.crl, ca=ca, graph=graph, norenew_key=jwk.JWK(**norenew))

@@ -114,14 +114,9 @@ async def test_renew_refuses_expired_revoked_and_missing(step_env: StepEnv) -> N
 
 
 async def test_renew_disabled_by_provisioner_claims(step_env: StepEnv) -> None:
-    from acmeca.crypto.jose import generate_jwk
-
-    private = generate_jwk()
-    step_env.provisioner_docs[1]["key"] = {k: v for k, v in private.items() if k != "d"}
-    from jwcrypto import jwk
-
+    key = step_env.norenew_key
     csr, _ = make_csr("nr.test", ["nr.test"])
-    ott = step_env.token("nr.test", issuer="norenew", key=jwk.JWK(**private), header={"kid": private["kid"]})
+    ott = step_env.token("nr.test", issuer="norenew", key=key, header={"kid": key["kid"]})
     issued = await step_env.service.sign(SignRequest(csr=csr, ott=ott))
     leaf = x509.load_pem_x509_certificate(issued.leaf_pem.encode())
     with pytest.raises(Unauthenticated, match="renew is disabled for provisioner 'norenew'"):

@@ -129,7 +129,7 @@ async def test_renew_token_for_an_expired_certificate(step_env: StepEnv) -> None
     step_env.clock.set(datetime.now(UTC))
     assert (await _refusal(step_env, chain, key)).startswith("certificate expired on")
     assert await step_env.certificate_count() == 1
-    step_env.provisioner_docs[0]["claims"] = {"allowRenewalAfterExpiry": True}
+    await step_env.edit_provisioner(0, claims={"allowRenewalAfterExpiry": True})
     issued = await step_env.service.renew(peer=None, bearer=renew_token(chain, key, audience=f"{CA_URL}/1.0/renew"))
     assert issued.not_after - issued.not_before == chain[0].not_valid_after_utc - chain[0].not_valid_before_utc
 

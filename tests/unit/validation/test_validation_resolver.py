@@ -6,9 +6,10 @@ import ipaddress
 
 import pytest
 
+from acmeca.domain.addresses import parse_resolver
 from acmeca.domain.errors import DNSProblem
 from acmeca.validation.outcome import Transient
-from acmeca.validation.resolver import Resolver, is_reserved, parse_server
+from acmeca.validation.resolver import Resolver, is_reserved
 from tests.support.dnsserver import DNSTestServer
 
 
@@ -22,14 +23,14 @@ from tests.support.dnsserver import DNSTestServer
         ("[2001:db8::1]", ("2001:db8::1", 53)),
     ],
 )
-def test_parse_server(text: str, expected: tuple[str, int]) -> None:
-    assert parse_server(text) == expected
+def test_parse_resolver(text: str, expected: tuple[str, int]) -> None:
+    assert parse_resolver(text) == expected
 
 
 @pytest.mark.parametrize("text", ["", "localhost:53", "127.0.0.1:x", "127.0.0.1:70000", "[::1", "[::1]x"])
 def test_parse_server_refuses(text: str) -> None:
     with pytest.raises(ValueError, match="resolver"):
-        parse_server(text)
+        parse_resolver(text)
 
 
 @pytest.mark.parametrize(
