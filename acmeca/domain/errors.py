@@ -2,7 +2,9 @@
 
 Every failure a client can cause or observe is a subclass of :class:`CAError`, one class per problem kind.
 No class here knows about HTTP: the three edges (ACME problem documents, step-style JSON, admin JSON) map
-these classes to statuses in their own tables, so the same error reads correctly through every door.
+these classes to statuses in their own :class:`ErrorTable`, and every table is read by the same rule (the
+nearest class in the MRO that has a row; CAError's row is the last resort), so a new subclass renders the
+same way through every door.
 
 Errors outlive the process that raised them: orders and challenges keep theirs as JSON and render them
 later. They are stored under a **kind**, a stable string each class declares with
@@ -23,11 +25,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 if TYPE_CHECKING:
     from acmeca.domain.identifiers import Identifier
 
+T = TypeVar("T")
 _KINDS: dict[str, type[CAError]] = {}
 ERROR_KINDS: Mapping[str, type[CAError]] = MappingProxyType(_KINDS)
 """Every registered class by its stored kind (read-only; classes register themselves when defined)."""
@@ -289,3 +292,22 @@ def _rebuild(kind: str, detail: str, subproblems: Sequence[Subproblem] = ()) -> 
     CAError.__init__(error, detail, subproblems=subproblems)
     return error
 
+
+class ErrorTable(Generic[T]):
+    """How one edge renders errors: a row per class, read by the one lookup rule every edge shares.
+
+    The row of the nearest class in the error's MRO wins; CAError's row is required and is the last resort,
+    so a subclass without a row of its own renders as its parent does, in every table alike.
+    """
+
+    def __init__(self, rows: Mapping[type[CAError], T]) -> None:
+        if CAError not in rows:
+            raise ValueError("an error table needs a CAError row: it is the fallback for every class")
+        self._rows = dict(rows)
+
+    def lookup(self, error: CAError) -> T:
+        return next(self._rows[cls] for cls in type(error).__mro__ if cls in self._rows)
+
+    def covers(self, cls: type[CAError]) -> bool:
+        """Whether a row other than the CAError fallback applies to ``cls`` (tests keep the tables complete)."""
+        return any(c in self._rows for c in cls.__mro__ if c is not CAError)
