@@ -1,8 +1,10 @@
 """Middlewares every front end shares: request ids, one access event per request, the last-resort guard.
 
-The guard is what makes "never a traceback to a client" true: anything unexpected becomes a generic 500 whose
-body names the request id, and the traceback goes to the log only. Each front end renders its own error
-format through the ``render_error`` it passes in.
+The guard is what makes "never a traceback to a client" true, and there is one of it for all three front ends:
+a CAError is rendered, aiohttp's routing exceptions are translated and rendered, anything else becomes a generic
+500 whose body names the request id while the traceback goes to the log only. Each front end passes the
+renderer of its own error format (and may change how aiohttp exceptions translate); what else a front end
+checks or adds (ACME's User-Agent rule and headers, the admin API's switch and authentication) stays in it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from acmeca.domain.errors import CAError, MethodNotAllowed, NotFound, PayloadToo
 from acmeca.edge.keys import REQUEST_ID
 
 log = logging.getLogger("acmeca.access")
+guard_log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-ErrorRenderer = Callable[[web.Request, CAError], web.StreamResponse]
+ErrorRenderer = Callable[[CAError], web.StreamResponse]
+HTTPTranslator = Callable[[web.HTTPException], CAError | None]
 
 
 def request_id(request: web.Request) -> str:
@@ -43,21 +47,29 @@ def http_exception_as_error(exc: web.HTTPException) -> CAError | None:
     return None
 
 
-def error_guard(render_error: ErrorRenderer) -> Middleware:
+def error_guard(render: ErrorRenderer, *, translate: HTTPTranslator = http_exception_as_error) -> Middleware:
+    """The last-resort guard of one front end, rendering every failure with ``render``.
+
+    An aiohttp exception ``translate`` returns None for (a redirect, say) is re-raised for aiohttp to answer.
+    Front ends with checks of their own call the returned middleware with a handler that runs them first,
+    so their failures are rendered the same way.
+    """
+
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
         except CAError as error:
-            return render_error(request, error)
+            return render(error)
         except web.HTTPException as exc:
-            translated = http_exception_as_error(exc)
+            translated = translate(exc)
             if translated is None:
                 raise
-            return render_error(request, translated)
+            return render(translated)
         except Exception:
-            log.exception("unhandled error", extra={"request_id": request_id(request), "path": request.path})
-            return render_error(request, ServerInternal(f"internal server error (request id {request_id(request)})"))
+            rid = request_id(request)
+            guard_log.exception("unhandled error", extra={"request_id": rid, "path": request.path})
+            return render(ServerInternal(f"internal server error (request id {rid})"))
 
     return guard
 

@@ -16,7 +16,7 @@ from acmeca.domain.errors import Malformed
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
-class InvalidPolicy(Malformed):
+class InvalidPolicy(Malformed, kind="invalidPolicy"):
     """A policy rule that can never be evaluated sensibly (``*.*.example.com``, ``10.0.0.0/33``)."""
 
 

@@ -21,6 +21,7 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.errors import (
     AccountDeactivated,
     AccountDoesNotExist,
+    CAError,
     Conflict,
     ErrorSummary,
     InvalidContact,
@@ -181,6 +182,6 @@ def summary_json(summary: ErrorSummary) -> dict[str, Any]:
 def summary_from_json(value: dict[str, Any]) -> ErrorSummary:
     subs: Sequence[Sequence[Any]] = value.get("subproblems") or ()
     return ErrorSummary(
-        kind=str(value.get("kind", "CAError")), detail=str(value.get("detail", "")),
+        kind=str(value.get("kind", CAError.kind)), detail=str(value.get("detail", "")),
         subproblems=tuple((str(s[0]), str(s[1]), s[2], s[3]) for s in subs),
     )

@@ -9,6 +9,7 @@ always carries a fresh nonce), ``Link rel="index"`` everywhere but the directory
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -18,30 +19,27 @@ from acmeca.acme.web.context import directory_url, services
 from acmeca.acme.web.problems import problem_response
 from acmeca.acme.web.routes import add_routes
 from acmeca.acme.web.urls import NEW_NONCE
-from acmeca.domain.errors import CAError, Malformed, ServerInternal
-from acmeca.edge.middleware import http_exception_as_error, request_id
+from acmeca.domain.errors import CAError, Malformed
+from acmeca.edge.middleware import error_guard, http_exception_as_error, request_id
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 EXPOSED = "Link, Replay-Nonce, Location, Retry-After"
 
 
+def _as_problem(exc: web.HTTPException) -> CAError:
+    """ACME clients only understand problem documents, so no aiohttp exception passes through untranslated."""
+    return http_exception_as_error(exc) or Malformed(exc.reason or "bad request")
+
+
+_GUARD = error_guard(problem_response, translate=_as_problem)
+
+
 async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        if not request.headers.get("User-Agent"):
-            raise Malformed("requests must carry a User-Agent header (RFC 8555 §6.1)")
-        return await handler(request)
-    except CAError as error:
-        return problem_response(error)
-    except web.HTTPException as exc:
-        translated = http_exception_as_error(exc)
-        if translated is None:
-            translated = Malformed(exc.reason or "bad request")
-        return problem_response(translated)
-    except Exception:
-        rid = request_id(request)
-        log.exception("unhandled ACME error", extra={"request_id": rid, "path": request.path})
-        return problem_response(ServerInternal(f"internal server error (request id {rid})"))
+    """Runs inside the shared guard, so a missing User-Agent is a problem document like any other error."""
+    if not request.headers.get("User-Agent"):
+        raise Malformed("requests must carry a User-Agent header (RFC 8555 §6.1)")
+    return await handler(request)
 
 
 async def _decorate(request: web.Request, response: web.StreamResponse) -> None:
@@ -61,7 +59,7 @@ async def _decorate(request: web.Request, response: web.StreamResponse) -> None:
 
 @web.middleware
 async def acme_edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await _answer(request, handler)
+    response = await _GUARD(request, functools.partial(_answer, handler=handler))
     await _decorate(request, response)
     return response
 

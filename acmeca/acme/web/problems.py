@@ -1,7 +1,8 @@
 """CAError → RFC 7807 problem documents with RFC 8555 error types (acme.md §1.15).
 
-The table is the only place an error class meets an HTTP status for ACME. Lookup walks the class's MRO, so a
-subclass added later inherits its parent's rendering until it is given a row of its own.
+The table is the only place an error class meets an HTTP status for ACME. It is an ``ErrorTable``, read by the
+rule every edge shares (nearest class in the MRO, CAError last), so a subclass added later inherits its
+parent's rendering until it is given a row of its own.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ URN = "urn:ietf:params:acme:error:"
 PROBLEM_TYPE = "application/problem+json"
 
 # class -> (ACME error type, HTTP status)
-TABLE: dict[type[e.CAError], tuple[str, int]] = {
+TABLE: e.ErrorTable[tuple[str, int]] = e.ErrorTable({
     e.Malformed: ("malformed", 400),
     e.MethodNotAllowed: ("malformed", 405),
     e.UnsupportedMediaType: ("malformed", 415),
@@ -58,14 +59,11 @@ TABLE: dict[type[e.CAError], tuple[str, int]] = {
     e.IncorrectResponse: ("incorrectResponse", 403),
     e.CAAProblem: ("caa", 403),
     e.CAError: ("serverInternal", 500),
-}
+})
 
 
 def kind_of(error: e.CAError) -> tuple[str, int]:
-    for cls in type(error).__mro__:
-        if cls in TABLE:
-            return TABLE[cls]
-    return TABLE[e.CAError]
+    return TABLE.lookup(error)
 
 
 def problem_document(error: e.CAError) -> dict[str, Any]:

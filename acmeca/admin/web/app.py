@@ -7,7 +7,7 @@ admin error body; nothing unexpected ever reaches the client as a traceback.
 
 from __future__ import annotations
 
-import logging
+import functools
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -17,11 +17,10 @@ from acmeca.admin.web import policy_handlers as p
 from acmeca.admin.web import renewal_handlers
 from acmeca.admin.web.context import IDENTITY, services
 from acmeca.admin.web.errors import render_admin_error
-from acmeca.domain.errors import CAError, NotFound, ServerInternal
+from acmeca.domain.errors import NotFound
 from acmeca.edge import keys
-from acmeca.edge.middleware import http_exception_as_error, request_id
+from acmeca.edge.middleware import error_guard
 
-log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -35,21 +34,13 @@ async def _answer(request: web.Request, handler: Handler) -> web.StreamResponse:
     return await handler(request)
 
 
+_GUARD = error_guard(render_admin_error)
+
+
 @web.middleware
 async def admin_edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-    try:
-        return await _answer(request, handler)
-    except CAError as error:
-        return render_admin_error(error)
-    except web.HTTPException as exc:
-        translated = http_exception_as_error(exc)
-        if translated is None:
-            raise
-        return render_admin_error(translated)
-    except Exception:
-        rid = request_id(request)
-        log.exception("unhandled admin error", extra={"request_id": rid, "path": request.path})
-        return render_admin_error(ServerInternal(f"internal server error (request id {rid})"))
+    """The switch and authentication run inside the shared guard, so their failures are admin errors too."""
+    return await _GUARD(request, functools.partial(_answer, handler=handler))
 
 
 def add_routes(app: web.Application) -> None:

@@ -6,7 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from acmeca.acme.service.accounts import summary_json
 from acmeca.acme.web.problems import problem_document, problem_response
+from acmeca.acme.web.resources import stored_problem
 from acmeca.domain import errors as e
 from acmeca.domain.identifiers import dns
 
@@ -71,3 +73,19 @@ def test_subproblems_carry_identifiers_and_algorithms_list() -> None:
     ]
     assert "identifier" not in body
     assert problem_document(e.BadSignatureAlgorithm("x", algorithms=["ES256"]))["algorithms"] == ["ES256"]
+
+
+@pytest.mark.parametrize("cls", sorted(e.ERROR_KINDS.values(), key=lambda c: c.__name__), ids=lambda c: c.__name__)
+def test_a_stored_error_renders_as_the_live_one_did(cls: type[e.CAError]) -> None:
+    """Rebuilt errors lack extra constructor arguments; rendering must not need them (nor crash on them)."""
+    live = _instance(cls)
+    body = stored_problem(summary_json(e.ErrorSummary.of(live)))
+    assert {k: body[k] for k in ("type", "detail", "status")} == {
+        k: problem_document(live)[k] for k in ("type", "detail", "status")
+    }
+
+
+def test_a_stored_unknown_kind_renders_as_server_internal_without_its_detail() -> None:
+    body = stored_problem({"kind": "kindFromAFutureRelease", "detail": "db at 10.0.0.5 said no"})
+    assert body == {"type": "urn:ietf:params:acme:error:serverInternal",
+                    "detail": "the server could not complete the request", "status": 500}
