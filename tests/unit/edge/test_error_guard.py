@@ -3,7 +3,7 @@
 The application is put together as ``build_app`` does it (access log and the step guard on the root, ACME and
 admin as sub-applications with their own edge middleware), with a route in each front end whose handler
 raises a bare RuntimeError. Only what the admin edge asks of the CA before a handler runs (the enableAdmin
-switch, the first-admin bootstrap, authentication) is stubbed: none of it is under test here.
+switch, authentication) is stubbed: none of it is under test here.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from acmeca.acme.web.app import acme_edge
+from acmeca.admin.service.services import AdminServices
 from acmeca.admin.web.app import admin_edge
-from acmeca.admin.web.context import HOLDER, AdminServices, Holder
+from acmeca.admin.web.context import ADMIN
 from acmeca.edge import keys
 from acmeca.edge.middleware import access_log, error_guard
 from acmeca.step.web.errors import render_step_error
@@ -38,15 +39,14 @@ class _AnyoneIsAdmin:
 
 def _app() -> web.Application:
     root = web.Application(middlewares=[access_log, error_guard(render_step_error)])
-    root[keys.CONFIG] = cast(Any, SimpleNamespace(authority=SimpleNamespace(enable_admin=True)))
+    enabled = SimpleNamespace(authority=SimpleNamespace(enable_admin=True))
+    root[keys.CONFIG] = cast(Any, SimpleNamespace(current=enabled))
+    root[ADMIN] = cast(AdminServices, SimpleNamespace(auth=_AnyoneIsAdmin()))
     root.router.add_get("/boom", _boom)
     acme = web.Application(middlewares=[acme_edge])
     acme.router.add_get("/boom", _boom)
     root.add_subapp("/acme/", acme)
     admin = web.Application(middlewares=[admin_edge])
-    admin[HOLDER] = Holder()
-    admin[HOLDER].bootstrapped = True
-    admin[HOLDER].services = cast(AdminServices, SimpleNamespace(auth=_AnyoneIsAdmin()))
     admin.router.add_get("/boom", _boom)
     root.add_subapp("/admin/", admin)
     return root

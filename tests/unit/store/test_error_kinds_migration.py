@@ -19,7 +19,8 @@ import acmeca.policy.constraints  # noqa: F401  (registers InvalidPolicy, whose 
 from acmeca.acme.service.accounts import summary_from_json
 from acmeca.domain import errors as e
 from acmeca.domain.errors import error_from_summary
-from acmeca.store.database import Database, settings_from_ca_json
+from acmeca.config import parse_database
+from acmeca.store.database import Database, database_settings
 from acmeca.store.migrate import MIGRATIONS, current_revision, head_revision, upgrade
 from acmeca.store.schema import UTCDateTime
 from tests.support.postgres import create_database, drop_database, postgres_server
@@ -69,7 +70,7 @@ def empty_db_config(backend: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture
 async def empty_database(empty_db_config: dict[str, Any]) -> AsyncIterator[Database]:
-    database = Database.connect(settings_from_ca_json(empty_db_config))
+    database = Database.connect(database_settings(parse_database(empty_db_config)))
     yield database
     await database.close()
 
