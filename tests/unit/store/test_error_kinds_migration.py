@@ -17,9 +17,9 @@ from alembic.config import Config
 
 import acmeca.policy.constraints  # noqa: F401  (registers InvalidPolicy, whose name 0001 could have stored)
 from acmeca.acme.service.accounts import summary_from_json
+from acmeca.config import parse_database
 from acmeca.domain import errors as e
 from acmeca.domain.errors import error_from_summary
-from acmeca.config import parse_database
 from acmeca.store.database import Database, database_settings
 from acmeca.store.migrate import MIGRATIONS, current_revision, head_revision, upgrade
 from acmeca.store.schema import UTCDateTime
