@@ -8,8 +8,6 @@ so forged requests cannot burn nonces) → 10 payload (``""`` is POST-as-GET, el
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 from collections.abc import Awaitable, Callable
@@ -27,6 +25,7 @@ from acmeca.acme.service.records import AccountRecord
 from acmeca.acme.web.jwa_eddsa import EdDSA, okp_public_key
 from acmeca.crypto.jose import thumbprint
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
+from acmeca.domain.encoding import b64url_decode
 from acmeca.domain.errors import (
     AccountDoesNotExist,
     BadPublicKey,
@@ -74,8 +73,8 @@ def b64decode(value: object, what: str) -> bytes:
     if "=" in value:
         raise Malformed(f"{what} must be base64url without padding")
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
+        return b64url_decode(value)
+    except ValueError:
         raise Malformed(f"{what} is not valid base64url") from None
 
 

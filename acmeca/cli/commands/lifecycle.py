@@ -7,7 +7,6 @@ optional-module list needs no change.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +32,7 @@ from acmeca.config import parse_address
 from acmeca.crypto import certs
 from acmeca.crypto.csr import InvalidCSR, build_csr_pem, parse_csr_pem
 from acmeca.crypto.keys import KeySpec, generate_key, load_private_key, private_key_pem
+from acmeca.domain.encoding import b64url_decode
 from acmeca.domain.errors import Malformed
 from acmeca.engine.serials import canonical_serial
 from acmeca.step.sans import TokenSANs
@@ -122,7 +122,7 @@ def _token_sans(token_value: str) -> list[str] | None:
     """The ``sans`` of a token we did not mint (``--token``): step reads them unverified to build the CSR."""
     try:
         payload = token_value.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(b64url_decode(payload, allow_padding=True))
     except (IndexError, ValueError):
         raise CLIError("--token is not a JWT") from None
     sans = claims.get("sans") if isinstance(claims, dict) else None
