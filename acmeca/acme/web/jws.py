@@ -16,14 +16,12 @@ from enum import Enum
 from typing import Any
 
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from josepy.errors import DeserializationError
 from josepy.jwa import ES256, ES384, RS256, JWASignature
 from josepy.jwk import JWK, JWKOct
 
 from acmeca.acme.service.records import AccountRecord
-from acmeca.acme.web.jwa_eddsa import EdDSA, okp_public_key
-from acmeca.crypto.jose import thumbprint
+from acmeca.crypto.jose import EdDSA, jws_algorithm_for, okp_public_key, thumbprint
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
 from acmeca.domain.encoding import b64url_decode
 from acmeca.domain.errors import (
@@ -112,16 +110,6 @@ def _parse_canonical_key(canonical: str) -> JWSKey:
     return JWSKey(public_key=key, jwk=public, thumbprint=thumbprint(public))
 
 
-def _expected_alg(key: Any) -> str | None:
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RS256"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}.get(key.curve.name)
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "EdDSA"
-    return None
-
-
 @dataclass(frozen=True)
 class Flattened:
     protected_b64: str
@@ -165,7 +153,7 @@ def check_alg_and_key(protected: dict[str, Any], key: JWSKey) -> JWASignature:
     alg = protected.get("alg")
     if not isinstance(alg, str) or alg not in ALGORITHMS:
         raise BadSignatureAlgorithm(f"JWS algorithm {alg!r} is not supported", algorithms=list(ALGORITHMS))
-    if _expected_alg(key.public_key) != alg:
+    if jws_algorithm_for(key.public_key) != alg:
         raise BadSignatureAlgorithm(f"JWS algorithm {alg} does not match the key", algorithms=list(ALGORITHMS))
     jwk_alg = key.jwk.get("alg")
     if jwk_alg is not None and jwk_alg != alg:
