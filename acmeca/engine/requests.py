@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
+from acmeca.crypto.keys import PublicKey
 from acmeca.domain.claims import Claims
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.records import ProvisionerRef, Requester
@@ -43,7 +43,7 @@ class Validity:
 
 @dataclass(frozen=True)
 class IssuanceRequest:
-    public_key: CertificatePublicKeyTypes
+    public_key: PublicKey
     common_name: str | None
     identifiers: tuple[Identifier, ...]
     requester: Requester
