@@ -1,0 +1,108 @@
+"""The protected_external contract: it must catch every way of importing cryptography.hazmat outside crypto."""
+
+from __future__ import annotations
+
+import textwrap
+import tomllib
+from pathlib import Path
+
+import grimp
+import pytest
+from grimp import ImportGraph
+from importlinter.domain.contract import InvalidContractOptions
+
+from tests.lint.contracts import ProtectedExternalContract, Violation, find_violations
+
+PROTECTED, ALLOWED = ["cryptography.hazmat"], ["app.crypto"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _graph(*imports: tuple[str, str]) -> ImportGraph:
+    """A graph of package ``app`` where each (importer, line) imports the squashed external ``cryptography``."""
+    graph = ImportGraph()
+    for importer, line in imports:
+        graph.add_module(importer)
+        graph.add_module("cryptography", is_squashed=True)
+        graph.add_import(importer=importer, imported="cryptography", line_number=3, line_contents=line)
+    return graph
+
+
+@pytest.mark.parametrize(
+    ("line", "imported"),
+    [
+        ("from cryptography.hazmat.primitives import hashes", "cryptography.hazmat.primitives.hashes"),
+        ("from cryptography.hazmat.primitives.asymmetric import ec", "cryptography.hazmat.primitives.asymmetric.ec"),
+        ("import cryptography.hazmat.primitives.serialization as s", "cryptography.hazmat.primitives.serialization"),
+        ("from cryptography import hazmat", "cryptography.hazmat"),
+        ("from cryptography import x509, hazmat", "cryptography.hazmat"),
+        ("from cryptography.hazmat.primitives.asymmetric import (", "cryptography.hazmat.primitives.asymmetric"),
+        ("    from cryptography.hazmat.primitives import hashes  # nested", "cryptography.hazmat.primitives.hashes"),
+    ],
+)
+def test_a_hazmat_import_outside_the_allowed_package_is_a_violation(line: str, imported: str) -> None:
+    violations = find_violations(_graph(("app.web.jws", line)), PROTECTED, ALLOWED)
+    assert violations[0] == Violation("app.web.jws", 3, line, imported)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "from cryptography import x509",
+        "from cryptography.x509.oid import NameOID",
+        "from cryptography.x509.oid import (",  # wrapped, but nothing under x509 is hazmat
+        "from cryptography.exceptions import InvalidSignature",
+        "import cryptography",
+    ],
+)
+def test_other_cryptography_imports_are_fine_anywhere(line: str) -> None:
+    assert find_violations(_graph(("app.web.jws", line)), PROTECTED, ALLOWED) == []
+
+
+def test_the_allowed_package_and_its_descendants_may_import_hazmat() -> None:
+    line = "from cryptography.hazmat.primitives import hashes"
+    graph = _graph(("app.crypto", line), ("app.crypto.keys", line), ("app.cryptography_notes", line))
+    assert [v.importer for v in find_violations(graph, PROTECTED, ALLOWED)] == ["app.cryptography_notes"]
+
+
+def test_unreadable_wrapped_import_of_the_parent_package_fails_closed() -> None:
+    violations = find_violations(_graph(("app.nowhere", "from cryptography import (")), PROTECTED, ALLOWED)
+    assert [v.imported for v in violations] == ["?"]
+
+
+def test_wrapped_import_is_read_whole_from_the_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    package = tmp_path / "wrapped_app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "ok.py").write_text("from cryptography import (\n    x509,\n)\n")
+    (package / "bad.py").write_text(textwrap.dedent("""\
+        from cryptography import (
+            x509,
+            hazmat,
+        )
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    graph = grimp.build_graph("wrapped_app", include_external_packages=True, cache_dir=None)
+    violations = find_violations(graph, PROTECTED, ["wrapped_app.crypto"])
+    assert violations == [Violation("wrapped_app.bad", 1, "from cryptography import (", "cryptography.hazmat")]
+
+
+def test_the_contract_refuses_to_run_without_external_packages() -> None:
+    options = {"protected_modules": PROTECTED, "allowed_importers": ALLOWED}
+    with pytest.raises(InvalidContractOptions):
+        ProtectedExternalContract("hazmat", session_options={"root_package": "app"}, contract_options=options)
+    contract = ProtectedExternalContract(
+        "hazmat", session_options={"include_external_packages": True}, contract_options=options
+    )
+    check = contract.check(_graph(("app.web", "from cryptography import hazmat")), verbose=False)
+    assert not check.kept
+    assert check.metadata["violations"][0]["importer"] == "app.web"
+
+
+def test_make_lint_enforces_the_rule_on_acmeca() -> None:
+    """The rule is configured for lint-imports, and acmeca keeps it today."""
+    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    assert "protected_external: tests.lint.contracts.ProtectedExternalContract" in settings["contract_types"]
+    configured = [c for c in settings["contracts"] if c["type"] == "protected_external"]
+    assert [(c["protected_modules"], c["allowed_importers"]) for c in configured] == [(PROTECTED, ["acmeca.crypto"])]
+    graph = grimp.build_graph("acmeca", include_external_packages=True, cache_dir=None)
+    assert find_violations(graph, PROTECTED, ["acmeca.crypto"]) == []
