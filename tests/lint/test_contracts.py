@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import textwrap
-import tomllib
 from pathlib import Path
+from typing import Any
 
 import grimp
 import pytest
 from grimp import ImportGraph
+from importlinter import api
+from importlinter.contracts.forbidden import ForbiddenContract
 from importlinter.domain.contract import InvalidContractOptions
 
 from tests.lint.contracts import ProtectedExternalContract, Violation, find_violations
@@ -98,11 +101,46 @@ def test_the_contract_refuses_to_run_without_external_packages() -> None:
     assert check.metadata["violations"][0]["importer"] == "app.web"
 
 
-def test_make_lint_enforces_the_rule_on_acmeca() -> None:
-    """The rule is configured for lint-imports, and acmeca keeps it today."""
-    settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
-    assert "protected_external: tests.lint.contracts.ProtectedExternalContract" in settings["contract_types"]
-    configured = [c for c in settings["contracts"] if c["type"] == "protected_external"]
-    assert [(c["protected_modules"], c["allowed_importers"]) for c in configured] == [(PROTECTED, ["acmeca.crypto"])]
-    graph = grimp.build_graph("acmeca", include_external_packages=True, cache_dir=None)
-    assert find_violations(graph, PROTECTED, ["acmeca.crypto"]) == []
+def _configured(contract_type: str, name_part: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(session options, contract options) of one contract as lint-imports reads pyproject.toml."""
+    configuration = api.read_configuration(str(ROOT / "pyproject.toml"))
+    matching = [
+        c for c in configuration["contracts_options"] if c["type"] == contract_type and name_part in c["name"]
+    ]
+    assert len(matching) == 1, f"pyproject.toml must configure one {contract_type} contract about {name_part!r}"
+    return configuration["session_options"], matching[0]
+
+
+def test_make_lint_keeps_hazmat_in_acmeca_crypto() -> None:
+    session, options = _configured("protected_external", "cryptography.hazmat")
+    assert (options["protected_modules"], options["allowed_importers"]) == (PROTECTED, ["acmeca.crypto"])
+    contract = ProtectedExternalContract(options["name"], session_options=session, contract_options=options)
+    assert contract.check(grimp.build_graph("acmeca", include_external_packages=True, cache_dir=None), False).kept
+
+
+def _web_graph(*chain: str) -> ImportGraph:
+    """The packages the web contract names, plus one chain of direct imports."""
+    graph = ImportGraph()
+    for package in ("acmeca.admin.web", "acmeca.acme.web", "acmeca.step.web", "acmeca.store", "acmeca.engine"):
+        graph.add_module(package)
+    for importer, imported in itertools.pairwise(chain):
+        graph.add_module(importer)
+        graph.add_module(imported)
+        graph.add_import(importer=importer, imported=imported, line_number=1, line_contents=f"import {imported}")
+    return graph
+
+
+@pytest.mark.parametrize(
+    ("chain", "kept"),
+    [
+        (("acmeca.admin.web.context", "acmeca.store.admins"), False),
+        (("acmeca.acme.web.handlers.order", "acmeca.engine.issuer"), False),
+        (("acmeca.step.web.certificates", "acmeca.store.certificates"), False),
+        (("acmeca.admin.web.context", "acmeca.admin.service.graph", "acmeca.store.admins"), True),
+        (("acmeca.step.web.certificates", "acmeca.step.service", "acmeca.engine.issuer"), True),
+    ],
+)
+def test_make_lint_keeps_web_layers_off_store_and_engine(chain: tuple[str, ...], kept: bool) -> None:
+    session, options = _configured("forbidden", "Web layers")
+    contract = ForbiddenContract(options["name"], session_options=session, contract_options=options)
+    assert contract.check(_web_graph(*chain), verbose=False).kept is kept

@@ -2,36 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-from dataclasses import dataclass
-
 from aiohttp import web
 
-from acmeca.admin.service.admins import AdminService
-from acmeca.admin.service.auth import AdminAuthenticator, AdminIdentity
-from acmeca.admin.service.eab import EabKeyService
-from acmeca.admin.service.policies import PolicyService
-from acmeca.admin.service.provisioners import ProvisionerAdminService
-from acmeca.domain.errors import Conflict
-from acmeca.domain.status import ProvisionerType
+from acmeca.admin.service import graph
+from acmeca.admin.service.auth import AdminIdentity
+from acmeca.admin.service.graph import AdminServices
 from acmeca.edge import keys
-from acmeca.engine.name_policy import StoredNamePolicy
-from acmeca.logs import audit
-from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
-from acmeca.store.eab_keys import EabKeyRepository
-from acmeca.store.policies import PolicyRepository
-from acmeca.store.provisioners import ProvisionerRepository
-from acmeca.store.used_tokens import UsedTokenRepository
-
-
-@dataclass(frozen=True)
-class AdminServices:
-    auth: AdminAuthenticator
-    admins: AdminService
-    provisioners: ProvisionerAdminService
-    policies: PolicyService
-    eab: EabKeyService
 
 
 class Holder:
@@ -42,29 +18,15 @@ class Holder:
         self.bootstrapped = False
 
 
-DEFAULT_ADMIN_SUBJECT = "step"
 HOLDER: web.AppKey[Holder] = web.AppKey("admin_holder", Holder)
 IDENTITY = web.RequestKey("admin_identity", AdminIdentity)
 
 
 def build(request: web.Request) -> AdminServices:
     parent = request.config_dict
-    config, clock, db, catalog = parent[keys.CONFIG], parent[keys.CLOCK], parent[keys.DATABASE], parent[keys.CATALOG]
-    engine = parent[keys.ENGINE]
-    admins, policies = AdminRepository(db), PolicyRepository(db)
-    name_policy = engine.name_policy
-    on_change = name_policy.invalidate if isinstance(name_policy, StoredNamePolicy) else None
-    return AdminServices(
-        auth=AdminAuthenticator(
-            roots=parent[keys.TRUST].roots, dns_names=config.dns_names, catalog=catalog, admins=admins,
-            used_tokens=UsedTokenRepository(db), clock=clock,
-        ),
-        admins=AdminService(admins, catalog, clock),
-        provisioners=ProvisionerAdminService(
-            catalog, ProvisionerRepository(db), policies, clock, config.authority.claims
-        ),
-        policies=PolicyService(policies, admins, clock, config.dns_names, on_change=on_change),
-        eab=EabKeyService(EabKeyRepository(db), catalog, policies, clock),
+    return graph.build_admin_services(
+        config=parent[keys.CONFIG], clock=parent[keys.CLOCK], db=parent[keys.DATABASE], catalog=parent[keys.CATALOG],
+        engine=parent[keys.ENGINE], roots=parent[keys.TRUST].roots,
     )
 
 
@@ -80,29 +42,12 @@ def identity(request: web.Request) -> AdminIdentity:
 
 
 async def ensure_first_admin(request: web.Request) -> None:
-    """With no admin at all, make the configured subject (``authority.adminSubject``, default ``step``) a
-    SUPER_ADMIN of the first JWK provisioner, as step-ca does on its first start with remote management.
-
-    This runs at first use rather than in ``init`` so a CA whose database is replaced or moved to
-    PostgreSQL still gets its first admin.
-    """
+    """Once per process, before the first admin request is authenticated (see graph.ensure_first_admin)."""
     holder = request.config_dict[HOLDER]
     if holder.bootstrapped:
         return
     parent = request.config_dict
-    config, db, catalog = parent[keys.CONFIG], parent[keys.DATABASE], parent[keys.CATALOG]
-    repository = AdminRepository(db)
-    if await repository.count() == 0:
-        jwk = next((e for e in await catalog.all() if e.type is ProvisionerType.JWK), None)
-        if jwk is not None:
-            subject = str((config.document.get("authority") or {}).get("adminSubject") or DEFAULT_ADMIN_SUBJECT)
-            # A deterministic id: replicas bootstrapping at the same moment insert the same row once.
-            first_id = hashlib.sha256(f"first-admin/{jwk.id}/{subject}".encode()).hexdigest()[:32]
-            record = AdminRecord(
-                id=first_id, subject=subject, provisioner_id=jwk.id, type=AdminType.SUPER_ADMIN,
-                created_at=parent[keys.CLOCK].now(),
-            )
-            with contextlib.suppress(Conflict):  # another replica won: its row is the same one
-                await repository.create(record)
-                audit("admin created", admin="acmeca", target=subject, provisioner=jwk.name, role="SUPER_ADMIN")
+    await graph.ensure_first_admin(
+        config=parent[keys.CONFIG], clock=parent[keys.CLOCK], db=parent[keys.DATABASE], catalog=parent[keys.CATALOG]
+    )
     holder.bootstrapped = True

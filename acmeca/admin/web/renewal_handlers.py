@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acmeca.acme.service.renewals import RenewalService
-from acmeca.admin.web.context import identity
+from acmeca.admin.web.context import identity, services
 from acmeca.admin.web.requests import json_body
 from acmeca.domain.errors import Malformed
-from acmeca.edge import keys
-from acmeca.engine.issuer import parse_serial_or_malformed
 
 SKI_HEX = frozenset("0123456789abcdef")
 
@@ -29,11 +26,12 @@ def _issuer(value: object) -> str | None:
 
 
 def _serials(value: object) -> list[str]:
+    """The list's shape; the service checks each serial."""
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise Malformed("serials must be a list of serial numbers (decimal or 0x-prefixed hex strings)")
-    return [parse_serial_or_malformed(v) for v in value]
+    return value
 
 
 async def suggest_early_renewal(request: web.Request) -> web.Response:
@@ -41,9 +39,7 @@ async def suggest_early_renewal(request: web.Request) -> web.Response:
     unknown = set(body) - {"serials", "issuer"}
     if unknown:
         raise Malformed(f"unknown field {sorted(unknown)[0]!r}; give serials or issuer")
-    parent = request.config_dict
-    service = RenewalService(parent[keys.DATABASE], parent[keys.CLOCK], parent[keys.ENGINE])
-    touched = await service.suggest_early(
+    touched = await services(request).renewals.suggest_early(
         serials=_serials(body.get("serials")), issuer_ski=_issuer(body.get("issuer")), by=identity(request).subject,
     )
     return web.json_response({"serials": touched, "count": len(touched)})
