@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ParamSpec, TypeVar
 
@@ -35,22 +35,6 @@ class Runtime:
     def spawn(self, name: str, factory: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.Task[None]:
         """Start a supervised task: an unexpected exception is logged and the task restarted after a pause."""
         task = asyncio.create_task(self._supervise(name, factory), name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def spawn_once(self, name: str, coroutine: Awaitable[None]) -> asyncio.Task[None]:
-        """Start a one-shot task that the runtime will cancel on shutdown."""
-
-        async def wrapper() -> None:
-            try:
-                await coroutine
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("background task failed", extra={"task": name})
-
-        task = asyncio.create_task(wrapper(), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

@@ -151,7 +151,3 @@ def _general_names(template: CertificateTemplate) -> list[x509.GeneralName]:
 
 def certificate_der(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.DER)
-
-
-def certificate_pem(certificate: x509.Certificate) -> str:
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()

@@ -142,11 +142,3 @@ def load_public_key_pem(data: bytes) -> PublicKey:
     if not isinstance(key, _JWT_PUBLIC_KEYS):
         raise ValueError(f"unsupported public key type {type(key).__name__}")
     return key
-
-
-def describe_key(key: PublicKey) -> str:
-    if isinstance(key, rsa.RSAPublicKey):
-        return f"RSA {key.key_size}"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC {key.curve.name}"
-    return type(key).__name__.removesuffix("PublicKey").removeprefix("_")

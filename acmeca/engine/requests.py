@@ -59,7 +59,6 @@ class IssuanceRequest:
     renewed_from: str | None = None
     # Renewal and rekey copy the old subject verbatim (step-ca does), instead of building one from the CN.
     subject_override: x509.Name | None = None
-    # Certificates for the CA's own TLS endpoint get serverAuth only and skip provisioner extensions.
 
 
 @dataclass(frozen=True)
