@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from acmeca.domain.identifiers import Identifier
+    from acmeca.domain.identifier_types import Identifier
 
 
 @dataclass(frozen=True)
@@ -235,7 +235,7 @@ _register_kinds()
 
 def error_from_summary(summary: ErrorSummary) -> CAError:
     """Rebuild a stored error so an edge can render it exactly as when it happened."""
-    from acmeca.domain.identifiers import Identifier, IdentifierType
+    from acmeca.domain.identifier_types import Identifier, IdentifierType
 
     cls = ERROR_KINDS.get(summary.kind, CAError)
     subs = [
