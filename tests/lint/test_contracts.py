@@ -11,6 +11,7 @@ import grimp
 import pytest
 from grimp import ImportGraph
 from importlinter import api
+from importlinter.contracts.acyclic_siblings import AcyclicSiblingsContract
 from importlinter.contracts.forbidden import ForbiddenContract
 from importlinter.domain.contract import InvalidContractOptions
 
@@ -144,3 +145,34 @@ def test_make_lint_keeps_web_layers_off_store_and_engine(chain: tuple[str, ...],
     session, options = _configured("forbidden", "Web layers")
     contract = ForbiddenContract(options["name"], session_options=session, contract_options=options)
     assert contract.check(_web_graph(*chain), verbose=False).kept is kept
+
+
+def _module_graph(*imports: tuple[str, str]) -> ImportGraph:
+    """The modules of ``imports`` with every parent package (the contract walks down from ``acmeca``)."""
+    graph = ImportGraph()
+    for importer, imported in imports:
+        for module in (importer, imported):
+            parts = module.split(".")
+            for end in range(1, len(parts) + 1):
+                graph.add_module(".".join(parts[:end]))
+        graph.add_import(importer=importer, imported=imported, line_number=1, line_contents=f"import {imported}")
+    return graph
+
+
+@pytest.mark.parametrize(
+    ("imports", "kept"),
+    [
+        ((("acmeca.domain.identifiers", "acmeca.domain.errors"),
+          ("acmeca.domain.errors", "acmeca.domain.identifier_types")), True),
+        ((("acmeca.domain.identifiers", "acmeca.domain.errors"),
+          ("acmeca.domain.errors", "acmeca.domain.identifiers")), False),
+        ((("acmeca.cli.commands.lifecycle", "acmeca.cli.commands.renewal"),
+          ("acmeca.cli.commands.renewal", "acmeca.cli.commands.minting")), True),
+        ((("acmeca.cli.commands.lifecycle", "acmeca.cli.commands.renewal"),
+          ("acmeca.cli.commands.renewal", "acmeca.cli.commands.lifecycle")), False),
+    ],
+)
+def test_make_lint_refuses_import_circles_between_siblings(imports: tuple[tuple[str, str], ...], kept: bool) -> None:
+    session, options = _configured("acyclic_siblings", "circles")
+    contract = AcyclicSiblingsContract(options["name"], session_options=session, contract_options=options)
+    assert contract.check(_module_graph(*imports), verbose=False).kept is kept
