@@ -40,7 +40,7 @@ class Runtime:
         return task
 
     def spawn_once(self, name: str, coroutine: Awaitable[None]) -> asyncio.Task[None]:
-        """Start a one-shot task that the runtime will cancel on shutdown."""
+        """A one-shot task (a SIGHUP reload) the runtime cancels on shutdown; a failure is logged, not raised."""
 
         async def wrapper() -> None:
             try:

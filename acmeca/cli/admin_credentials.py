@@ -101,7 +101,8 @@ async def admin_session(args: argparse.Namespace) -> AdminSession:
 
 async def _short_certificate(args: argparse.Namespace, client: CAClient) -> AdminSession:
     """Sign a JWK token for the admin subject and get a short clientAuth certificate from /1.0/sign."""
-    from acmeca.cli.commands.lifecycle import chain_pem, mint_token, post_sign
+    from acmeca.cli.commands.lifecycle import chain_pem, post_sign
+    from acmeca.cli.commands.minting import mint_token
     from acmeca.crypto.csr import build_csr_pem
 
     subject = args.admin_subject or DEFAULT_SUBJECT

@@ -23,6 +23,7 @@ from cryptography import x509
 from acmeca.cli.errors import CLIError
 from acmeca.domain.clock import Clock, SystemClock
 from acmeca.domain.durations import format_duration
+from acmeca.domain.encoding import rfc3339
 
 FIRST_BACKOFF = timedelta(seconds=1)
 MAX_BACKOFF = timedelta(seconds=30)
@@ -124,7 +125,7 @@ class RenewDaemon:
                 log("ERROR", f"renewal failed: {exc}; retrying in {format_duration(backoff)}")
                 await self._sleep(backoff)
                 continue
-            expires = leaf.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+            expires = rfc3339(leaf.not_valid_after_utc)
             log("INFO", f"certificate renewed: serial {leaf.serial_number}, expires {expires}")
             await self._after_renewal()
             return

@@ -27,6 +27,7 @@ from acmeca.crypto import certs
 from acmeca.crypto.jose import KeyDecryptionFailed, decrypt_private_jwk
 from acmeca.crypto.keys import PrivateKey
 from acmeca.domain.durations import parse_time_or_duration
+from acmeca.domain.encoding import b64url_encode
 from acmeca.domain.errors import Malformed
 from acmeca.step.jwt import algorithms_for, sign_compact
 
@@ -178,4 +179,4 @@ def root_fingerprint(args: argparse.Namespace) -> str | None:
 
 
 def csr_fingerprint(der: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(der).digest()).rstrip(b"=").decode()
+    return b64url_encode(hashlib.sha256(der).digest())

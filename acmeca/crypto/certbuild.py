@@ -115,6 +115,15 @@ def signature_hash(key: SigningKey) -> hashes.SHA256 | None:
     return None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
 
 
+def sign_crl(builder: x509.CertificateRevocationListBuilder, issuer_key: SigningKey) -> bytes:
+    """Sign a CRL the way certificates are signed (SHA-256, none for Ed25519) and return its DER.
+
+    Here rather than in the engine's CRL module so the hash choice and the encoding stay with the other
+    ``cryptography.hazmat`` code.
+    """
+    return builder.sign(issuer_key, signature_hash(issuer_key)).public_bytes(serialization.Encoding.DER)
+
+
 def _key_usage(names: frozenset[str]) -> x509.KeyUsage:
     unknown = names - set(KEY_USAGES)
     if unknown:
@@ -142,7 +151,3 @@ def _general_names(template: CertificateTemplate) -> list[x509.GeneralName]:
 
 def certificate_der(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.DER)
-
-
-def certificate_pem(certificate: x509.Certificate) -> str:
-    return certificate.public_bytes(serialization.Encoding.PEM).decode()

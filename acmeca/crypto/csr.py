@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import ipaddress
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import NameOID
 
 from acmeca.crypto.keys import PublicKey
+from acmeca.domain.encoding import b64url_encode
 
 _ALLOWED_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
 
@@ -36,7 +36,7 @@ class ParsedCSR:
     @property
     def fingerprint(self) -> str:
         """base64url SHA-256 of the DER, as step tokens carry it in ``cnf.x5rt#S256``."""
-        return base64.urlsafe_b64encode(hashlib.sha256(self.der).digest()).rstrip(b"=").decode()
+        return b64url_encode(hashlib.sha256(self.der).digest())
 
 
 def parse_csr_pem(pem: str | bytes) -> ParsedCSR:

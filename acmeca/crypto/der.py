@@ -30,10 +30,6 @@ def octet_string(value: bytes) -> bytes:
     return tlv(0x04, value)
 
 
-def utf8_string(value: str) -> bytes:
-    return tlv(0x0C, value.encode())
-
-
 def sequence(*items: bytes) -> bytes:
     return tlv(0x30, b"".join(items))
 

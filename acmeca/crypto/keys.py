@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import (
     CertificateIssuerPrivateKeyTypes,
     CertificatePublicKeyTypes,
@@ -21,6 +21,7 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519Pri
 PublicKey = CertificatePublicKeyTypes
 SigningKey = CertificateIssuerPrivateKeyTypes
 
+_JWT_PUBLIC_KEYS = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)
 _CURVES: dict[str, type[ec.EllipticCurve]] = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
 
 
@@ -130,9 +131,14 @@ def spki_sha256(key: PublicKey) -> str:
     return hashlib.sha256(spki_der(key)).hexdigest()
 
 
-def describe_key(key: PublicKey) -> str:
-    if isinstance(key, rsa.RSAPublicKey):
-        return f"RSA {key.key_size}"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return f"EC {key.curve.name}"
-    return type(key).__name__.removesuffix("PublicKey").removeprefix("_")
+def is_rsa(key: PublicKey) -> bool:
+    """RSA keys can encipher (a leaf gets keyEncipherment); EC and Ed25519 keys only sign."""
+    return isinstance(key, rsa.RSAPublicKey)
+
+
+def load_public_key_pem(data: bytes) -> PublicKey:
+    """A PEM ``PUBLIC KEY`` block; ``ValueError`` when it is malformed or not a key a JWT can be signed with."""
+    key = serialization.load_pem_public_key(data)
+    if not isinstance(key, _JWT_PUBLIC_KEYS):
+        raise ValueError(f"unsupported public key type {type(key).__name__}")
+    return key

@@ -28,7 +28,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 if TYPE_CHECKING:
-    from acmeca.domain.identifiers import Identifier
+    from acmeca.domain.identifier_types import Identifier
 
 T = TypeVar("T")
 _KINDS: dict[str, type[CAError]] = {}
@@ -270,7 +270,7 @@ class ErrorSummary:
 
 def error_from_summary(summary: ErrorSummary) -> CAError:
     """Rebuild a stored error so an edge can render it exactly as when it happened."""
-    from acmeca.domain.identifiers import Identifier, IdentifierType
+    from acmeca.domain.identifier_types import Identifier, IdentifierType
 
     subs = [
         Subproblem(

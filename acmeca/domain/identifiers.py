@@ -3,47 +3,25 @@
 DNS names are lower-case A-labels (IDNA 2008 via the stdlib codec is not enough, so we use the ``idna``
 package that ships with our HTTP stack); IP addresses are compared as bytes and printed in RFC 5952 form.
 This CA is internal: single-label names and private suffixes are legal here, public-suffix rules are not.
+
+``Identifier`` and ``IdentifierType`` live in identifier_types.py, so errors.py can name them without importing
+this module (which raises errors); they are re-exported here, where every caller finds them.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
-from enum import StrEnum
 
 import idna
 
 from acmeca.domain.errors import Malformed, RejectedIdentifier, UnsupportedIdentifier
+from acmeca.domain.identifier_types import Identifier as Identifier
+from acmeca.domain.identifier_types import IdentifierType as IdentifierType
 
 MAX_DNS_NAME_OCTETS = 253  # RFC 1035 §2.3.4, without the trailing root dot
 MAX_LABEL_OCTETS = 63
 _LDH_LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-class IdentifierType(StrEnum):
-    DNS = "dns"
-    IP = "ip"
-
-
-@dataclass(frozen=True, order=True)
-class Identifier:
-    type: IdentifierType
-    value: str
-
-    @property
-    def is_wildcard(self) -> bool:
-        return self.type is IdentifierType.DNS and self.value.startswith("*.")
-
-    @property
-    def base(self) -> Identifier:
-        """The identifier an authorization is about: a wildcard's base name, else itself."""
-        if self.is_wildcard:
-            return Identifier(self.type, self.value[2:])
-        return self
-
-    def to_json(self) -> dict[str, str]:
-        return {"type": self.type.value, "value": self.value}
 
 
 def canonical_dns_name(name: str, *, allow_wildcard: bool = True) -> str:

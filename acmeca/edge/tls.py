@@ -12,8 +12,8 @@ import tempfile
 from collections.abc import Iterable
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 
+from acmeca.crypto.certs import to_pem
 from acmeca.crypto.keys import PrivateKey, private_key_pem
 
 
@@ -21,7 +21,7 @@ def server_context(client_roots: Iterable[x509.Certificate]) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.verify_mode = ssl.CERT_OPTIONAL
-    bundle = "".join(c.public_bytes(serialization.Encoding.PEM).decode() for c in client_roots)
+    bundle = "".join(to_pem(c) for c in client_roots)
     if bundle:
         context.load_verify_locations(cadata=bundle)
     context.set_alpn_protocols(["http/1.1"])

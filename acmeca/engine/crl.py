@@ -12,13 +12,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from acmeca.config import CRLConfig
-from acmeca.crypto.certbuild import signature_hash
+from acmeca.crypto.certbuild import sign_crl
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import NotFound
 from acmeca.domain.records import CertificateRecord
@@ -76,8 +74,7 @@ def build_crl(
         if reason is not None:  # RFC 5280 §5.3.1: omit the extension rather than say "unspecified"
             revoked = revoked.add_extension(x509.CRLReason(reason), critical=False)
         builder = builder.add_revoked_certificate(revoked.build())
-    algorithm = cast(Any, signature_hash(authority.key))
-    return builder.sign(authority.key, algorithm).public_bytes(Encoding.DER)
+    return sign_crl(builder, authority.key)
 
 
 class CRLService:

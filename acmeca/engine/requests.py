@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes
 
+from acmeca.crypto.keys import PublicKey
 from acmeca.domain.claims import Claims
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.key_usage import ExtendedKeyUsage
@@ -34,7 +34,7 @@ class Validity:
 
 @dataclass(frozen=True)
 class IssuanceRequest:
-    public_key: CertificatePublicKeyTypes
+    public_key: PublicKey
     common_name: str | None
     identifiers: tuple[Identifier, ...]
     requester: Requester
@@ -50,7 +50,6 @@ class IssuanceRequest:
     renewed_from: str | None = None
     # Renewal and rekey copy the old subject verbatim (step-ca does), instead of building one from the CN.
     subject_override: x509.Name | None = None
-    # Certificates for the CA's own TLS endpoint get serverAuth only and skip provisioner extensions.
 
 
 @dataclass(frozen=True)

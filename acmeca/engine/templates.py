@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from acmeca.crypto.certbuild import CertificateTemplate, ProvisionerExtension
+from acmeca.crypto.keys import is_rsa
 from acmeca.domain.identifiers import IdentifierType
 from acmeca.engine.requests import IssuanceRequest
 from acmeca.engine.validity import ResolvedValidity
@@ -16,7 +16,7 @@ def leaf_template(
     request: IssuanceRequest, *, serial: int, validity: ResolvedValidity, crl_urls: tuple[str, ...]
 ) -> CertificateTemplate:
     key_usage = {"digitalSignature"}
-    if isinstance(request.public_key, rsa.RSAPublicKey):
+    if is_rsa(request.public_key):
         key_usage.add("keyEncipherment")
     provisioner = None
     if request.provisioner is not None and not request.claims.disable_smallstep_extensions:

@@ -7,7 +7,6 @@ signature code runs.
 
 from __future__ import annotations
 
-import base64
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from jwcrypto import jwk, jws
 from jwcrypto.common import JWException
 
+from acmeca.domain.encoding import b64url_decode
 from acmeca.domain.errors import Unauthenticated
 
 _EC_ALGORITHMS = {"P-256": ("ES256",), "P-384": ("ES384",), "P-521": ("ES512",)}
@@ -32,7 +32,7 @@ class CompactJWS:
 
 def _b64_json(part: str, what: str) -> dict[str, Any]:
     try:
-        data = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        data = b64url_decode(part)
         value = json.loads(data)
     except (ValueError, UnicodeDecodeError):
         raise Unauthenticated(f"invalid token: the {what} is not base64url JSON") from None

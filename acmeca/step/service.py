@@ -7,7 +7,6 @@ revoked and stored nothing beyond the spent token.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from cryptography import x509
 
@@ -16,6 +15,7 @@ from acmeca.crypto.csr import InvalidCSR, ParsedCSR, parse_csr_pem
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import Clock
 from acmeca.domain.durations import parse_time_or_duration
+from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Forbidden, Malformed, NotFound, NotImplementedYet, Unauthenticated
 from acmeca.domain.records import CertificateRecord, Requester
 from acmeca.domain.status import RequesterKind, RevocationReason
@@ -137,9 +137,9 @@ class StepService:
         if claims.disable_renewal:
             raise Unauthenticated(f"renew is disabled for provisioner '{entry.name}'")
         if now < leaf.not_valid_before_utc:
-            raise Unauthenticated(f"certificate is not yet valid until {_rfc3339(leaf.not_valid_before_utc)}")
+            raise Unauthenticated(f"certificate is not yet valid until {rfc3339(leaf.not_valid_before_utc)}")
         if now > leaf.not_valid_after_utc and not claims.allow_renewal_after_expiry:
-            raise Unauthenticated(f"certificate expired on {_rfc3339(leaf.not_valid_after_utc)}")
+            raise Unauthenticated(f"certificate expired on {rfc3339(leaf.not_valid_after_utc)}")
         lifetime = leaf.not_valid_after_utc - leaf.not_valid_before_utc
         # The lifetime is inherited, not requested: widen the duration claims so it always fits.
         claims = replace(claims, min_duration=min(claims.min_duration, lifetime),
@@ -209,8 +209,4 @@ def _sans(leaf: x509.Certificate, kind: SANType) -> tuple[str, ...]:
     except x509.ExtensionNotFound:
         return ()
     return tuple(str(v) for v in names.get_values_for_type(kind))
-
-
-def _rfc3339(value: datetime) -> str:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
 

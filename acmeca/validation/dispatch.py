@@ -18,9 +18,10 @@ from acmeca.config import ValidationSettings
 from acmeca.domain.errors import CAError, ConnectionProblem, Malformed
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.status import ChallengeType
+from acmeca.validation.attempt import Attempt
 from acmeca.validation.dns01 import validate_dns01
 from acmeca.validation.http01 import validate_http01
-from acmeca.validation.outcome import Attempt, Deadline, Transient
+from acmeca.validation.outcome import Deadline, Transient
 from acmeca.validation.resolver import Resolver
 from acmeca.validation.tlsalpn01 import validate_tlsalpn01
 

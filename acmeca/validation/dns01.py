@@ -7,13 +7,13 @@ help those users, smallstep/certificates#2311). Multi-string TXT records are joi
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 
+from acmeca.domain.encoding import b64url_encode
 from acmeca.domain.errors import IncorrectResponse, Malformed, Unauthorized
 from acmeca.domain.identifiers import IdentifierType
-from acmeca.validation.outcome import Attempt
+from acmeca.validation.attempt import Attempt
 
 CHALLENGE_LABEL = "_acme-challenge"
 
@@ -21,7 +21,7 @@ CHALLENGE_LABEL = "_acme-challenge"
 def expected_txt(key_authorization: str) -> str:
     """base64url(SHA-256(keyAuthorization)) without padding: 43 characters."""
     digest = hashlib.sha256(key_authorization.encode()).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return b64url_encode(digest)
 
 
 def record_name(attempt: Attempt) -> str:

@@ -20,7 +20,8 @@ from yarl import URL
 
 from acmeca.domain.errors import ConnectionProblem, IncorrectResponse, TLSProblem, Unauthorized
 from acmeca.domain.identifiers import IdentifierType
-from acmeca.validation.outcome import Attempt, Transient
+from acmeca.validation.attempt import Attempt
+from acmeca.validation.outcome import Transient
 from acmeca.validation.resolver import IPAddress
 from acmeca.validation.targets import (
     ConnectFailed,

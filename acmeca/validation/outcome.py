@@ -8,15 +8,8 @@ connections). Only the dispatcher looks at the difference: it retries transients
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from acmeca.domain.errors import CAError
-
-if TYPE_CHECKING:
-    from acmeca.config import ValidationSettings
-    from acmeca.domain.identifiers import Identifier
-    from acmeca.validation.resolver import Resolver
 
 
 class Transient(Exception):
@@ -40,20 +33,3 @@ class Deadline:
     @property
     def expired(self) -> bool:
         return self.remaining() <= 0.0
-
-
-@dataclass
-class Attempt:
-    """What every validator receives: where to look, how long, and where to note what it saw.
-
-    ``records`` collects one entry per host contacted (Boulder's ``validationRecord``); it survives
-    failures so the verdict can show how far validation got.
-    """
-
-    identifier: Identifier
-    token: str
-    key_authorization: str
-    settings: ValidationSettings
-    resolver: Resolver
-    deadline: Deadline
-    records: list[dict[str, Any]] = field(default_factory=list)

@@ -25,7 +25,8 @@ from acmeca.crypto.certbuild_oids import ACME_IDENTIFIER_OID
 from acmeca.crypto.der import read_octet_string
 from acmeca.domain.errors import ConnectionProblem, IncorrectResponse, TLSProblem
 from acmeca.domain.identifiers import Identifier, IdentifierType, reverse_dns_name
-from acmeca.validation.outcome import Attempt, Transient
+from acmeca.validation.attempt import Attempt
+from acmeca.validation.outcome import Transient
 from acmeca.validation.resolver import IPAddress
 from acmeca.validation.targets import ConnectFailed, connect_in_order, resolve_target
 

@@ -22,8 +22,7 @@ from cryptography.x509.oid import NameOID
 from josepy.jwa import ES256, ES384, RS256, JWASignature
 from josepy.jwk import JWK
 
-from acmeca.acme.web.jwa_eddsa import EdDSA, okp_jwk
-from acmeca.crypto.jose import thumbprint
+from acmeca.crypto.jose import EdDSA, okp_jwk, thumbprint
 
 JOSE = "application/jose+json"
 

@@ -9,8 +9,6 @@ transaction that inserts the account, by a conditional UPDATE, so one key binds 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
 import json
@@ -21,6 +19,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acmeca.crypto.jose import thumbprint
+from acmeca.domain.encoding import b64url_decode
 from acmeca.domain.errors import ExternalAccountRequired, Malformed, Unauthorized
 from acmeca.store import eab_keys
 from acmeca.store.eab_keys import EabKeyRepository
@@ -38,8 +37,8 @@ def _b64url(value: Any, what: str) -> bytes:
     if not isinstance(value, str) or "=" in value:
         raise Malformed(f"externalAccountBinding {what} must be unpadded base64url")
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (ValueError, binascii.Error):
+        return b64url_decode(value)
+    except ValueError:
         raise Malformed(f"externalAccountBinding {what} is not valid base64url") from None
 
 

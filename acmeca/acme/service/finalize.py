@@ -9,7 +9,6 @@ the order out of ``ready``.
 
 from __future__ import annotations
 
-import base64
 import logging
 from dataclasses import replace
 from datetime import timedelta
@@ -25,6 +24,7 @@ from acmeca.acme.service.renewals import RenewalService
 from acmeca.crypto.csr import InvalidCSR, ParsedCSR, parse_csr_der
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
 from acmeca.domain.clock import Clock
+from acmeca.domain.encoding import b64url_decode, b64url_encode
 from acmeca.domain.errors import BadCSR, BadPublicKey, CAError, ErrorSummary, InvalidProfile, OrderNotReady
 from acmeca.domain.identifiers import Identifier, IdentifierType, canonical_dns_name, canonical_ip
 from acmeca.domain.records import Requester
@@ -141,7 +141,7 @@ class FinalizeService:
                 raise OrderNotReady("the order is already being finalized")
             await jobs.enqueue(
                 conn, kind=FINALIZE_JOB, subject_id=order.id,
-                payload={"csr": base64.urlsafe_b64encode(csr_der).decode()}, now=now, owner=self._owner,
+                payload={"csr": b64url_encode(csr_der)}, now=now, owner=self._owner,
                 lease_expires_at=now + FINALIZE_LEASE,
             )
         return await self._issue(provisioner, account, order, csr, common_name)
@@ -197,7 +197,7 @@ class FinalizeService:
                 await jobs.finish(conn, job.id, owner=self._owner)
             return
         provisioner = await self._provisioners.by_id(order.provisioner_id)
-        csr_der = base64.urlsafe_b64decode(str(job.payload.get("csr", "")))
+        csr_der = b64url_decode(str(job.payload.get("csr", "")), allow_padding=True)  # older releases padded
         try:
             csr, common_name = check_csr(csr_der, order, account)
             await self._issue(provisioner, account, order, csr, common_name)

@@ -13,14 +13,13 @@ one per request.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
 from acmeca.domain.clock import Clock
+from acmeca.domain.encoding import b64url_decode, b64url_encode
 from acmeca.domain.errors import BadNonce
 from acmeca.store import nonces as store
 from acmeca.store.database import Database
@@ -30,10 +29,6 @@ _RANDOM = 16
 _EXPIRY = 8
 _MAC = 16
 _LENGTH = _RANDOM + _EXPIRY + _MAC
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 class NonceService:
@@ -49,15 +44,15 @@ class NonceService:
         """The shared HMAC key; created by whichever replica starts first, then cached (it never changes)."""
         if self._key is None:
             async with self._db.write() as conn:
-                stored = await store.ensure_setting(conn, SECRET_SETTING, _b64(secrets.token_bytes(32)))
-            self._key = base64.urlsafe_b64decode(stored + "=" * (-len(stored) % 4))
+                stored = await store.ensure_setting(conn, SECRET_SETTING, b64url_encode(secrets.token_bytes(32)))
+            self._key = b64url_decode(stored)
         return self._key
 
     async def issue(self) -> str:
         key = await self._secret()
         expiry = int((self._clock.now() + self._lifetime).timestamp())
         body = secrets.token_bytes(_RANDOM) + expiry.to_bytes(_EXPIRY, "big")
-        return _b64(body + hmac.new(key, body, hashlib.sha256).digest()[:_MAC])
+        return b64url_encode(body + hmac.new(key, body, hashlib.sha256).digest()[:_MAC])
 
     async def redeem(self, nonce: object) -> None:
         """Spend ``nonce`` or raise BadNonce; forged and expired nonces never reach the database."""
@@ -104,9 +99,9 @@ class NonceService:
 
 
 def _decode(nonce: str) -> bytes:
-    if "=" in nonce or len(nonce) != len(_b64(bytes(_LENGTH))):
+    if "=" in nonce or len(nonce) != len(b64url_encode(bytes(_LENGTH))):
         raise BadNonce("the nonce is malformed")
     try:
-        return base64.urlsafe_b64decode(nonce + "=" * (-len(nonce) % 4))
-    except (binascii.Error, ValueError):
+        return b64url_decode(nonce)
+    except ValueError:
         raise BadNonce("the nonce is malformed") from None

@@ -8,13 +8,12 @@ revoked certificate or when the operator asks a fleet to renew early.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from acmeca.config import RenewalInfoSettings
+from acmeca.domain.encoding import b64url_decode, b64url_encode, rfc3339
 from acmeca.domain.errors import Malformed
 from acmeca.domain.records import CertificateRecord
 
@@ -27,25 +26,21 @@ class CertID:
     serial: str  # canonical decimal
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def serial_content_octets(serial: int) -> bytes:
     """The DER INTEGER content of a positive serial: big-endian, with a 0x00 first when the top bit is set."""
     return serial.to_bytes(serial.bit_length() // 8 + 1, "big")
 
 
 def encode_cert_id(authority_key_id: bytes, serial: int) -> str:
-    return f"{_b64url(authority_key_id)}.{_b64url(serial_content_octets(serial))}"
+    return f"{b64url_encode(authority_key_id)}.{b64url_encode(serial_content_octets(serial))}"
 
 
 def _unb64url(part: str, what: str) -> bytes:
     if not part or "=" in part or any(c in part for c in "+/"):
         raise Malformed(f"certID {what} must be unpadded base64url")
     try:
-        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-    except (binascii.Error, ValueError):
+        return b64url_decode(part)
+    except ValueError:
         raise Malformed(f"certID {what} is not valid base64url") from None
 
 
@@ -73,11 +68,7 @@ class SuggestedWindow:
     retry_after: timedelta
 
     def to_json(self) -> dict[str, Any]:
-        return {"suggestedWindow": {"start": _rfc3339(self.start), "end": _rfc3339(self.end)}}
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+        return {"suggestedWindow": {"start": rfc3339(self.start), "end": rfc3339(self.end)}}
 
 
 def suggested_window(record: CertificateRecord, settings: RenewalInfoSettings, now: datetime) -> SuggestedWindow:

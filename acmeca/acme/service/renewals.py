@@ -18,7 +18,7 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.errors import AlreadyReplaced, Malformed, NotFound, Unauthorized
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.records import CertificateRecord
-from acmeca.engine.issuer import IssuingEngine
+from acmeca.engine.issuer import IssuingEngine, parse_serial_or_malformed
 from acmeca.logs import audit
 from acmeca.store import renewals
 from acmeca.store.acme_accounts import AccountRecord
@@ -83,7 +83,11 @@ class RenewalService:
     async def suggest_early(
         self, *, serials: Sequence[str] = (), issuer_ski: str | None = None, by: str = "admin"
     ) -> list[str]:
-        """Move the ARI window of these certificates to now, so ARI clients renew at their next poll."""
+        """Move the ARI window of these certificates to now, so ARI clients renew at their next poll.
+
+        Serials may be decimal or ``0x``-prefixed hex (as ``step ca revoke`` takes them); a bad one is Malformed.
+        """
+        serials = [parse_serial_or_malformed(serial) for serial in serials]
         if (issuer_ski is None) == (not serials):
             raise Malformed('give either "serials" (a non-empty list) or "issuer" (an SKI in hex)')
         if len(serials) > MAX_SERIALS:

@@ -1,14 +1,14 @@
 """The job worker: claims due jobs (or jobs whose lease expired) and runs them, on every replica.
 
-Local work wakes the worker at once; otherwise it polls, so a job left behind by a dead process is picked
-up within one poll interval after its lease runs out. Jobs run concurrently up to ``concurrency``. A job
-that keeps failing is handed to its kind's ``abandon`` so the failure is recorded rather than retried forever.
+A job this process leased when it wrote it starts at once (``adopt``); everything else is found by polling,
+so a job left behind by a dead process is picked up within one poll interval after its lease runs out. Jobs
+run concurrently up to ``concurrency``. A job that keeps failing is handed to its kind's ``abandon`` so the
+failure is recorded rather than retried forever.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -51,7 +51,6 @@ class JobWorker:
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._max_attempts = max_attempts
-        self._wakeup = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
 
     @property
@@ -61,9 +60,6 @@ class JobWorker:
     @property
     def lease(self) -> timedelta:
         return self._lease
-
-    def wake(self) -> None:
-        self._wakeup.set()
 
     def adopt(self, job: JobRecord) -> None:
         """Run a job this process already leased when it wrote it (the inline fast path)."""
@@ -75,11 +71,8 @@ class JobWorker:
         try:
             while True:
                 claimed = await self.run_once()
-                if claimed:
-                    continue
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._poll)
+                if not claimed:
+                    await asyncio.sleep(self._poll)
         finally:
             for task in list(self._running):
                 task.cancel()
@@ -101,11 +94,6 @@ class JobWorker:
             self._running.add(task)
             task.add_done_callback(self._running.discard)
         return len(claimed)
-
-    async def drain(self) -> None:
-        """Wait for started jobs (tests and graceful shutdown)."""
-        while self._running:
-            await asyncio.gather(*list(self._running), return_exceptions=True)
 
     async def _execute(self, job: JobRecord) -> None:
         kind = self._kinds.get(job.kind)

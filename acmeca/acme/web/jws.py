@@ -8,8 +8,6 @@ so forged requests cannot burn nonces) → 10 payload (``""`` is POST-as-GET, el
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import json
 from collections.abc import Awaitable, Callable
@@ -18,15 +16,14 @@ from enum import Enum
 from typing import Any
 
 from aiohttp import web
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from josepy.errors import DeserializationError
 from josepy.jwa import ES256, ES384, RS256, JWASignature
 from josepy.jwk import JWK, JWKOct
 
 from acmeca.acme.service.records import AccountRecord
-from acmeca.acme.web.jwa_eddsa import EdDSA, okp_public_key
-from acmeca.crypto.jose import thumbprint
+from acmeca.crypto.jose import EdDSA, jws_algorithm_for, okp_public_key, thumbprint
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
+from acmeca.domain.encoding import b64url_decode
 from acmeca.domain.errors import (
     AccountDoesNotExist,
     BadPublicKey,
@@ -74,8 +71,8 @@ def b64decode(value: object, what: str) -> bytes:
     if "=" in value:
         raise Malformed(f"{what} must be base64url without padding")
     try:
-        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
-    except (binascii.Error, ValueError):
+        return b64url_decode(value)
+    except ValueError:
         raise Malformed(f"{what} is not valid base64url") from None
 
 
@@ -111,16 +108,6 @@ def _parse_canonical_key(canonical: str) -> JWSKey:
         public = parsed.public_key().to_partial_json()
         key = parsed.key._wrapped if hasattr(parsed.key, "_wrapped") else parsed.key
     return JWSKey(public_key=key, jwk=public, thumbprint=thumbprint(public))
-
-
-def _expected_alg(key: Any) -> str | None:
-    if isinstance(key, rsa.RSAPublicKey):
-        return "RS256"
-    if isinstance(key, ec.EllipticCurvePublicKey):
-        return {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}.get(key.curve.name)
-    if isinstance(key, ed25519.Ed25519PublicKey):
-        return "EdDSA"
-    return None
 
 
 @dataclass(frozen=True)
@@ -166,7 +153,7 @@ def check_alg_and_key(protected: dict[str, Any], key: JWSKey) -> JWASignature:
     alg = protected.get("alg")
     if not isinstance(alg, str) or alg not in ALGORITHMS:
         raise BadSignatureAlgorithm(f"JWS algorithm {alg!r} is not supported", algorithms=list(ALGORITHMS))
-    if _expected_alg(key.public_key) != alg:
+    if jws_algorithm_for(key.public_key) != alg:
         raise BadSignatureAlgorithm(f"JWS algorithm {alg} does not match the key", algorithms=list(ALGORITHMS))
     jwk_alg = key.jwk.get("alg")
     if jwk_alg is not None and jwk_alg != alg:

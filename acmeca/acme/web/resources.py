@@ -6,7 +6,6 @@ are rebuilt into CAErrors and rendered through the same problem table as live on
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -15,12 +14,9 @@ from acmeca.acme.service.accounts import summary_from_json
 from acmeca.acme.service.records import AccountRecord, AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.acme.web.problems import problem_document
 from acmeca.acme.web.urls import ACCOUNT_ORDERS, AUTHZ, CERTIFICATE, CHALLENGE, FINALIZE, url_for
+from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import error_from_summary
 from acmeca.domain.status import ChallengeStatus, OrderStatus
-
-
-def timestamp(value: datetime) -> str:
-    return value.replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def stored_problem(value: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +39,7 @@ def account_json(request: web.Request, account: AccountRecord) -> dict[str, Any]
 def order_json(request: web.Request, order: OrderRecord) -> dict[str, Any]:
     body: dict[str, Any] = {
         "status": order.status.value,
-        "expires": timestamp(order.expires_at),
+        "expires": rfc3339(order.expires_at),
         "identifiers": [i.to_json() for i in order.identifiers],
         "authorizations": [url_for(request, AUTHZ, authz_id=a) for a in order.authz_ids],
         "finalize": url_for(request, FINALIZE, order_id=order.id),
@@ -52,9 +48,9 @@ def order_json(request: web.Request, order: OrderRecord) -> dict[str, Any]:
     if order.replaces:
         body["replaces"] = order.replaces
     if order.not_before:
-        body["notBefore"] = timestamp(order.not_before)
+        body["notBefore"] = rfc3339(order.not_before)
     if order.not_after:
-        body["notAfter"] = timestamp(order.not_after)
+        body["notAfter"] = rfc3339(order.not_after)
     if order.error and order.status is OrderStatus.INVALID:
         body["error"] = stored_problem(order.error)
     if order.certificate_serial and order.status is OrderStatus.VALID:
@@ -70,7 +66,7 @@ def challenge_json(request: web.Request, challenge: ChallengeRecord) -> dict[str
         "token": challenge.token,
     }
     if challenge.validated_at and challenge.status is ChallengeStatus.VALID:
-        body["validated"] = timestamp(challenge.validated_at)
+        body["validated"] = rfc3339(challenge.validated_at)
     if challenge.error:
         body["error"] = stored_problem(challenge.error)
     if challenge.validation_record:
@@ -83,7 +79,7 @@ def authz_json(request: web.Request, authz: AuthorizationRecord) -> dict[str, An
     body: dict[str, Any] = {
         "identifier": authz.identifier.to_json(),
         "status": authz.status.value,
-        "expires": timestamp(authz.expires_at),
+        "expires": rfc3339(authz.expires_at),
         "challenges": [challenge_json(request, c) for c in authz.challenges],
     }
     if authz.wildcard:

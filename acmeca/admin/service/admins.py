@@ -9,6 +9,7 @@ from typing import Any
 
 from acmeca.admin.service.auth import AdminIdentity, require_super
 from acmeca.domain.clock import Clock
+from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed
 from acmeca.domain.status import ProvisionerType
 from acmeca.engine.provisioners import ProvisionerCatalog
@@ -31,7 +32,7 @@ def admin_json(admin: AdminRecord, provisioner_name: str | None = None) -> dict[
     """linkedca Admin protojson, plus the provisioner name so clients need not look it up."""
     body: dict[str, Any] = {
         "id": admin.id, "authorityId": AUTHORITY_ID, "subject": admin.subject, "provisionerId": admin.provisioner_id,
-        "type": admin.type.value, "createdAt": admin.created_at.isoformat().replace("+00:00", "Z"),
+        "type": admin.type.value, "createdAt": rfc3339(admin.created_at),
     }
     if provisioner_name is not None:
         body["provisionerName"] = provisioner_name

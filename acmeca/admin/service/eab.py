@@ -12,6 +12,7 @@ from typing import Any
 
 from acmeca.admin.service.auth import AdminIdentity
 from acmeca.domain.clock import Clock
+from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed, NotFound
 from acmeca.domain.status import ProvisionerType
 from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
@@ -37,7 +38,7 @@ def new_hmac_key() -> bytes:
 
 
 def _time(value: Any) -> str:
-    return value.isoformat().replace("+00:00", "Z") if value is not None else ""
+    return rfc3339(value) if value is not None else ""
 
 
 def eab_json(key: EabKeyRecord, provisioner: str, *, with_secret: bool, policy: Any = None) -> dict[str, Any]:

@@ -115,3 +115,15 @@ class PolicyService:
 
 def authority_target() -> PolicyTarget:
     return PolicyTarget(PolicyScope.AUTHORITY, AUTHORITY_SCOPE_ID, "authority", guards_ca_names=True)
+
+
+def provisioner_target(provisioner_id: str, name: str) -> PolicyTarget:
+    """A provisioner's policy must not lock out that provisioner's admins."""
+    return PolicyTarget(
+        PolicyScope.PROVISIONER, provisioner_id, f"provisioner {name}", admin_provisioner_id=provisioner_id
+    )
+
+
+def eab_key_target(key_id: str) -> PolicyTarget:
+    """An EAB key's policy applies to ACME accounts bound with it, never to admin certificates."""
+    return PolicyTarget(PolicyScope.EAB_KEY, key_id, f"ACME EAB key {key_id}", guards_admins=False)

@@ -15,6 +15,7 @@ from acmeca.admin.service.auth import AdminIdentity
 from acmeca.config import ConfigError, K8sSAProvisionerConfig, OIDCProvisionerConfig, parse_provisioner
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import Clock
+from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed, NotFound
 from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry, config_entry
 from acmeca.logs import audit
@@ -92,7 +93,7 @@ class ProvisionerAdminService:
             await self._policies.create(StoredPolicy(PolicyScope.PROVISIONER, stored.id, policy, now))
         self._catalog.invalidate()
         audit("provisioner created", admin=caller.subject, provisioner=stored.name, type=stored.type)
-        return linkedca.from_config(stored.id, document, created_at=now.isoformat(), policy=policy)
+        return linkedca.from_config(stored.id, document, created_at=rfc3339(now), policy=policy)
 
     async def _refuse_duplicates(self, document: dict[str, Any], *, except_id: str | None = None) -> None:
         entries = await self._catalog.all()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acmeca.admin.service.policies import PolicyTarget, authority_target
+from acmeca.admin.service.policies import PolicyTarget, authority_target, eab_key_target, provisioner_target
 from acmeca.admin.web.context import identity, services
 from acmeca.admin.web.requests import json_body, ok, paging
 from acmeca.domain.errors import MethodNotAllowed
-from acmeca.store.policies import PolicyScope
 
 
 async def _target(request: web.Request) -> PolicyTarget:
@@ -17,12 +16,10 @@ async def _target(request: web.Request) -> PolicyTarget:
         key = await services(request).eab.key(
             match["provisioner"], key_id=match.get("key"), reference=match.get("reference")
         )
-        return PolicyTarget(PolicyScope.EAB_KEY, key.id, f"ACME EAB key {key.id}", guards_admins=False)
+        return eab_key_target(key.id)
     if "provisioner" in match:
         entry = await services(request).provisioners.entry(match["provisioner"])
-        return PolicyTarget(
-            PolicyScope.PROVISIONER, entry.id, f"provisioner {entry.name}", admin_provisioner_id=entry.id
-        )
+        return provisioner_target(entry.id, entry.name)
     return authority_target()
 
 

@@ -12,7 +12,6 @@ from aiohttp import web
 from acmeca.admin.web.context import identity, services
 from acmeca.admin.web.requests import json_body
 from acmeca.domain.errors import Malformed
-from acmeca.engine.issuer import parse_serial_or_malformed
 
 SKI_HEX = frozenset("0123456789abcdef")
 
@@ -27,11 +26,12 @@ def _issuer(value: object) -> str | None:
 
 
 def _serials(value: object) -> list[str]:
+    """The list's shape; the service checks each serial."""
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise Malformed("serials must be a list of serial numbers (decimal or 0x-prefixed hex strings)")
-    return [parse_serial_or_malformed(v) for v in value]
+    return value
 
 
 async def suggest_early_renewal(request: web.Request) -> web.Response:

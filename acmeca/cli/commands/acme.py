@@ -16,13 +16,14 @@ from acmeca.admin.service.eab import MAX_REFERENCE
 from acmeca.cli.admin_credentials import add_admin_flags, admin_session
 from acmeca.cli.commands.admin import all_pages, print_table
 from acmeca.cli.errors import CLIError
+from acmeca.domain.encoding import b64url_encode
 
 LIST_HEADER = ("Key ID", "Provisioner", "Key (masked)", "Created At", "Bound At", "Account", "Reference")
 ADD_HEADER = ("Key ID", "Provisioner", "Key (base64, raw url encoded)", "Reference")
 
 
 def raw_url_key(std_base64: str) -> str:
-    return base64.urlsafe_b64encode(base64.b64decode(std_base64)).decode().rstrip("=")
+    return b64url_encode(base64.b64decode(std_base64))
 
 
 async def list_keys(args: argparse.Namespace) -> int:

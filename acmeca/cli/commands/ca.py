@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from acmeca.cli.client import CAClient, pinned_context, unverified_context
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import defaults_path, flag_or_default, read_defaults, write_json
 from acmeca.config import acmeca_path
+from acmeca.crypto import certs
 from acmeca.crypto.keys import write_private_file
 
 
@@ -60,7 +59,7 @@ async def fetch_root(ca_url: str, fingerprint: str) -> bytes:
         certificate = x509.load_pem_x509_certificate(pem.encode())
     except ValueError:
         raise CLIError("the CA answered with an invalid root certificate") from None
-    digest = hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
+    digest = certs.sha256_fingerprint(certificate)
     if digest != fingerprint:
         raise CLIError("root certificate fingerprint does not match")
     return pem.encode()

@@ -7,74 +7,26 @@ optional-module list needs no change.
 from __future__ import annotations
 
 import argparse
-import base64
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from acmeca.cli.client import CAClient
 from acmeca.cli.commands import renewal
 from acmeca.cli.commands.ca import add_ca_flags, ca_client
+from acmeca.cli.commands.minting import add_provisioner_flags, ca_url, canonical_or_raw, mint_token
 from acmeca.cli.errors import CLIError
-from acmeca.cli.files import flag_or_default, write_output
+from acmeca.cli.files import write_output
 from acmeca.cli.tokens import (
-    ca_json_path,
-    choose_jwk_provisioner,
     csr_fingerprint,
-    jwk_token,
-    provisioner_documents,
-    provisioner_private_key,
     renew_token,
-    root_fingerprint,
-    token_window,
 )
-from acmeca.config import load_config
 from acmeca.crypto import certs
 from acmeca.crypto.csr import InvalidCSR, build_csr_pem, parse_csr_pem
 from acmeca.crypto.keys import KeySpec, generate_key, load_private_key, private_key_pem
+from acmeca.domain.encoding import b64url_decode
 from acmeca.domain.errors import Malformed
-from acmeca.engine.serials import canonical_serial
 from acmeca.step.sans import TokenSANs
-
-
-def add_provisioner_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--provisioner", "--issuer", dest="provisioner", help="name of the JWK provisioner")
-    parser.add_argument("--kid", help="kid of the provisioner key")
-    parser.add_argument("--key", help="private JWK file to sign the token with (instead of the encryptedKey)")
-    parser.add_argument("--provisioner-password-file", "--password-file", dest="provisioner_password_file",
-                        help="file with the password that decrypts the provisioner key")
-    parser.add_argument("--offline", action="store_true", help="read provisioners from ca.json, not the CA")
-    parser.add_argument("--ca-config", help="ca.json for --offline (default $ACMECA_PATH/config/ca.json)")
-
-
-def ca_url(args: argparse.Namespace) -> str:
-    """The CA URL for audiences: the flag/default, or with ``--offline`` what ca.json says."""
-    found = flag_or_default(getattr(args, "ca_url", None), "ca-url")
-    if found:
-        return found.rstrip("/")
-    if getattr(args, "offline", False):
-        config = load_config(ca_json_path(args))
-        _, port = config.host_port
-        host = config.dns_names[0]
-        return f"https://{host}" + ("" if port == 443 else f":{port}")
-    raise CLIError("missing --ca-url: pass it, set ACMECA_CA_URL, or run 'acmeca bootstrap'")
-
-
-async def mint_token(
-    args: argparse.Namespace, subject: str, *, purpose: str, sans: list[str] | None = None, cnf: str | None = None
-) -> str:
-    """A JWK token for ``purpose`` ("sign" or "revoke"), minted as ``step ca token`` does."""
-    client = None if getattr(args, "offline", False) else ca_client(args)
-    documents = await provisioner_documents(args, client)
-    provisioner = choose_jwk_provisioner(documents, args.provisioner, getattr(args, "kid", None))
-    key = await provisioner_private_key(args, client, provisioner)
-    window = token_window(getattr(args, "not_before_token", None), getattr(args, "not_after_token", None),
-                          now=datetime.now(UTC))
-    return jwk_token(
-        subject, issuer=str(provisioner["name"]), audience=f"{ca_url(args)}/1.0/{purpose}", key=key,
-        window=window, sans=sans, root_fingerprint=root_fingerprint(args), cnf=cnf,
-    )
 
 
 async def token(args: argparse.Namespace) -> int:
@@ -104,13 +56,6 @@ async def _renew_token(args: argparse.Namespace) -> str:
     return renew_token(chain, key, audience=f"{ca_url(args)}/1.0/renew")
 
 
-def canonical_or_raw(serial: str) -> str:
-    try:
-        return canonical_serial(serial)
-    except ValueError:
-        raise CLIError(f"{serial!r} is not a serial number (decimal or 0x-hex)") from None
-
-
 def _read_csr(path: str) -> Any:
     try:
         return parse_csr_pem(Path(path).read_bytes())
@@ -122,7 +67,7 @@ def _token_sans(token_value: str) -> list[str] | None:
     """The ``sans`` of a token we did not mint (``--token``): step reads them unverified to build the CSR."""
     try:
         payload = token_value.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(b64url_decode(payload, allow_padding=True))
     except (IndexError, ValueError):
         raise CLIError("--token is not a JWT") from None
     sans = claims.get("sans") if isinstance(claims, dict) else None

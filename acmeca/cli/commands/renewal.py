@@ -17,6 +17,7 @@ from cryptography import x509
 
 from acmeca.cli.client import CAClient, pinned_context
 from acmeca.cli.commands.ca import add_ca_flags, ca_client
+from acmeca.cli.commands.minting import add_provisioner_flags, canonical_or_raw, mint_token
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import flag_or_default, read_password_file
 from acmeca.cli.renew_daemon import DaemonOptions, RenewDaemon, RenewSchedule
@@ -216,8 +217,6 @@ def parse_reason_code(value: str | None) -> int:
 
 async def revoke(args: argparse.Namespace) -> int:
     """By the certificate itself over mTLS (``--cert/--key``), else by a revoke token; ``--offline`` locally."""
-    from acmeca.cli.commands.lifecycle import canonical_or_raw, mint_token
-
     request = RevokeRequest(serial=None, reason_code=parse_reason_code(args.reason_code), reason=args.reason or "")
     if args.cert:
         if not args.key:
@@ -262,8 +261,6 @@ def _add_daemon_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from acmeca.cli.commands.lifecycle import add_provisioner_flags
-
     parser = commands.add_parser("renew", help="renew a certificate")
     parser.add_argument("crt_file")
     parser.add_argument("key_file")

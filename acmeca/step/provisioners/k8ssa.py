@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
 from jwcrypto import jwk
 
 from acmeca.config import K8sSAProvisionerConfig
+from acmeca.crypto.keys import load_public_key_pem
 from acmeca.domain.errors import Unauthenticated
 from acmeca.domain.records import ProvisionerRef
 from acmeca.step.jwt import CompactJWS, verify_signature
@@ -43,7 +43,7 @@ def parse_public_keys(value: Any) -> tuple[jwk.JWK, ...]:
         if pem.startswith(b"-----BEGIN CERTIFICATE"):
             keys.append(jwk.JWK.from_pyca(x509.load_pem_x509_certificate(pem).public_key()))
         else:
-            keys.append(jwk.JWK.from_pyca(load_pem_public_key(pem)))
+            keys.append(jwk.JWK.from_pyca(load_public_key_pem(pem)))
     if not keys:
         raise ValueError("K8sSA publicKeys hold no key")
     return tuple(keys)

@@ -19,7 +19,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from acmeca.acme.service.renewal_info import encode_cert_id
 from acmeca.acme.service.renewals import RenewalService
-from acmeca.domain.errors import CAAProblem
+from acmeca.domain.errors import CAAProblem, Malformed
 from acmeca.store.schema import certificates
 from tests.support.acme_client import AcmeClient, make_csr
 from tests.unit.acme.fleet_env import FleetEnv, fleet_environment
@@ -109,7 +109,9 @@ async def test_early_renewal_and_revocation_move_the_window_to_now(fleet_env: Fl
     _, early = await _issue(fleet_env, client, ["early.test"])
     _, untouched = await _issue(fleet_env, client, ["calm.test"])
     service = RenewalService(fleet_env.database, fleet_env.clock, fleet_env.engine)
-    assert await service.suggest_early(serials=[str(early.serial_number)]) == [str(early.serial_number)]
+    assert await service.suggest_early(serials=[hex(early.serial_number)]) == [str(early.serial_number)]
+    with pytest.raises(Malformed, match="is not a decimal or 0x-prefixed"):
+        await service.suggest_early(serials=["twelve"])
     now = fleet_env.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
     moved = (await _renewal_info(fleet_env, client, _cert_id(fleet_env, early))).json()["suggestedWindow"]
     assert moved["end"] == now

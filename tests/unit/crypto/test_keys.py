@@ -4,9 +4,21 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
-from acmeca.crypto.keys import KeySpec, WrongPassword, generate_key, load_private_key, save_private_key
+from acmeca.crypto.keys import (
+    KeySpec,
+    PublicKey,
+    WrongPassword,
+    generate_key,
+    is_rsa,
+    load_private_key,
+    load_public_key_pem,
+    public_key_pem,
+    save_private_key,
+)
 from acmeca.domain.errors import Malformed
 
 
@@ -54,3 +66,25 @@ def test_key_policy() -> None:
         check_public_key(rsa.generate_private_key(65537, 1024).public_key())
     with pytest.raises(KeyRejected, match="exponent"):
         check_public_key(rsa.generate_private_key(3, 2048).public_key())
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        (rsa.generate_private_key(65537, 2048).public_key(), True),
+        (ec.generate_private_key(ec.SECP256R1()).public_key(), False),
+        (ed25519.Ed25519PrivateKey.generate().public_key(), False),
+    ],
+)
+def test_is_rsa_decides_key_encipherment(key: PublicKey, expected: bool) -> None:
+    assert is_rsa(key) is expected
+
+
+def test_load_public_key_pem_reads_signing_keys_and_refuses_the_rest() -> None:
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    assert load_public_key_pem(public_key_pem(key)) == key
+    x25519_pem = X25519PrivateKey.generate().public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    with pytest.raises(ValueError, match="unsupported public key type"):
+        load_public_key_pem(x25519_pem)
+    with pytest.raises(ValueError, match="deserialize"):
+        load_public_key_pem(b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n")

@@ -13,8 +13,9 @@ from acmeca.domain.errors import CAError, ConnectionProblem, DNSProblem, Malform
 from acmeca.domain.identifiers import dns
 from acmeca.domain.status import ChallengeType
 from acmeca.validation import dispatch
+from acmeca.validation.attempt import Attempt
 from acmeca.validation.dispatch import ValidationResult, ValidationSettings, validate
-from acmeca.validation.outcome import Attempt, Transient
+from acmeca.validation.outcome import Transient
 from tests.unit.validation.conftest import KEY_AUTHORIZATION, TOKEN
 
 

@@ -378,8 +378,9 @@ async def test_deny_private_addresses_filters_mixed_answers(dns_server: DNSTestS
 
 
 def test_challenge_url_and_host_header_forms() -> None:
+    from acmeca.validation.attempt import Attempt
     from acmeca.validation.http01 import _host_header, challenge_url
-    from acmeca.validation.outcome import Attempt, Deadline
+    from acmeca.validation.outcome import Deadline
 
     def url_for(identifier: Identifier, port: int) -> str:
         settings = ValidationSettings(http01_port=port)
