@@ -40,6 +40,7 @@ from acmeca.engine.trust import (
     load_signing_authority,
     load_trust,
 )
+from acmeca.policy import X509Policy
 from acmeca.runtime import Runtime
 from acmeca.server.database import StartupError, first_line, open_database
 from acmeca.server.tls_certificate import ServerCertificate
@@ -173,6 +174,18 @@ async def _build(
     except ConfigError as exc:
         raise StartupError(str(exc.within(str(config.path)))) from None
     database = await open_database(config, migrate=migrate)
+    try:
+        return _wire(config, password, live, trust, authority, config_policy, database, clock, options)
+    except BaseException:
+        await database.close()
+        raise
+
+
+def _wire(
+    config: CAConfig, password: bytes | None, live: LiveConfig, trust: TrustBundle, authority: SigningAuthority,
+    config_policy: X509Policy, database: Database, clock: Clock, options: GraphOptions,
+) -> ServiceGraph:
+    """Every service over an open database; nothing here does I/O."""
     runtime = Runtime(cpu_workers=options.cpu_workers) if options.cpu_workers else Runtime()
     name_policy = StoredNamePolicy(PolicyRepository(database), clock, config_policy=config_policy)
     engine = IssuingEngine(

@@ -11,10 +11,10 @@ import secrets
 from typing import Any
 
 from acmeca.admin.service.auth import AdminIdentity
+from acmeca.config import ACMEProvisionerConfig
 from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed, NotFound
-from acmeca.domain.status import ProvisionerType
 from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
 from acmeca.logs import audit
 from acmeca.store.eab_keys import EabKeyRecord, EabKeyRepository
@@ -64,9 +64,9 @@ class EabKeyService:
 
     async def provisioner(self, name: str) -> ProvisionerEntry:
         entry = await self._catalog.by_name(name)
-        if entry.type is not ProvisionerType.ACME:
+        if not isinstance(entry.config, ACMEProvisionerConfig):
             raise Malformed(f"provisioner '{name}' is not an ACME provisioner")
-        if not entry.document.get("requireEAB"):
+        if not entry.config.require_eab:
             raise Malformed(f"ACME EAB not enabled for provisioner '{name}'")
         return entry
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import read_password_file, write_json
-from acmeca.config import acmeca_path
+from acmeca.config import acmeca_path, parse_config
 from acmeca.config.sections import TLSOptions
 from acmeca.crypto import certs
 from acmeca.crypto.jose import encrypt_private_jwk, generate_jwk, public_part
@@ -168,6 +168,7 @@ def init(args: argparse.Namespace) -> int:
     document = _ca_json(base, answers, _provisioners(answers, args.acme))
     if args.remote_management:
         document["authority"].update({"enableAdmin": True, "adminSubject": args.admin_subject or "step"})
+    parse_config(document, path=ca_json_path)  # init never writes a ca.json that serve would refuse
     write_json(ca_json_path, document, private=True)
     defaults_path = base / "config" / "defaults.json"
     write_json(defaults_path, {

@@ -7,9 +7,9 @@ from typing import Any
 from aiohttp import web
 
 from acmeca import __version__
+from acmeca.config import JWKProvisionerConfig
 from acmeca.crypto import certs
 from acmeca.domain.errors import Malformed, NotFound, NotImplementedYet
-from acmeca.domain.status import ProvisionerType
 from acmeca.edge.keys import CATALOG, ENGINE, TRUST
 
 DEFAULT_PAGE = 20
@@ -105,10 +105,9 @@ async def provisioners(request: web.Request) -> web.Response:
 async def encrypted_key(request: web.Request) -> web.Response:
     kid = request.match_info["kid"]
     for entry in await request.app[CATALOG].all():
-        if entry.type is ProvisionerType.JWK and (entry.document.get("key") or {}).get("kid") == kid:
-            key = entry.document.get("encryptedKey")
-            if key:
-                return web.json_response({"key": key})
+        config = entry.config
+        if isinstance(config, JWKProvisionerConfig) and config.kid == kid and config.encrypted_key:
+            return web.json_response({"key": config.encrypted_key})
     raise NotFound(f"encrypted key with kid '{kid}' was not found")
 
 
