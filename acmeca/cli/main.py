@@ -6,14 +6,13 @@ import argparse
 import asyncio
 import importlib
 import inspect
-import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from acmeca import __version__
 from acmeca.cli.errors import CLIError
-from acmeca.config import ConfigError
+from acmeca.config import ConfigError, environment_default
 
 # Command -> the module under acmeca.cli.commands that registers it. Only the module a command needs is
 # imported, so `acmeca health` does not pay for the server's imports (the CLI runs inside renew daemons,
@@ -73,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
-        if os.environ.get("ACMECA_DEBUG"):
+        if environment_default("debug"):
             raise
         print(f"error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         return 1
