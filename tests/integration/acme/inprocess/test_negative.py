@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from tests.integration.acme.inprocess.conftest import AcmeEnv
 from tests.support.acme_client import JOSE, AccountKey, AcmeClient, Reply, b64, jws, make_csr
-from tests.unit.acme.conftest import AcmeEnv
 
 Attack = Callable[[], Awaitable[Reply]]
 

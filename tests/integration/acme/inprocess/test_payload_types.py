@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.acme.conftest import AcmeEnv
+from tests.integration.acme.inprocess.conftest import AcmeEnv
 
 # (resource, payload) where resource is "newOrder", "account", "finalize", "revoke", "authz", "newAccount"
 BAD_PAYLOADS: list[tuple[str, Any]] = [

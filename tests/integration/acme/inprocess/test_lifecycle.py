@@ -9,8 +9,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acmeca.domain.errors import IncorrectResponse
+from tests.integration.acme.inprocess.conftest import AcmeEnv
 from tests.support.acme_client import AccountKey, AcmeClient, make_csr
-from tests.unit.acme.conftest import AcmeEnv
 
 
 async def _issue(env: AcmeEnv, client: AcmeClient, names: list[str]) -> tuple[bytes, object]:

@@ -9,8 +9,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from acmeca.store import jobs
+from tests.integration.acme.inprocess.conftest import AcmeEnv
 from tests.support.acme_client import make_csr
-from tests.unit.acme.conftest import AcmeEnv
 
 
 def _leaf_names(pem: bytes) -> set[str]:

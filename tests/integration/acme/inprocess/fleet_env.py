@@ -22,9 +22,9 @@ from acmeca.domain.errors import CAAProblem
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.status import ChallengeType
 from acmeca.server.graph import GraphOptions
+from tests.integration.acme.inprocess.conftest import AcmeEnv, StubValidation, _Verdict
 from tests.support.acme_client import AccountKey, AcmeClient
 from tests.support.inprocess import serve_in_process, write_ca
-from tests.unit.acme.conftest import AcmeEnv, StubValidation, _Verdict
 
 FLEET_PROVISIONERS: list[dict[str, Any]] = [
     {

@@ -21,8 +21,8 @@ from acmeca.acme.service.renewal_info import encode_cert_id
 from acmeca.acme.service.renewals import RenewalService
 from acmeca.domain.errors import CAAProblem, Malformed
 from acmeca.store.schema import certificates
+from tests.integration.acme.inprocess.fleet_env import FleetEnv, fleet_environment
 from tests.support.acme_client import AcmeClient, make_csr
-from tests.unit.acme.fleet_env import FleetEnv, fleet_environment
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from acmeca.store import jobs
 from acmeca.store.database import Database
 from acmeca.store.schema import acme_challenges, acme_orders
 from acmeca.store.schema import jobs as jobs_table
+from tests.integration.acme.inprocess.conftest import AcmeEnv
 from tests.support.acme_client import make_csr
-from tests.unit.acme.conftest import AcmeEnv
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
