@@ -322,7 +322,8 @@ def test_serve_refuses_a_profile_the_claims_do_not_admit(tmp_path: Path, backend
 
     server.edit_config(bad)
     try:
-        with pytest.raises(AssertionError, match=r"profile 'year'.*outside the provisioner's claims"):
+        refused = r"authority\.provisioners\[1\]\.profiles\.year\.validity: .*outside the provisioner's claims"
+        with pytest.raises(AssertionError, match=refused):
             server.start()
     finally:
         server.stop()
