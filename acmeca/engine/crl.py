@@ -20,11 +20,11 @@ from acmeca.config import CRLConfig
 from acmeca.crypto.certbuild import signature_hash
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import NotFound
-from acmeca.domain.records import CertificateRecord
+from acmeca.domain.records import CertificateRecord, RevokedEntry, StoredCRL
 from acmeca.domain.status import RevocationReason
 from acmeca.engine.trust import SigningAuthority
 from acmeca.runtime import Runtime
-from acmeca.store.certificates import CertificateRepository, CRLRepository, RevokedEntry, StoredCRL
+from acmeca.store.certificates import CertificateRepository, CRLRepository
 
 log = logging.getLogger(__name__)
 # Revoked certificates stay listed until they have been expired this long (step-ca's grace).

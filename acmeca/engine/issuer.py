@@ -21,7 +21,7 @@ from acmeca.crypto.keypolicy import KeyRejected, check_public_key
 from acmeca.crypto.keys import spki_sha256
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import BadCSR, BadPublicKey, Malformed
-from acmeca.domain.records import CertificateRecord, Requester, Revocation
+from acmeca.domain.records import CertificateRecord, Requester, Reservation, Revocation
 from acmeca.domain.status import RevocationReason
 from acmeca.engine.requests import IssuanceRequest, IssuedCertificate
 from acmeca.engine.serials import new_serial
@@ -30,7 +30,7 @@ from acmeca.engine.trust import SigningAuthority
 from acmeca.engine.validity import resolve_validity
 from acmeca.logs import audit
 from acmeca.runtime import Runtime
-from acmeca.store.certificates import CertificateRepository, Reservation
+from acmeca.store.certificates import CertificateRepository
 
 log = logging.getLogger(__name__)
 MAX_COMMON_NAME = 64  # RFC 5280 ub-common-name

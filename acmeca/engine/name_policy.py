@@ -17,9 +17,10 @@ from typing import Any
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Forbidden, RejectedIdentifier, Subproblem
 from acmeca.domain.identifiers import Identifier, IdentifierType
+from acmeca.domain.management import PolicyScope
 from acmeca.engine.requests import IssuanceRequest
 from acmeca.policy import CertificateNames, Violation, X509Policy
-from acmeca.store.policies import PolicyRepository, PolicyScope
+from acmeca.store.policies import PolicyRepository
 
 log = logging.getLogger(__name__)
 AUTHORITY_SCOPE_ID = ""

@@ -6,7 +6,6 @@ both succeed: the loser gets an IntegrityError, which we turn into a Conflict na
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,26 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.errors import Conflict
 from acmeca.domain.status import AccountStatus
 from acmeca.store.database import fast_read
 from acmeca.store.schema import acme_accounts
-
-
-@dataclass(frozen=True)
-class AccountRecord:
-    id: str
-    provisioner_id: str
-    key_thumbprint: str
-    jwk: dict[str, Any]
-    status: AccountStatus
-    contact: tuple[str, ...]
-    tos_agreed: bool
-    created_at: datetime
-    eab_key_id: str | None = None
-    eab_binding: dict[str, Any] | None = None
-    created_ip: str | None = None
-    deactivated_at: datetime | None = None
 
 
 def _record(row: sa.Row[Any]) -> AccountRecord:

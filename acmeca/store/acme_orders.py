@@ -8,63 +8,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from acmeca.domain.acme import AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.identifiers import Identifier, IdentifierType
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
 from acmeca.store.database import fast_read
 from acmeca.store.schema import acme_authorizations, acme_challenges, acme_order_authorizations, acme_orders
-
-
-@dataclass(frozen=True)
-class ChallengeRecord:
-    id: str
-    authz_id: str
-    type: ChallengeType
-    token: str
-    status: ChallengeStatus
-    key_authorization: str | None = None
-    validated_at: datetime | None = None
-    error: dict[str, Any] | None = None
-    validation_record: list[dict[str, Any]] | None = None
-
-
-@dataclass(frozen=True)
-class AuthorizationRecord:
-    id: str
-    account_id: str
-    provisioner_id: str
-    identifier: Identifier
-    wildcard: bool
-    status: AuthorizationStatus
-    expires_at: datetime
-    created_at: datetime
-    validated_at: datetime | None = None
-    challenges: tuple[ChallengeRecord, ...] = ()
-
-
-@dataclass(frozen=True)
-class OrderRecord:
-    id: str
-    account_id: str
-    provisioner_id: str
-    status: OrderStatus
-    identifiers: tuple[Identifier, ...]
-    profile: str
-    expires_at: datetime
-    created_at: datetime
-    updated_at: datetime
-    authz_ids: tuple[str, ...] = ()
-    not_before: datetime | None = None
-    not_after: datetime | None = None
-    replaces: str | None = None
-    error: dict[str, Any] | None = None
-    certificate_serial: str | None = None
 
 
 def _identifiers(value: Iterable[dict[str, str]]) -> tuple[Identifier, ...]:

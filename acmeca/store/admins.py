@@ -7,9 +7,8 @@ cannot both pass the check and leave nobody able to manage the CA.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,22 +16,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acmeca.domain.errors import Conflict, Malformed, NotFound
+from acmeca.domain.management import AdminRecord, AdminType
 from acmeca.store.database import Database
 from acmeca.store.schema import admins
-
-
-class AdminType(StrEnum):
-    ADMIN = "ADMIN"
-    SUPER_ADMIN = "SUPER_ADMIN"
-
-
-@dataclass(frozen=True)
-class AdminRecord:
-    id: str
-    subject: str
-    provisioner_id: str
-    type: AdminType
-    created_at: datetime
 
 
 def _record(row: sa.Row[Any]) -> AdminRecord:

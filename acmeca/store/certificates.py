@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,38 +11,10 @@ from sqlalchemy.exc import IntegrityError
 
 from acmeca.domain.errors import AlreadyRevoked, Conflict, NotFound
 from acmeca.domain.identifiers import Identifier, IdentifierType
-from acmeca.domain.records import CertificateRecord, Requester, Revocation
+from acmeca.domain.records import CertificateRecord, Requester, Reservation, Revocation, RevokedEntry, StoredCRL
 from acmeca.domain.status import RequesterKind, RevocationReason
 from acmeca.store.database import Database, fast_read
 from acmeca.store.schema import blocked_keys, certificate_identifiers, certificates, counters, crls, issuers
-
-
-@dataclass(frozen=True)
-class Reservation:
-    """Everything known about a certificate before it is signed; persisted first so a serial is never reused."""
-
-    serial: str
-    issuer_ski: str
-    spki_sha256: str
-    common_name: str | None
-    identifiers: tuple[Identifier, ...]
-    profile: str
-    requester: Requester
-    provisioner_id: str | None
-    provisioner_name: str | None
-    not_before: datetime
-    not_after: datetime
-    created_at: datetime
-    acme_account_id: str | None = None
-    acme_order_id: str | None = None
-    renewed_from: str | None = None
-
-
-@dataclass(frozen=True)
-class RevokedEntry:
-    serial: str
-    revoked_at: datetime
-    reason: RevocationReason
 
 
 def _record(row: Any, identifiers: Sequence[Identifier]) -> CertificateRecord:
@@ -228,15 +199,6 @@ class IssuerRepository:
         async with self._db.read() as conn:
             value = await conn.scalar(sa.select(issuers.c.der).where(issuers.c.ski == ski))
             return bytes(value) if value is not None else None
-
-
-@dataclass(frozen=True)
-class StoredCRL:
-    issuer_ski: str
-    number: int
-    der: bytes
-    this_update: datetime
-    next_update: datetime
 
 
 class CRLRepository:

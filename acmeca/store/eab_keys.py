@@ -6,7 +6,6 @@ cannot both bind it; the loser sees the key as already bound.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,20 +13,10 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from acmeca.domain.acme import EabKeyRecord
 from acmeca.domain.errors import Conflict, NotFound
 from acmeca.store.database import Database
 from acmeca.store.schema import eab_keys
-
-
-@dataclass(frozen=True)
-class EabKeyRecord:
-    id: str
-    provisioner_id: str
-    reference: str | None
-    hmac_key: bytes
-    created_at: datetime
-    account_id: str | None = None
-    bound_at: datetime | None = None
 
 
 def _record(row: sa.Row[Any]) -> EabKeyRecord:

@@ -8,7 +8,6 @@ on SQLite the write transaction is ``BEGIN IMMEDIATE`` and the conditional UPDAT
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,20 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from acmeca.domain.records import JobRecord
 from acmeca.store.database import fast_read
 from acmeca.store.schema import jobs
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    id: int
-    kind: str
-    subject_id: str
-    payload: dict[str, Any]
-    run_at: datetime
-    attempts: int
-    lease_owner: str | None
-    lease_expires_at: datetime | None
 
 
 def _record(row: sa.Row[Any]) -> JobRecord:

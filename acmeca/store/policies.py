@@ -8,31 +8,15 @@ can answer 409 / 404 as step-ca does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from acmeca.domain.errors import Conflict, NotFound
+from acmeca.domain.management import PolicyScope, StoredPolicy
 from acmeca.store.database import Database
 from acmeca.store.schema import policies
-
-
-class PolicyScope(StrEnum):
-    AUTHORITY = "authority"
-    PROVISIONER = "provisioner"
-    EAB_KEY = "eab_key"
-
-
-@dataclass(frozen=True)
-class StoredPolicy:
-    scope: PolicyScope
-    scope_id: str
-    document: dict[str, Any]
-    updated_at: datetime
 
 
 def _record(row: sa.Row[Any]) -> StoredPolicy:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,18 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from acmeca.domain.errors import Conflict, NotFound
+from acmeca.domain.management import StoredProvisioner
 from acmeca.store.database import Database
 from acmeca.store.schema import provisioners
-
-
-@dataclass(frozen=True)
-class StoredProvisioner:
-    id: str
-    name: str
-    type: str
-    document: dict[str, Any]
-    created_at: datetime
-    updated_at: datetime
 
 
 def _record(row: sa.Row[Any]) -> StoredProvisioner:

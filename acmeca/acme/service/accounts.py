@@ -17,6 +17,7 @@ from acmeca.acme.service.eab import ExternalAccountBinder
 from acmeca.acme.service.eab import bind as bind_eab_key
 from acmeca.acme.service.provisioner import AcmeProvisioner
 from acmeca.acme.service.ratelimits import RateLimiter
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import (
     AccountDeactivated,
@@ -30,7 +31,6 @@ from acmeca.domain.errors import (
 )
 from acmeca.domain.status import AccountStatus
 from acmeca.store import acme_accounts, acme_orders
-from acmeca.store.acme_accounts import AccountRecord
 from acmeca.store.database import Database
 from acmeca.store.eab_keys import EabKeyRepository
 

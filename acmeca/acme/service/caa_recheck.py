@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from acmeca.acme.service.challenges import ValidationContext, authz_identifier
 from acmeca.acme.service.provisioner import AcmeProvisioner
+from acmeca.domain.acme import AuthorizationRecord, OrderRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import CAAProblem, Subproblem
 from acmeca.domain.status import ChallengeStatus, ChallengeType
 from acmeca.store import acme_orders
-from acmeca.store.acme_orders import AuthorizationRecord, OrderRecord
 from acmeca.store.database import Database
 
 

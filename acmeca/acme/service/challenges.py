@@ -20,16 +20,15 @@ from acmeca.acme.service.orders import failed_validation_key
 from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
 from acmeca.acme.service.ratelimits import RateLimiter
 from acmeca.acme.service.worker import JobWorker
+from acmeca.domain.acme import AccountRecord, AuthorizationRecord, ChallengeRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import CAAProblem, CAError, ErrorSummary, Malformed, NotFound, RateLimited, Subproblem
 from acmeca.domain.identifiers import Identifier
+from acmeca.domain.records import JobRecord
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
 from acmeca.store import acme_orders as store
 from acmeca.store import jobs
-from acmeca.store.acme_accounts import AccountRecord
-from acmeca.store.acme_orders import AuthorizationRecord, ChallengeRecord
 from acmeca.store.database import Database
-from acmeca.store.jobs import JobRecord
 
 log = logging.getLogger(__name__)
 VALIDATE_JOB = "validate"

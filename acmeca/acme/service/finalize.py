@@ -24,18 +24,16 @@ from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
 from acmeca.acme.service.renewals import RenewalService
 from acmeca.crypto.csr import InvalidCSR, ParsedCSR, parse_csr_der
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
+from acmeca.domain.acme import AccountRecord, OrderRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import BadCSR, BadPublicKey, CAError, ErrorSummary, InvalidProfile, OrderNotReady
 from acmeca.domain.identifiers import Identifier, IdentifierType, canonical_dns_name, canonical_ip
-from acmeca.domain.records import Requester
+from acmeca.domain.records import JobRecord, Requester
 from acmeca.domain.status import OrderStatus, RequesterKind
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.requests import CertificateProfile, IssuanceRequest, Validity
 from acmeca.store import acme_accounts, acme_orders, jobs
-from acmeca.store.acme_accounts import AccountRecord
-from acmeca.store.acme_orders import OrderRecord
 from acmeca.store.database import Database
-from acmeca.store.jobs import JobRecord
 
 log = logging.getLogger(__name__)
 FINALIZE_JOB = "finalize"

@@ -18,6 +18,7 @@ from acmeca.acme.service.profiles import DEFAULT_PROFILE
 from acmeca.acme.service.provisioner import AcmeProvisioner
 from acmeca.acme.service.ratelimits import RateLimiter
 from acmeca.acme.service.renewals import RenewalService
+from acmeca.domain.acme import AccountRecord, AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import (
     CAError,
@@ -36,8 +37,6 @@ from acmeca.engine.name_policy import check_order_identifiers
 from acmeca.engine.requests import Validity
 from acmeca.engine.validity import resolve_validity
 from acmeca.store import acme_orders as store
-from acmeca.store.acme_accounts import AccountRecord
-from acmeca.store.acme_orders import AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.store.database import Database
 
 MAX_IDENTIFIERS = 100

@@ -14,6 +14,7 @@ from typing import Any
 
 from acmeca.acme.service.provisioner import AcmeProvisioner
 from acmeca.acme.service.renewal_info import CertID, SuggestedWindow, decode_cert_id, suggested_window
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import AlreadyReplaced, Malformed, NotFound, Unauthorized
 from acmeca.domain.identifiers import Identifier
@@ -21,7 +22,6 @@ from acmeca.domain.records import CertificateRecord
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.logs import audit
 from acmeca.store import renewals
-from acmeca.store.acme_accounts import AccountRecord
 from acmeca.store.certificates import IssuerRepository
 from acmeca.store.database import Database
 

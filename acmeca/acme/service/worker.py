@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from acmeca.domain.clock import Clock
+from acmeca.domain.records import JobRecord
 from acmeca.store import jobs
 from acmeca.store.database import Database
-from acmeca.store.jobs import JobRecord
 
 log = logging.getLogger(__name__)
 JobHandler = Callable[[JobRecord], Awaitable[None]]

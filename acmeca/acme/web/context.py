@@ -20,10 +20,10 @@ from aiohttp import web
 
 from acmeca.acme.service.challenges import ValidationContext
 from acmeca.acme.service.provisioner import AcmeProvisioner
-from acmeca.acme.service.records import AccountRecord
 from acmeca.acme.service.services import AcmeServices, build_services
 from acmeca.acme.web.jws import KeyMode, VerifiedJWS, verify_request
 from acmeca.acme.web.urls import ACCOUNT, DIRECTORY, url_for
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.errors import AccountDoesNotExist
 from acmeca.edge import keys
 

@@ -23,10 +23,10 @@ from josepy.errors import DeserializationError
 from josepy.jwa import ES256, ES384, RS256, JWASignature
 from josepy.jwk import JWK, JWKOct
 
-from acmeca.acme.service.records import AccountRecord
 from acmeca.acme.web.jwa_eddsa import EdDSA, okp_public_key
 from acmeca.crypto.jose import thumbprint
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.errors import (
     AccountDoesNotExist,
     BadPublicKey,

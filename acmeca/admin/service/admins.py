@@ -8,9 +8,10 @@ from typing import Any
 from acmeca.admin.service.auth import AdminIdentity, require_super
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Malformed
+from acmeca.domain.management import AdminRecord, AdminType
 from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.logs import audit
-from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
+from acmeca.store.admins import AdminRepository
 
 AUTHORITY_ID = "00000000-0000-0000-0000-000000000000"
 _TYPES = {1: AdminType.ADMIN, 2: AdminType.SUPER_ADMIN, "ADMIN": AdminType.ADMIN, "SUPER_ADMIN": AdminType.SUPER_ADMIN}

@@ -11,13 +11,15 @@ import secrets
 from typing import Any
 
 from acmeca.admin.service.auth import AdminIdentity
+from acmeca.domain.acme import EabKeyRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Conflict, Malformed, NotFound
+from acmeca.domain.management import PolicyScope
 from acmeca.domain.status import ProvisionerType
 from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
 from acmeca.logs import audit
-from acmeca.store.eab_keys import EabKeyRecord, EabKeyRepository
-from acmeca.store.policies import PolicyRepository, PolicyScope
+from acmeca.store.eab_keys import EabKeyRepository
+from acmeca.store.policies import PolicyRepository
 
 HMAC_KEY_BYTES = 33  # 264 bits: base64 of 33 bytes has no padding
 MAX_REFERENCE = 256

@@ -16,11 +16,12 @@ from typing import Any
 from acmeca.admin.service.auth import AdminIdentity
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Conflict, Malformed, NotFound
+from acmeca.domain.management import PolicyScope, StoredPolicy
 from acmeca.engine.name_policy import AUTHORITY_SCOPE_ID
 from acmeca.logs import audit
 from acmeca.policy import CertificateNames, X509Policy, parse_policy_document
 from acmeca.store.admins import AdminRepository
-from acmeca.store.policies import PolicyRepository, PolicyScope, StoredPolicy
+from acmeca.store.policies import PolicyRepository
 
 
 @dataclass(frozen=True)

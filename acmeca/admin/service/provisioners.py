@@ -17,14 +17,15 @@ from acmeca.config import ConfigError, parse_claims
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Conflict, Malformed, NotFound
+from acmeca.domain.management import PolicyScope, StoredPolicy, StoredProvisioner
 from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry, config_entry
 from acmeca.logs import audit
 from acmeca.policy import parse_policy_document
 from acmeca.step.provisioners import InvalidProvisioner, token_provisioner
 from acmeca.step.provisioners.k8ssa import K8sSAProvisioner
 from acmeca.step.provisioners.oidc import OIDCProvisioner
-from acmeca.store.policies import PolicyRepository, PolicyScope, StoredPolicy
-from acmeca.store.provisioners import ProvisionerRepository, StoredProvisioner
+from acmeca.store.policies import PolicyRepository
+from acmeca.store.provisioners import ProvisionerRepository
 
 IMMUTABLE = ("id", "type", "authorityId", "createdAt", "deletedAt")
 

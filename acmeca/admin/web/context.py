@@ -14,11 +14,12 @@ from acmeca.admin.service.eab import EabKeyService
 from acmeca.admin.service.policies import PolicyService
 from acmeca.admin.service.provisioners import ProvisionerAdminService
 from acmeca.domain.errors import Conflict
+from acmeca.domain.management import AdminRecord, AdminType
 from acmeca.domain.status import ProvisionerType
 from acmeca.edge import keys
 from acmeca.engine.name_policy import StoredNamePolicy
 from acmeca.logs import audit
-from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
+from acmeca.store.admins import AdminRepository
 from acmeca.store.eab_keys import EabKeyRepository
 from acmeca.store.policies import PolicyRepository
 from acmeca.store.provisioners import ProvisionerRepository

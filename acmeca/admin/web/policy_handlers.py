@@ -8,7 +8,7 @@ from acmeca.admin.service.policies import PolicyTarget, authority_target
 from acmeca.admin.web.context import identity, services
 from acmeca.admin.web.requests import json_body, ok, paging
 from acmeca.domain.errors import MethodNotAllowed
-from acmeca.store.policies import PolicyScope
+from acmeca.domain.management import PolicyScope
 
 
 async def _target(request: web.Request) -> PolicyTarget:

@@ -13,10 +13,11 @@ from acmeca.admin.service.provisioners import validate_document
 from acmeca.domain import errors as e
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import FrozenClock
+from acmeca.domain.management import AdminRecord, AdminType, PolicyScope
 from acmeca.engine.provisioners import config_entry
-from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
+from acmeca.store.admins import AdminRepository
 from acmeca.store.database import Database
-from acmeca.store.policies import PolicyRepository, PolicyScope
+from acmeca.store.policies import PolicyRepository
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 PROVISIONER = config_entry({"type": "JWK", "name": "admin"})

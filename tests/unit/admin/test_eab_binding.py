@@ -15,8 +15,9 @@ from acmeca.acme.service.eab import ExternalAccountBinder, bind
 from acmeca.admin.service.eab import new_hmac_key
 from acmeca.crypto.jose import generate_jwk, public_part
 from acmeca.domain import errors as e
+from acmeca.domain.acme import EabKeyRecord
 from acmeca.store.database import Database
-from acmeca.store.eab_keys import EabKeyRecord, EabKeyRepository
+from acmeca.store.eab_keys import EabKeyRepository
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 URL = "https://ca.test/acme/eab/new-account"

@@ -11,12 +11,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from acmeca.domain.clock import FrozenClock
 from acmeca.domain.errors import Forbidden, Malformed, RejectedIdentifier
 from acmeca.domain.identifiers import dns, ip
+from acmeca.domain.management import PolicyScope, StoredPolicy
 from acmeca.domain.records import ProvisionerRef, Requester
 from acmeca.domain.status import ProvisionerType, RequesterKind
 from acmeca.engine.name_policy import StoredNamePolicy, check_order_identifiers
 from acmeca.engine.requests import IssuanceRequest
 from acmeca.store.database import Database
-from acmeca.store.policies import PolicyRepository, PolicyScope, StoredPolicy
+from acmeca.store.policies import PolicyRepository
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 KEY = ec.generate_private_key(ec.SECP256R1()).public_key()
