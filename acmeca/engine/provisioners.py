@@ -18,7 +18,8 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.errors import NotFound
 from acmeca.domain.records import ProvisionerRef
 from acmeca.domain.status import ProvisionerType
-from acmeca.store.provisioners import ProvisionerRepository
+from acmeca.store import provisioners
+from acmeca.store.database import Database
 
 _CONFIG_NAMESPACE = uuid.UUID("6f1c7d4e-0a5b-4f43-9d0e-a0e0ca000001")
 
@@ -63,13 +64,13 @@ class ProvisionerCatalog:
     def __init__(
         self,
         config_documents: Sequence[dict[str, Any]],
-        repository: ProvisionerRepository | None,
+        db: Database | None,
         clock: Clock,
         *,
         refresh_interval: timedelta = timedelta(seconds=2),
     ) -> None:
         self._config = [config_entry(d) for d in config_documents]
-        self._repository = repository
+        self._db = db
         self._clock = clock
         self._refresh_interval = refresh_interval
         self._stored: list[ProvisionerEntry] = []
@@ -101,7 +102,7 @@ class ProvisionerCatalog:
         raise NotFound(f"provisioner with id '{provisioner_id}' not found")
 
     async def _refresh(self) -> None:
-        if self._repository is None:
+        if self._db is None:
             return
         now = self._clock.now()
         if self._checked_at is not None and now - self._checked_at < self._refresh_interval:
@@ -109,9 +110,11 @@ class ProvisionerCatalog:
         async with self._lock:
             if self._checked_at is not None and now - self._checked_at < self._refresh_interval:
                 return
-            version = await self._repository.latest_change()
+            async with self._db.read() as tx:
+                version = await provisioners.latest_change(tx)
             if version != self._stored_version or self._checked_at is None:
-                rows = await self._repository.list_live()
+                async with self._db.read() as tx:
+                    rows = await provisioners.live(tx)
                 self._stored = [
                     ProvisionerEntry(
                         id=r.id, name=r.name, type=_provisioner_type(r.type), document=r.document, from_config=False

@@ -20,11 +20,9 @@ from acmeca.engine.trust import TrustBundle, load_alternate_chains, load_signing
 from acmeca.runtime import Runtime
 from acmeca.step.service import StepService
 from acmeca.step.wiring import build_step_service
-from acmeca.store.certificates import CertificateRepository, IssuerRepository
+from acmeca.store import issuers
 from acmeca.store.database import Database, settings_from_ca_json
 from acmeca.store.migrate import SchemaMismatch, check_current, upgrade
-from acmeca.store.policies import PolicyRepository
-from acmeca.store.provisioners import ProvisionerRepository
 
 log = logging.getLogger(__name__)
 
@@ -113,21 +111,20 @@ async def build_services(
     _check_acme_provisioners(config)
     database = await open_database(config, migrate=migrate)
     runtime = Runtime()
-    certificates = CertificateRepository(database)
-    issuers = IssuerRepository(database)
     now = clock.now()
     for certificate, is_root in [*((c, True) for c in trust.roots), *((c, False) for c in authority.chain)]:
-        await issuers.ensure(
-            ski=certs.subject_key_id(certificate), subject=certificate.subject.rfc4514_string(),
-            der=certs.to_der(certificate), is_root=is_root, not_before=certificate.not_valid_before_utc,
-            not_after=certificate.not_valid_after_utc, at=now,
-        )
+        async with database.write() as tx:
+            await issuers.ensure(
+                tx, ski=certs.subject_key_id(certificate), subject=certificate.subject.rfc4514_string(),
+                der=certs.to_der(certificate), is_root=is_root, not_before=certificate.not_valid_before_utc,
+                not_after=certificate.not_valid_after_utc, at=now,
+            )
     engine = IssuingEngine(
-        authority=authority, certificates=certificates, clock=clock, runtime=runtime,
+        authority=authority, db=database, clock=clock, runtime=runtime,
         backdate=config.authority.backdate, crl_urls=crl_urls(config),
     )
     catalog = ProvisionerCatalog(
-        config.authority.provisioners, ProvisionerRepository(database), clock, refresh_interval=timedelta(seconds=2)
+        config.authority.provisioners, database, clock, refresh_interval=timedelta(seconds=2)
     )
     name_policy = _name_policy(config, database, clock)
     engine.set_name_policy(name_policy)
@@ -154,6 +151,6 @@ def _check_acme_provisioners(config: CAConfig) -> None:
 def _name_policy(config: CAConfig, database: Database, clock: Clock) -> StoredNamePolicy:
     """Authority policy from ca.json (refused at start when a rule is invalid) plus the stored levels."""
     try:
-        return StoredNamePolicy(PolicyRepository(database), clock, config_policy=config.authority.policy)
+        return StoredNamePolicy(database, clock, config_policy=config.authority.policy)
     except Malformed as exc:
         raise StartupError(f"authority.policy in {config.path}: {exc.detail}") from None

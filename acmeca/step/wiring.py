@@ -15,9 +15,7 @@ from acmeca.engine.trust import TrustBundle
 from acmeca.runtime import Runtime
 from acmeca.step.ott import TokenVerifier
 from acmeca.step.service import StepService
-from acmeca.store.certificates import CertificateRepository, CRLRepository
 from acmeca.store.database import Database
-from acmeca.store.used_tokens import UsedTokenRepository
 
 
 def build_step_service(
@@ -26,13 +24,13 @@ def build_step_service(
 ) -> StepService:
     """The StepService plus its CRL: regenerated on revocation and, with ``background``, on a timer."""
     crl = CRLService(
-        config=config.crl, authority=engine.authority, certificates=CertificateRepository(database),
-        crls=CRLRepository(database), clock=clock, runtime=runtime, idp_url=config.crl.idp_url or crl_url,
+        config=config.crl, authority=engine.authority, db=database, clock=clock, runtime=runtime,
+        idp_url=config.crl.idp_url or crl_url,
     )
     engine.on_revocation(crl.on_revocation)
     verifier = TokenVerifier(
         catalog=catalog, authority_claims=config.authority.claims, dns_names=config.dns_names,
-        roots=trust.federation, used_tokens=UsedTokenRepository(database), clock=clock,
+        roots=trust.federation, db=database, clock=clock,
     )
     if background:
         runtime.spawn("used-token-sweep", verifier.sweep_forever)

@@ -31,8 +31,8 @@ class CAARecheck:
             return
         settings = self._validation.settings_for(self._validation.top_level, provisioner.validation)
         horizon = self._clock.now() - settings.caa_recheck_after
-        async with self._db.read() as conn:
-            authzs = [await acme_orders.authz_by_id(conn, authz_id) for authz_id in order.authz_ids]
+        async with self._db.read() as tx:
+            authzs = [await acme_orders.authz_by_id(tx, authz_id) for authz_id in order.authz_ids]
         problems: list[Subproblem] = []
         for authz in authzs:
             if authz is None or (authz.validated_at is not None and authz.validated_at > horizon):

@@ -16,7 +16,8 @@ from typing import Any
 from acmeca.domain.clock import Clock
 from acmeca.domain.durations import format_duration, parse_duration
 from acmeca.domain.errors import Malformed, RateLimited, ServiceUnavailable
-from acmeca.store.rate_limits import RateLimitRepository
+from acmeca.store import rate_limits
+from acmeca.store.database import Database
 
 _LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\S+)\s*$")
 LIMIT_NAMES = ("newOrdersPerAccount", "failedValidationsPerAccountPerIdentifier", "newAccountsPerIP")
@@ -69,9 +70,13 @@ class RateLimits:
 
 
 class RateLimiter:
-    def __init__(self, repository: RateLimitRepository, clock: Clock) -> None:
-        self._repository = repository
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
         self._clock = clock
+
+    async def _peek(self, bucket: str) -> datetime | None:
+        async with self._db.read() as tx:
+            return await rate_limits.peek(tx, bucket)
 
     async def spend(self, limit: Limit | None, key: str) -> None:
         """Take one token from ``key``'s bucket or raise RateLimited with the time until one is free."""
@@ -80,11 +85,13 @@ class RateLimiter:
         bucket = f"{limit.name}:{key}"
         for _ in range(MAX_ATTEMPTS):
             now = self._clock.now()
-            stored = await self._repository.peek(bucket)
+            stored = await self._peek(bucket)
             tat = max(stored or now, now)
             self._refuse_if_full(limit, tat, now)
             new_tat = tat + limit.interval
-            if await self._repository.compare_and_set(bucket, stored, new_tat, expires_at=new_tat):
+            async with self._db.write() as tx:
+                won = await rate_limits.compare_and_set(tx, bucket, stored, new_tat, expires_at=new_tat)
+            if won:
                 return
         raise ServiceUnavailable("rate limit bucket is too contended, try again")
 
@@ -93,7 +100,7 @@ class RateLimiter:
         if limit is None:
             return
         now = self._clock.now()
-        stored = await self._repository.peek(f"{limit.name}:{key}")
+        stored = await self._peek(f"{limit.name}:{key}")
         self._refuse_if_full(limit, max(stored or now, now), now)
 
     @staticmethod

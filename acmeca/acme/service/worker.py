@@ -91,11 +91,11 @@ class JobWorker:
             await asyncio.sleep(0.01)
             return 0
         now = self._clock.now()
-        async with self._db.read() as conn:
-            if not await jobs.has_due(conn, now):
+        async with self._db.read() as tx:
+            if not await jobs.has_due(tx, now):
                 return 0
-        async with self._db.write() as conn:
-            claimed = await jobs.claim(conn, owner=self._owner, now=now, lease_until=now + self._lease, limit=free)
+        async with self._db.write() as tx:
+            claimed = await jobs.claim(tx, owner=self._owner, now=now, lease_until=now + self._lease, limit=free)
         for job in claimed:
             task = asyncio.create_task(self._execute(job), name=f"job-{job.kind}-{job.id}")
             self._running.add(task)

@@ -19,11 +19,6 @@ from acmeca.domain.status import ProvisionerType
 from acmeca.edge import keys
 from acmeca.engine.name_policy import StoredNamePolicy
 from acmeca.logs import audit
-from acmeca.store.admins import AdminRepository
-from acmeca.store.eab_keys import EabKeyRepository
-from acmeca.store.policies import PolicyRepository
-from acmeca.store.provisioners import ProvisionerRepository
-from acmeca.store.used_tokens import UsedTokenRepository
 
 
 @dataclass(frozen=True)
@@ -52,20 +47,16 @@ def build(request: web.Request) -> AdminServices:
     parent = request.config_dict
     config, clock, db, catalog = parent[keys.CONFIG], parent[keys.CLOCK], parent[keys.DATABASE], parent[keys.CATALOG]
     engine = parent[keys.ENGINE]
-    admins, policies = AdminRepository(db), PolicyRepository(db)
     name_policy = engine.name_policy
     on_change = name_policy.invalidate if isinstance(name_policy, StoredNamePolicy) else None
     return AdminServices(
         auth=AdminAuthenticator(
-            roots=parent[keys.TRUST].roots, dns_names=config.dns_names, catalog=catalog, admins=admins,
-            used_tokens=UsedTokenRepository(db), clock=clock,
+            roots=parent[keys.TRUST].roots, dns_names=config.dns_names, catalog=catalog, db=db, clock=clock,
         ),
-        admins=AdminService(admins, catalog, clock),
-        provisioners=ProvisionerAdminService(
-            catalog, ProvisionerRepository(db), policies, clock, config.authority.claims
-        ),
-        policies=PolicyService(policies, admins, clock, config.dns_names, on_change=on_change),
-        eab=EabKeyService(EabKeyRepository(db), catalog, policies, clock),
+        admins=AdminService(db, catalog, clock),
+        provisioners=ProvisionerAdminService(catalog, db, clock, config.authority.claims),
+        policies=PolicyService(db, clock, config.dns_names, on_change=on_change),
+        eab=EabKeyService(db, catalog, clock),
     )
 
 
@@ -91,9 +82,9 @@ async def ensure_first_admin(request: web.Request) -> None:
     if holder.bootstrapped:
         return
     parent = request.config_dict
-    config, db, catalog = parent[keys.CONFIG], parent[keys.DATABASE], parent[keys.CATALOG]
-    repository = AdminRepository(db)
-    if await repository.count() == 0:
+    config, catalog = parent[keys.CONFIG], parent[keys.CATALOG]
+    admins = services(request).admins
+    if await admins.count() == 0:
         jwk = next((e for e in await catalog.all() if e.type is ProvisionerType.JWK), None)
         if jwk is not None:
             subject = str((config.document.get("authority") or {}).get("adminSubject") or DEFAULT_ADMIN_SUBJECT)
@@ -104,6 +95,6 @@ async def ensure_first_admin(request: web.Request) -> None:
                 created_at=parent[keys.CLOCK].now(),
             )
             with contextlib.suppress(Conflict):  # another replica won: its row is the same one
-                await repository.create(record)
+                await admins.add_first(record)
                 audit("admin created", admin="acmeca", target=subject, provisioner=jwk.name, role="SUPER_ADMIN")
     holder.bootstrapped = True

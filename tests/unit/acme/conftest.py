@@ -40,7 +40,6 @@ from acmeca.engine.pki import create_ca_certificates
 from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.engine.trust import SigningAuthority
 from acmeca.runtime import Runtime
-from acmeca.store.certificates import CertificateRepository
 from acmeca.store.database import Database
 from acmeca.store.schema import certificates
 from tests.support.acme_client import AccountKey, AcmeClient
@@ -169,7 +168,7 @@ async def acme_env(
         authority=SigningAuthority(
             pki.intermediate, intermediate_key, (pki.intermediate,), alternate_chains=((pki.root,),)
         ),
-        certificates=CertificateRepository(database), clock=clock, runtime=runtime, backdate=timedelta(minutes=1),
+        db=database, clock=clock, runtime=runtime, backdate=timedelta(minutes=1),
     )
     root_pem = pki.root.public_bytes(serialization.Encoding.PEM)
     (tmp_path / "alternate.crt").write_bytes(root_pem)  # an "alternate chain" that is just another cert

@@ -32,7 +32,7 @@ from acmeca.engine.pki import create_ca_certificates
 from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.engine.trust import SigningAuthority
 from acmeca.runtime import Runtime
-from acmeca.store.certificates import CertificateRepository, IssuerRepository
+from acmeca.store import issuers
 from acmeca.store.database import Database
 from tests.support.acme_client import AccountKey, AcmeClient
 from tests.unit.acme.conftest import AcmeEnv, StubValidation, _tls_context, _Verdict
@@ -95,12 +95,14 @@ async def fleet_environment(database: Database, tmp_path: Path, aiohttp_server: 
     runtime = Runtime(cpu_workers=2)
     engine = IssuingEngine(
         authority=SigningAuthority(pki.intermediate, intermediate_key, (pki.intermediate,)),
-        certificates=CertificateRepository(database), clock=clock, runtime=runtime, backdate=timedelta(minutes=1),
+        db=database, clock=clock, runtime=runtime, backdate=timedelta(minutes=1),
     )
-    await IssuerRepository(database).ensure(
-        ski=engine.authority.ski, subject="CN=Fleet", der=pki.intermediate.public_bytes(serialization.Encoding.DER),
-        is_root=False, not_before=clock.now(), not_after=clock.now() + timedelta(days=3650), at=clock.now(),
-    )
+    async with database.write() as tx:
+        await issuers.ensure(
+            tx, ski=engine.authority.ski, subject="CN=Fleet",
+            der=pki.intermediate.public_bytes(serialization.Encoding.DER), is_root=False, not_before=clock.now(),
+            not_after=clock.now() + timedelta(days=3650), at=clock.now(),
+        )
     document = {"root": "root.crt", "crt": "int.crt", "key": "int.key", "address": ":443",
                 "authority": {"provisioners": FLEET_PROVISIONERS}}
     stub, caa = StubValidation(), StubCAA()

@@ -16,7 +16,7 @@ from acmeca.engine.pki import create_ca_certificates
 from acmeca.engine.trust import SigningAuthority, TrustBundle
 from acmeca.runtime import Runtime
 from acmeca.server.tls_certificate import ServerCertificate
-from acmeca.store.certificates import CertificateRepository
+from acmeca.store import certificates
 from acmeca.store.database import Database, DatabaseSettings
 from acmeca.store.migrate import upgrade
 
@@ -30,9 +30,8 @@ async def test_issued_through_engine_and_renewed_on_schedule(tmp_path: Path) -> 
     pki = create_ca_certificates("T", root_key, key, now=NOW - timedelta(days=1))
     clock = FrozenClock(NOW)
     runtime = Runtime(cpu_workers=1)
-    repository = CertificateRepository(database)
     engine = IssuingEngine(authority=SigningAuthority(pki.intermediate, key, (pki.intermediate,)),
-                           certificates=repository, clock=clock, runtime=runtime, backdate=timedelta(minutes=1))
+                           db=database, clock=clock, runtime=runtime, backdate=timedelta(minutes=1))
     config = parse_config({"root": "r", "crt": "c", "key": "k", "address": ":1",
                            "dnsNames": ["ca.test", "10.1.2.3"]}, path=tmp_path / "ca.json")
     tls = ServerCertificate(config, engine, TrustBundle((pki.root,), (), (pki.intermediate,)), clock)
@@ -43,7 +42,8 @@ async def test_issued_through_engine_and_renewed_on_schedule(tmp_path: Path) -> 
         sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         assert sans.get_values_for_type(x509.DNSName) == ["ca.test"]
         assert [str(a) for a in sans.get_values_for_type(x509.IPAddress)] == ["10.1.2.3"]
-        assert (await repository.by_serial(first.serial)).requester.id == "tls"
+        async with database.read() as tx:
+            assert (await certificates.by_serial(tx, first.serial)).requester.id == "tls"
         lifetime = first.not_after - first.not_before
         assert tls.next_renewal_delay() == first.not_before + lifetime * 2 / 3 - NOW
         clock.advance(timedelta(hours=20))

@@ -36,10 +36,8 @@ from acmeca.runtime import Runtime
 from acmeca.step.jwt import sign_compact
 from acmeca.step.ott import TokenVerifier
 from acmeca.step.service import StepService
-from acmeca.store.certificates import CertificateRepository, CRLRepository
 from acmeca.store.database import Database
 from acmeca.store.schema import certificates
-from acmeca.store.used_tokens import UsedTokenRepository
 
 CA_URL = "https://ca.test:9443"
 DNS_NAMES = ("ca.test", "127.0.0.1")
@@ -87,8 +85,8 @@ class StepEnv:
         return sign_compact(claims, key, header)
 
     async def certificate_count(self) -> int:
-        async with self.database.read() as conn:
-            return int(await conn.scalar(
+        async with self.database.read() as tx:
+            return int(await tx.scalar(
                 sa.select(sa.func.count()).select_from(certificates).where(certificates.c.state == "issued")
             ) or 0)
 
@@ -132,7 +130,7 @@ async def step_env(database: Database, tmp_path: Path) -> AsyncIterator[StepEnv]
     runtime = Runtime(cpu_workers=2)
     authority = SigningAuthority(pki.intermediate, intermediate_key, (pki.intermediate,))
     engine = IssuingEngine(
-        authority=authority, certificates=CertificateRepository(database), clock=clock, runtime=runtime,
+        authority=authority, db=database, clock=clock, runtime=runtime,
         backdate=timedelta(minutes=1),
     )
     private = generate_jwk("EC", "P-256")
@@ -149,11 +147,11 @@ async def step_env(database: Database, tmp_path: Path) -> AsyncIterator[StepEnv]
     catalog = ProvisionerCatalog(docs, None, clock)
     verifier = TokenVerifier(
         catalog=catalog, authority_claims=AUTHORITY_CLAIMS, dns_names=DNS_NAMES, roots=(pki.root,),
-        used_tokens=UsedTokenRepository(database), clock=clock,
+        db=database, clock=clock,
     )
     crl = CRLService(
         config=CRLConfig(enabled=True, generate_on_revoke=True), authority=authority,
-        certificates=CertificateRepository(database), crls=CRLRepository(database), clock=clock, runtime=runtime,
+        db=database, clock=clock, runtime=runtime,
         idp_url=f"{CA_URL}/1.0/crl",
     )
     engine.on_revocation(crl.on_revocation)
