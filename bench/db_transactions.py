@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from acmeca.store.database import Database, DatabaseSettings
 from acmeca.store.migrate import upgrade
 from acmeca.store.schema import settings
+from acmeca.store.transaction import fast_read
 
 ROUNDS = 1000
 
@@ -45,10 +46,15 @@ async def main() -> None:
         async with database.write() as tx:
             await tx.execute(settings.insert().values(name="k", value="v"))
         query = sa.select(settings.c.value).where(settings.c.name == "k")
+        fast_query = fast_read(sa.select(settings.c.value).where(settings.c.name == sa.bindparam("name")))
 
         async def in_place_read(_: int) -> None:
             async with database.read() as tx:
                 await tx.scalar(query)
+
+        async def fast_path_read(_: int) -> None:
+            async with database.read() as tx:
+                await tx.scalar(fast_query, {"name": "k"})
 
         async def in_place_write(i: int) -> None:
             async with database.write() as tx:
@@ -56,6 +62,7 @@ async def main() -> None:
 
         await _measure("acmeca read transaction (in place)", in_place_read)
         await _measure("acmeca write transaction (in place)", in_place_write)
+        await _measure("acmeca fast_read transaction (in place)", fast_path_read)
         await database.close()
 
         threaded = create_async_engine(url)
