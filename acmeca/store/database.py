@@ -115,7 +115,7 @@ class Database:
                 async with self._writer_slot():
                     writer = self._shared_writer()
                     with writer.begin():
-                        yield InPlaceTransaction(writer, None)
+                        yield InPlaceTransaction(writer, self._fast_reads)
                 return
             async with self.engine.connect() as conn, conn.begin():
                 yield AsyncTransaction(conn)

@@ -120,11 +120,11 @@ class InPlaceTransaction(Transaction):
     """A transaction on a synchronous SQLite connection, each statement run in place.
 
     ``fast_reads`` is the per-database cache of compiled ``fast_read`` statements, keyed by ``id()`` of the
-    module-level statements, which live for the life of the process; None runs every statement the
-    ordinary way.
+    module-level statements, which live for the life of the process. Reads inside a write transaction take
+    the fast path too: it runs on the same connection, so it sees the transaction's own writes.
     """
 
-    def __init__(self, connection: sa.Connection, fast_reads: dict[int, CompiledRead] | None) -> None:
+    def __init__(self, connection: sa.Connection, fast_reads: dict[int, CompiledRead]) -> None:
         self._sync = connection
         self._fast_reads = fast_reads
 
@@ -133,8 +133,6 @@ class InPlaceTransaction(Transaction):
         return "sqlite"
 
     def _fast(self, statement: sa.Executable) -> CompiledRead | None:
-        if self._fast_reads is None:
-            return None
         compiled = self._fast_reads.get(id(statement))
         if compiled is None or compiled.statement is not statement:
             if not isinstance(statement, sa.Select) or not statement.get_execution_options().get(FAST_READ):

@@ -128,3 +128,22 @@ def test_the_fast_path_compiles_simple_selects_and_declines_the_rest() -> None:
     assert CompiledRead(sa.select(sa.func.count()).select_from(acme_accounts), dialect).supported
     assert not CompiledRead(in_list, dialect).supported
     assert not CompiledRead(same_name_twice, dialect).supported
+
+
+async def test_fast_reads_inside_a_write_see_its_own_writes(database: Database) -> None:
+    by_name = fast_read(sa.select(settings.c.value).where(settings.c.name == sa.bindparam("name")))
+    async with database.write() as tx:
+        await tx.execute(settings.insert().values(name="mine", value="1"))
+        assert await tx.scalar(by_name, {"name": "mine"}) == "1"
+        await tx.execute(settings.update().where(settings.c.name == "mine").values(value="2"))
+        assert await tx.scalars(by_name, {"name": "mine"}) == ["2"]
+
+    async def change_then_fail() -> None:
+        async with database.write() as tx:
+            await tx.execute(settings.update().where(settings.c.name == "mine").values(value="3"))
+            assert (await tx.first(by_name, {"name": "mine"})) == ("3",)
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError, match="roll back"):
+        await change_then_fail()
+    assert await _value(database, "mine") == "2"
