@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from acmeca.store.database import Database, DatabaseSettings
 from acmeca.store.migrate import upgrade
 from acmeca.store.schema import settings
+from acmeca.store.transaction import fast_read
 
 ROUNDS = 1000
 
@@ -42,20 +43,26 @@ async def main() -> None:
         url = f"sqlite+aiosqlite:///{Path(directory) / 'bench.db'}"
         database = Database.connect(DatabaseSettings(url=url))
         await upgrade(database)
-        async with database.write() as conn:
-            await conn.execute(settings.insert().values(name="k", value="v"))
+        async with database.write() as tx:
+            await tx.execute(settings.insert().values(name="k", value="v"))
         query = sa.select(settings.c.value).where(settings.c.name == "k")
+        fast_query = fast_read(sa.select(settings.c.value).where(settings.c.name == sa.bindparam("name")))
 
         async def in_place_read(_: int) -> None:
-            async with database.read() as conn:
-                await conn.scalar(query)
+            async with database.read() as tx:
+                await tx.scalar(query)
+
+        async def fast_path_read(_: int) -> None:
+            async with database.read() as tx:
+                await tx.scalar(fast_query, {"name": "k"})
 
         async def in_place_write(i: int) -> None:
-            async with database.write() as conn:
-                await conn.execute(settings.update().where(settings.c.name == "k").values(value=str(i)))
+            async with database.write() as tx:
+                await tx.execute(settings.update().where(settings.c.name == "k").values(value=str(i)))
 
         await _measure("acmeca read transaction (in place)", in_place_read)
         await _measure("acmeca write transaction (in place)", in_place_write)
+        await _measure("acmeca fast_read transaction (in place)", fast_path_read)
         await database.close()
 
         threaded = create_async_engine(url)

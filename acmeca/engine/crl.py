@@ -18,17 +18,19 @@ from cryptography import x509
 from acmeca.config import CRLConfig
 from acmeca.crypto.certbuild import sign_crl
 from acmeca.domain.clock import Clock
-from acmeca.domain.errors import NotFound
-from acmeca.domain.records import CertificateRecord
+from acmeca.domain.errors import Conflict, NotFound
+from acmeca.domain.records import CertificateRecord, RevokedEntry, StoredCRL
 from acmeca.domain.status import RevocationReason
 from acmeca.engine.trust import SigningAuthority
 from acmeca.runtime import Runtime
-from acmeca.store.certificates import CertificateRepository, CRLRepository, RevokedEntry, StoredCRL
+from acmeca.store import certificates, crls
+from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
 # Revoked certificates stay listed until they have been expired this long (step-ca's grace).
 EXPIRED_GRACE = timedelta(hours=1)
 RETRY_AFTER_FAILURE = timedelta(seconds=30)
+COUNTER_ATTEMPTS = 20
 _REASONS = {
     RevocationReason.KEY_COMPROMISE: x509.ReasonFlags.key_compromise,
     RevocationReason.CA_COMPROMISE: x509.ReasonFlags.ca_compromise,
@@ -77,15 +79,24 @@ def build_crl(
     return sign_crl(builder, authority.key)
 
 
+async def next_number(db: Database, counter: str) -> int:
+    """Advance a counter, one write transaction per attempt; a lost race retries with the new value."""
+    for _ in range(COUNTER_ATTEMPTS):
+        async with db.write() as tx:
+            number = await crls.advance_counter(tx, counter)
+        if number is not None:
+            return number
+    raise Conflict(f"counter {counter} is too contended")
+
+
 class CRLService:
     def __init__(
-        self, *, config: CRLConfig, authority: Callable[[], SigningAuthority], certificates: CertificateRepository,
-        crls: CRLRepository, clock: Clock, runtime: Runtime, idp_url: str,
+        self, *, config: CRLConfig, authority: Callable[[], SigningAuthority], db: Database, clock: Clock,
+        runtime: Runtime, idp_url: str,
     ) -> None:
         self._config = config
         self._authority = authority  # the engine's current intermediate: SIGHUP may rotate it
-        self._certificates = certificates
-        self._crls = crls
+        self._db = db
         self._clock = clock
         self._runtime = runtime
         self._idp_url = idp_url
@@ -103,24 +114,30 @@ class CRLService:
         """A new CRL with the next number, stored before it is returned."""
         async with self._lock:
             ski = self._authority().ski
-            number = await self._crls.next_number(f"crl:{ski}")
+            number = await next_number(self._db, f"crl:{ski}")
             now = self._clock.now()
-            entries = await self._certificates.revoked_since(ski, now - EXPIRED_GRACE)
+            async with self._db.read() as tx:
+                entries = await certificates.revoked_since(tx, ski, now - EXPIRED_GRACE)
             next_update = now + self._config.cache_duration
             der = await self._runtime.run_cpu(
                 build_crl, self._authority(), entries, number=number, now=now, next_update=next_update,
                 idp_url=self._idp_url,
             )
             crl = StoredCRL(issuer_ski=ski, number=number, der=der, this_update=now, next_update=next_update)
-            await self._crls.store(crl)
+            async with self._db.write() as tx:
+                await crls.store(tx, crl)
             log.info("CRL generated", extra={"number": number, "entries": len(entries)})
             return crl
+
+    async def _latest(self) -> StoredCRL | None:
+        async with self._db.read() as tx:
+            return await crls.latest(tx, self._authority().ski)
 
     async def current(self) -> StoredCRL:
         """The stored CRL, regenerated first when there is none or it has passed nextUpdate."""
         if not self.enabled:
             raise NotFound("Certificate Revocation Lists are not enabled")
-        stored = await self._crls.latest(self._authority().ski)
+        stored = await self._latest()
         if stored is None or stored.next_update <= self._clock.now():
             return await self.generate()
         return stored
@@ -134,7 +151,7 @@ class CRLService:
         while True:
             delay = self.refresh_period
             try:
-                stored = await self._crls.latest(self._authority().ski)
+                stored = await self._latest()
                 age = self._clock.now() - stored.this_update if stored else None
                 if age is None or age >= self.refresh_period:
                     await self.generate()

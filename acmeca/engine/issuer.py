@@ -21,7 +21,7 @@ from acmeca.crypto.keypolicy import KeyRejected, check_public_key
 from acmeca.crypto.keys import spki_sha256
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import BadCSR, BadPublicKey, Malformed
-from acmeca.domain.records import CertificateRecord, Requester, Revocation
+from acmeca.domain.records import CertificateRecord, Requester, Reservation, Revocation
 from acmeca.domain.status import RevocationReason
 from acmeca.engine.requests import IssuanceRequest, IssuedCertificate
 from acmeca.engine.serials import new_serial
@@ -30,7 +30,8 @@ from acmeca.engine.trust import SigningAuthority
 from acmeca.engine.validity import resolve_validity
 from acmeca.logs import audit
 from acmeca.runtime import Runtime
-from acmeca.store.certificates import CertificateRepository, Reservation
+from acmeca.store import certificates
+from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
 MAX_COMMON_NAME = 64  # RFC 5280 ub-common-name
@@ -55,7 +56,7 @@ class IssuingEngine:
         self,
         *,
         authority: SigningAuthority,
-        certificates: CertificateRepository,
+        db: Database,
         clock: Clock,
         runtime: Runtime,
         backdate: timedelta,
@@ -63,7 +64,7 @@ class IssuingEngine:
         name_policy: NamePolicy | None = None,
     ) -> None:
         self._authority = authority
-        self._certificates = certificates
+        self._db = db
         self._clock = clock
         self._runtime = runtime
         self._backdate = backdate
@@ -117,16 +118,21 @@ class IssuingEngine:
             acme_account_id=request.acme_account_id, acme_order_id=request.acme_order_id,
             renewed_from=request.renewed_from,
         )
-        await self._certificates.reserve(reservation)
+        # Three transactions: the serial is persisted before signing, and nothing holds a write
+        # transaction (SQLite's one writer) while the certificate is signed on the CPU executor.
+        async with self._db.write() as tx:
+            await certificates.reserve(tx, reservation)
         try:
             certificate = await self._runtime.run_cpu(
                 build_certificate, template, self._authority.certificate, self._authority.key
             )
         except Exception:
-            await self._certificates.fail(str(serial))
+            async with self._db.write() as tx:
+                await certificates.fail(tx, str(serial))
             raise
         der = certificate_der(certificate)
-        await self._certificates.complete(str(serial), der)
+        async with self._db.write() as tx:
+            await certificates.complete(tx, str(serial), der)
         audit(
             "certificate issued", serial=str(serial), identifiers=[i.value for i in request.identifiers],
             common_name=request.common_name, requester=str(request.requester), profile=request.profile.name,
@@ -148,7 +154,9 @@ class IssuingEngine:
             check_public_key(request.public_key)
         except KeyRejected as exc:
             raise BadPublicKey(str(exc)) from None
-        if await self._certificates.is_key_blocked(spki_sha256(request.public_key)):
+        async with self._db.read() as tx:
+            blocked = await certificates.is_key_blocked(tx, spki_sha256(request.public_key))
+        if blocked:
             raise BadPublicKey("the public key is blocked because it was reported compromised")
 
     async def renewal_request(self, old: CertificateRecord, base: IssuanceRequest) -> IssuanceRequest:
@@ -165,20 +173,24 @@ class IssuingEngine:
         )
 
     async def certificate(self, serial: str) -> CertificateRecord:
-        return await self._certificates.by_serial(serial)
+        async with self._db.read() as tx:
+            return await certificates.by_serial(tx, serial)
 
     async def find_certificate(self, serial: str) -> CertificateRecord | None:
-        return await self._certificates.find(serial)
+        async with self._db.read() as tx:
+            return await certificates.find(tx, serial)
 
     async def revoke(
         self, serial: str, *, reason: RevocationReason, note: str, revoked_by: Requester | str
     ) -> CertificateRecord:
         now = self._clock.now()
         revocation = Revocation(revoked_at=now, reason=reason, note=note, revoked_by=str(revoked_by))
-        await self._certificates.revoke(serial, revocation)
-        record = await self._certificates.by_serial(serial)
+        async with self._db.write() as tx:
+            await certificates.revoke(tx, serial, revocation)
+        record = await self.certificate(serial)
         if reason is RevocationReason.KEY_COMPROMISE:
-            await self._certificates.block_key(record.spki_sha256, at=now, source=f"revocation of {serial}")
+            async with self._db.write() as tx:
+                await certificates.block_key(tx, record.spki_sha256, at=now, source=f"revocation of {serial}")
         audit(
             "certificate revoked", serial=serial, identifiers=[i.value for i in record.identifiers],
             reason=reason.name.lower(), reason_code=int(reason), note=note, requester=str(revoked_by),

@@ -17,9 +17,11 @@ from acmeca.config import ConfigError, PolicyConfig
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Forbidden, Malformed, RejectedIdentifier, Subproblem
 from acmeca.domain.identifiers import Identifier, IdentifierType
+from acmeca.domain.management import PolicyScope
 from acmeca.engine.requests import IssuanceRequest
 from acmeca.policy import CertificateNames, Violation, X509Policy
-from acmeca.store.policies import PolicyRepository, PolicyScope
+from acmeca.store import policies
+from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
 AUTHORITY_SCOPE_ID = ""
@@ -46,13 +48,13 @@ class StoredNamePolicy:
 
     def __init__(
         self,
-        repository: PolicyRepository | None,
+        db: Database,
         clock: Clock,
         *,
         config_policy: X509Policy | None = None,
         refresh_interval: timedelta = timedelta(seconds=2),
     ) -> None:
-        self._repository = repository
+        self._db = db
         self._clock = clock
         self._config_policy = config_policy or X509Policy.from_document(None)
         self._refresh_interval = refresh_interval
@@ -114,16 +116,16 @@ class StoredNamePolicy:
         return [level for level in levels if not level.is_empty]
 
     async def _refresh(self) -> None:
-        if self._repository is None:
-            return
         now = self._clock.now()
         if self._loaded_at is not None and now - self._loaded_at < self._refresh_interval:
             return
         async with self._lock:
             if self._loaded_at is not None and now - self._loaded_at < self._refresh_interval:
                 return
+            async with self._db.read() as tx:
+                rows = await policies.load_all(tx)
             loaded: dict[tuple[PolicyScope, str], X509Policy] = {}
-            for stored in await self._repository.all():
+            for stored in rows:
                 try:
                     loaded[(stored.scope, stored.scope_id)] = X509Policy.from_document(stored.document)
                 except Exception:  # a row written by a newer release: refuse everything at that level instead

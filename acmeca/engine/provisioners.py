@@ -23,7 +23,8 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.errors import NotFound
 from acmeca.domain.records import ProvisionerRef
 from acmeca.domain.status import ProvisionerType
-from acmeca.store.provisioners import ProvisionerRepository
+from acmeca.store import provisioners
+from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,14 +69,14 @@ class ProvisionerCatalog:
     def __init__(
         self,
         config_provisioners: Sequence[ProvisionerConfig],
-        repository: ProvisionerRepository | None,
+        db: Database,
         clock: Clock,
         *,
         authority_claims: Claims | None = None,
         refresh_interval: timedelta = timedelta(seconds=2),
     ) -> None:
         self._config = _active(config_provisioners)
-        self._repository = repository
+        self._db = db
         self._clock = clock
         self._authority_claims = authority_claims or Claims()
         self._refresh_interval = refresh_interval
@@ -119,17 +120,17 @@ class ProvisionerCatalog:
         raise NotFound(f"provisioner with id '{provisioner_id}' not found")
 
     async def _refresh(self) -> None:
-        if self._repository is None:
-            return
         now = self._clock.now()
         if self._checked_at is not None and now - self._checked_at < self._refresh_interval:
             return
         async with self._lock:
             if self._checked_at is not None and now - self._checked_at < self._refresh_interval:
                 return
-            version = await self._repository.latest_change()
+            async with self._db.read() as tx:
+                version = await provisioners.latest_change(tx)
             if version != self._stored_version or self._checked_at is None:
-                rows = await self._repository.list_live()
+                async with self._db.read() as tx:
+                    rows = await provisioners.live(tx)
                 self._stored = [e for e in (self._parse_stored(r.id, r.document, r.updated_at) for r in rows) if e]
                 self._stored_version = version
             self._checked_at = now

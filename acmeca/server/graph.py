@@ -46,13 +46,8 @@ from acmeca.server.database import StartupError, first_line, open_database
 from acmeca.server.tls_certificate import ServerCertificate
 from acmeca.step.ott import TokenVerifier
 from acmeca.step.service import StepService
-from acmeca.store.admins import AdminRepository
-from acmeca.store.certificates import CertificateRepository, CRLRepository, IssuerRepository
+from acmeca.store import issuers
 from acmeca.store.database import Database
-from acmeca.store.eab_keys import EabKeyRepository
-from acmeca.store.policies import PolicyRepository
-from acmeca.store.provisioners import ProvisionerRepository
-from acmeca.store.used_tokens import UsedTokenRepository
 from acmeca.validation.caa import check_caa
 from acmeca.validation.dispatch import validate
 
@@ -125,14 +120,14 @@ def crl_urls(config: CAConfig) -> tuple[str, ...]:
 
 async def record_issuers(database: Database, trust: TrustBundle, authority: SigningAuthority, clock: Clock) -> None:
     """Every CA certificate in the issuers table: ARI and revocation find certificates by their issuer."""
-    issuers = IssuerRepository(database)
     now = clock.now()
-    for certificate, is_root in [*((c, True) for c in trust.roots), *((c, False) for c in authority.chain)]:
-        await issuers.ensure(
-            ski=certs.subject_key_id(certificate), subject=certificate.subject.rfc4514_string(),
-            der=certs.to_der(certificate), is_root=is_root, not_before=certificate.not_valid_before_utc,
-            not_after=certificate.not_valid_after_utc, at=now,
-        )
+    async with database.write() as tx:
+        for certificate, is_root in [*((c, True) for c in trust.roots), *((c, False) for c in authority.chain)]:
+            await issuers.ensure(
+                tx, ski=certs.subject_key_id(certificate), subject=certificate.subject.rfc4514_string(),
+                der=certs.to_der(certificate), is_root=is_root, not_before=certificate.not_valid_before_utc,
+                not_after=certificate.not_valid_after_utc, at=now,
+            )
 
 
 def _load_trust(config: CAConfig) -> TrustBundle:
@@ -187,23 +182,22 @@ def _wire(
 ) -> ServiceGraph:
     """Every service over an open database; nothing here does I/O."""
     runtime = Runtime(cpu_workers=options.cpu_workers) if options.cpu_workers else Runtime()
-    name_policy = StoredNamePolicy(PolicyRepository(database), clock, config_policy=config_policy)
+    name_policy = StoredNamePolicy(database, clock, config_policy=config_policy)
     engine = IssuingEngine(
-        authority=authority, certificates=CertificateRepository(database), clock=clock, runtime=runtime,
+        authority=authority, db=database, clock=clock, runtime=runtime,
         backdate=config.authority.backdate, crl_urls=crl_urls(config), name_policy=name_policy,
     )
     catalog = ProvisionerCatalog(
-        config.authority.provisioners, ProvisionerRepository(database), clock,
+        config.authority.provisioners, database, clock,
         authority_claims=config.authority.claims, refresh_interval=CATALOG_REFRESH,
     )
     crl = CRLService(
-        config=config.crl, authority=lambda: engine.authority, certificates=CertificateRepository(database),
-        crls=CRLRepository(database), clock=clock, runtime=runtime, idp_url=next(iter(crl_urls(config)), ""),
+        config=config.crl, authority=lambda: engine.authority, db=database, clock=clock, runtime=runtime,
+        idp_url=next(iter(crl_urls(config)), ""),
     )
     engine.on_revocation(crl.on_revocation)
     verifier = TokenVerifier(
-        catalog=catalog, dns_names=config.dns_names, roots=trust.federation, used_tokens=UsedTokenRepository(database),
-        clock=clock,
+        catalog=catalog, dns_names=config.dns_names, roots=trust.federation, db=database, clock=clock,
     )
     step = StepService(engine=engine, verifier=verifier, catalog=catalog, crl=crl, clock=clock)
     acme = build_acme_services(
@@ -221,17 +215,14 @@ def _admin_services(
     config: CAConfig, database: Database, catalog: ProvisionerCatalog, name_policy: StoredNamePolicy,
     trust: TrustBundle, clock: Clock, acme: AcmeServices,
 ) -> AdminServices:
-    admins, policies = AdminRepository(database), PolicyRepository(database)
     return AdminServices(
         auth=AdminAuthenticator(
-            roots=trust.roots, dns_names=config.dns_names, catalog=catalog, admins=admins,
-            used_tokens=UsedTokenRepository(database), clock=clock,
+            roots=trust.roots, dns_names=config.dns_names, catalog=catalog, db=database, clock=clock,
         ),
-        admins=AdminService(admins, catalog, clock),
-        provisioners=ProvisionerAdminService(catalog, ProvisionerRepository(database), policies, clock,
-                                             config.authority.claims),
-        policies=PolicyService(policies, admins, clock, config.dns_names, on_change=name_policy.invalidate),
-        eab=EabKeyService(EabKeyRepository(database), catalog, policies, clock),
+        admins=AdminService(database, catalog, clock),
+        provisioners=ProvisionerAdminService(catalog, database, clock, config.authority.claims),
+        policies=PolicyService(database, clock, config.dns_names, on_change=name_policy.invalidate),
+        eab=EabKeyService(database, catalog, clock),
         renewals=acme.renewals,
     )
 

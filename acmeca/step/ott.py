@@ -27,7 +27,8 @@ from acmeca.step.jwt import CompactJWS, parse_compact
 from acmeca.step.provisioners import InvalidProvisioner, TokenEvidence, TokenProvisioner, token_provisioner
 from acmeca.step.provisioners.third_party import ThirdPartyAuthorizer
 from acmeca.step.provisioners.x5c import decode_x5c, verify_x5c_token
-from acmeca.store.used_tokens import UsedTokenRepository
+from acmeca.store import used_tokens
+from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
 LEEWAY = timedelta(minutes=1)
@@ -153,7 +154,7 @@ class TokenVerifier:
         catalog: ProvisionerCatalog,
         dns_names: Sequence[str],
         roots: Sequence[x509.Certificate],
-        used_tokens: UsedTokenRepository,
+        db: Database,
         clock: Clock,
     ) -> None:
         self._catalog = catalog
@@ -161,7 +162,7 @@ class TokenVerifier:
         self._verifiers = PerEntry(token_provisioner, on_failure=_skipped)
         self._dns_names = tuple(dns_names)
         self._roots = tuple(roots)
-        self._used = used_tokens
+        self._db = db
         self._clock = clock
         self._third_party = ThirdPartyAuthorizer(clock)  # OIDC and K8sSA tokens (their own lookup rules)
 
@@ -210,14 +211,17 @@ class TokenVerifier:
     async def _spend(self, key: str, purpose: Purpose, expires: datetime) -> None:
         # The row must outlive the token's own acceptance window (exp + leeway); no later than datetime.max.
         keep_until = min(expires, datetime.max.replace(tzinfo=UTC) - LEEWAY) + LEEWAY
-        if not await self._used.spend(key, kind=f"ott-{purpose.value}", expires_at=keep_until):
+        async with self._db.write() as tx:
+            spent = await used_tokens.spend(tx, key, kind=f"ott-{purpose.value}", expires_at=keep_until)
+        if not spent:
             raise Unauthenticated("token already used")
 
     async def sweep_forever(self) -> None:
         """Forget spent tokens once they have expired: the time check refuses them from then on."""
         while True:
             try:
-                removed = await self._used.sweep(self._clock.now())
+                async with self._db.write() as tx:
+                    removed = await used_tokens.sweep(tx, self._clock.now())
                 if removed:
                     log.info("used tokens swept", extra={"removed": removed})
             except CAError as exc:

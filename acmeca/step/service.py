@@ -17,7 +17,7 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.durations import parse_time_or_duration
 from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Forbidden, Malformed, NotFound, NotImplementedYet, Unauthenticated
-from acmeca.domain.records import CertificateRecord, Requester
+from acmeca.domain.records import CertificateRecord, Requester, StoredCRL
 from acmeca.domain.status import RequesterKind, RevocationReason
 from acmeca.engine.crl import CRLService
 from acmeca.engine.issuer import IssuingEngine, parse_serial_or_malformed
@@ -26,9 +26,8 @@ from acmeca.engine.requests import IssuanceRequest, IssuedCertificate, Validity
 from acmeca.step.ott import AuthorizedToken, Purpose, TokenVerifier
 from acmeca.step.provisioners.third_party import CSR_SANS, csr_claims
 from acmeca.step.sans import TokenSANs, check_csr_against_token
-from acmeca.store.certificates import StoredCRL
 
-__all__ = ["IssuedCertificate", "RevokeRequest", "SignRequest", "StepService", "StoredCRL"]
+__all__ = ["IssuedCertificate", "RevokeRequest", "SignRequest", "StepService"]
 
 
 @dataclass(frozen=True)

@@ -6,37 +6,20 @@ both succeed: the loser gets an IntegrityError, which we turn into a Conflict na
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.errors import Conflict
 from acmeca.domain.status import AccountStatus
-from acmeca.store.database import fast_read
 from acmeca.store.schema import acme_accounts
+from acmeca.store.transaction import Row, Transaction, fast_read
 
 
-@dataclass(frozen=True)
-class AccountRecord:
-    id: str
-    provisioner_id: str
-    key_thumbprint: str
-    jwk: dict[str, Any]
-    status: AccountStatus
-    contact: tuple[str, ...]
-    tos_agreed: bool
-    created_at: datetime
-    eab_key_id: str | None = None
-    eab_binding: dict[str, Any] | None = None
-    created_ip: str | None = None
-    deactivated_at: datetime | None = None
-
-
-def _record(row: sa.Row[Any]) -> AccountRecord:
+def _record(row: Row) -> AccountRecord:
     return AccountRecord(
         id=row.id, provisioner_id=row.provisioner_id, key_thumbprint=row.key_thumbprint, jwk=dict(row.jwk),
         status=AccountStatus(row.status), contact=tuple(row.contact or ()), tos_agreed=bool(row.tos_agreed),
@@ -49,22 +32,22 @@ def _record(row: sa.Row[Any]) -> AccountRecord:
 _BY_ID = fast_read(sa.select(acme_accounts).where(acme_accounts.c.id == sa.bindparam("id")))
 
 
-async def by_id(conn: AsyncConnection, account_id: str) -> AccountRecord | None:
-    row = (await conn.execute(_BY_ID, {"id": account_id})).first()
+async def by_id(tx: Transaction, account_id: str) -> AccountRecord | None:
+    row = await tx.first(_BY_ID, {"id": account_id})
     return _record(row) if row else None
 
 
-async def by_thumbprint(conn: AsyncConnection, thumbprint: str) -> AccountRecord | None:
+async def by_thumbprint(tx: Transaction, thumbprint: str) -> AccountRecord | None:
     query = sa.select(acme_accounts).where(acme_accounts.c.key_thumbprint == thumbprint)
-    row = (await conn.execute(query)).first()
+    row = await tx.first(query)
     return _record(row) if row else None
 
 
-async def insert(conn: AsyncConnection, account: AccountRecord) -> None:
+async def insert(tx: Transaction, account: AccountRecord) -> None:
     """Insert inside a savepoint so a lost race leaves the caller's transaction usable."""
     try:
-        async with conn.begin_nested():
-            await conn.execute(
+        async with tx.savepoint():
+            await tx.execute(
                 acme_accounts.insert().values(
                     id=account.id, provisioner_id=account.provisioner_id, key_thumbprint=account.key_thumbprint,
                     jwk=account.jwk, status=account.status.value, contact=list(account.contact),
@@ -76,33 +59,33 @@ async def insert(conn: AsyncConnection, account: AccountRecord) -> None:
         raise Conflict("an account with this key already exists") from None
 
 
-async def update_contact(conn: AsyncConnection, account_id: str, contact: tuple[str, ...]) -> None:
-    await conn.execute(
+async def update_contact(tx: Transaction, account_id: str, contact: tuple[str, ...]) -> None:
+    await tx.execute(
         acme_accounts.update().where(acme_accounts.c.id == account_id).values(contact=list(contact))
     )
 
 
-async def deactivate(conn: AsyncConnection, account_id: str, at: datetime) -> bool:
+async def deactivate(tx: Transaction, account_id: str, at: datetime) -> bool:
     """valid → deactivated; False when the account was not valid any more."""
-    result = await conn.execute(
+    touched = await tx.execute(
         acme_accounts.update()
         .where(acme_accounts.c.id == account_id, acme_accounts.c.status == AccountStatus.VALID.value)
         .values(status=AccountStatus.DEACTIVATED.value, deactivated_at=at)
     )
-    return result.rowcount == 1
+    return touched == 1
 
 
 async def change_key(
-    conn: AsyncConnection, account_id: str, *, old_thumbprint: str, new_thumbprint: str, jwk: dict[str, Any]
+    tx: Transaction, account_id: str, *, old_thumbprint: str, new_thumbprint: str, jwk: dict[str, Any]
 ) -> bool:
     """Swap the key only if it is still the one the client proved; the unique index settles races."""
     try:
-        async with conn.begin_nested():
-            result = await conn.execute(
+        async with tx.savepoint():
+            touched = await tx.execute(
                 acme_accounts.update()
                 .where(acme_accounts.c.id == account_id, acme_accounts.c.key_thumbprint == old_thumbprint)
                 .values(key_thumbprint=new_thumbprint, jwk=jwk)
             )
     except IntegrityError:
         raise Conflict("the new key is already in use by another account") from None
-    return result.rowcount == 1
+    return touched == 1

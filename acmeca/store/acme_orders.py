@@ -8,70 +8,23 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
+from acmeca.domain.acme import AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.identifiers import Identifier, IdentifierType
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
-from acmeca.store.database import fast_read
 from acmeca.store.schema import acme_authorizations, acme_challenges, acme_order_authorizations, acme_orders
-
-
-@dataclass(frozen=True)
-class ChallengeRecord:
-    id: str
-    authz_id: str
-    type: ChallengeType
-    token: str
-    status: ChallengeStatus
-    key_authorization: str | None = None
-    validated_at: datetime | None = None
-    error: dict[str, Any] | None = None
-    validation_record: list[dict[str, Any]] | None = None
-
-
-@dataclass(frozen=True)
-class AuthorizationRecord:
-    id: str
-    account_id: str
-    provisioner_id: str
-    identifier: Identifier
-    wildcard: bool
-    status: AuthorizationStatus
-    expires_at: datetime
-    created_at: datetime
-    validated_at: datetime | None = None
-    challenges: tuple[ChallengeRecord, ...] = ()
-
-
-@dataclass(frozen=True)
-class OrderRecord:
-    id: str
-    account_id: str
-    provisioner_id: str
-    status: OrderStatus
-    identifiers: tuple[Identifier, ...]
-    profile: str
-    expires_at: datetime
-    created_at: datetime
-    updated_at: datetime
-    authz_ids: tuple[str, ...] = ()
-    not_before: datetime | None = None
-    not_after: datetime | None = None
-    replaces: str | None = None
-    error: dict[str, Any] | None = None
-    certificate_serial: str | None = None
+from acmeca.store.transaction import Row, Transaction, fast_read
 
 
 def _identifiers(value: Iterable[dict[str, str]]) -> tuple[Identifier, ...]:
     return tuple(Identifier(IdentifierType(i["type"]), i["value"]) for i in value)
 
 
-def _challenge(row: sa.Row[Any]) -> ChallengeRecord:
+def _challenge(row: Row) -> ChallengeRecord:
     return ChallengeRecord(
         id=row.id, authz_id=row.authz_id, type=ChallengeType(row.type), token=row.token,
         status=ChallengeStatus(row.status), key_authorization=row.key_authorization,
@@ -79,7 +32,7 @@ def _challenge(row: sa.Row[Any]) -> ChallengeRecord:
     )
 
 
-def _authz(row: sa.Row[Any], challenges: Sequence[ChallengeRecord]) -> AuthorizationRecord:
+def _authz(row: Row, challenges: Sequence[ChallengeRecord]) -> AuthorizationRecord:
     return AuthorizationRecord(
         id=row.id, account_id=row.account_id, provisioner_id=row.provisioner_id,
         identifier=Identifier(IdentifierType(row.identifier_type), row.identifier_value), wildcard=row.wildcard,
@@ -88,7 +41,7 @@ def _authz(row: sa.Row[Any], challenges: Sequence[ChallengeRecord]) -> Authoriza
     )
 
 
-def _order(row: sa.Row[Any], authz_ids: Sequence[str]) -> OrderRecord:
+def _order(row: Row, authz_ids: Sequence[str]) -> OrderRecord:
     return OrderRecord(
         id=row.id, account_id=row.account_id, provisioner_id=row.provisioner_id, status=OrderStatus(row.status),
         identifiers=_identifiers(row.identifiers), profile=row.profile, expires_at=row.expires_at,
@@ -99,15 +52,15 @@ def _order(row: sa.Row[Any], authz_ids: Sequence[str]) -> OrderRecord:
 
 
 # -- orders ---------------------------------------------------------------------------------------------------
-async def insert_order(conn: AsyncConnection, order: OrderRecord) -> None:
-    await conn.execute(_INSERT_ORDER, {
+async def insert_order(tx: Transaction, order: OrderRecord) -> None:
+    await tx.execute(_INSERT_ORDER, {
         "id": order.id, "account_id": order.account_id, "provisioner_id": order.provisioner_id,
         "status": order.status.value, "identifiers": [i.to_json() for i in order.identifiers],
         "profile": order.profile, "not_before": order.not_before, "not_after": order.not_after,
         "expires_at": order.expires_at, "replaces": order.replaces, "created_at": order.created_at,
         "updated_at": order.updated_at,
     })
-    await conn.execute(
+    await tx.execute(
         acme_order_authorizations.insert(),
         [{"order_id": order.id, "authz_id": a, "position": n} for n, a in enumerate(order.authz_ids)],
     )
@@ -163,16 +116,15 @@ _AUTHZ_STATUSES = fast_read(
 )
 
 
-async def order_by_id(conn: AsyncConnection, order_id: str) -> OrderRecord | None:
-    row = (await conn.execute(_ORDER_BY_ID, {"id": order_id})).first()
+async def order_by_id(tx: Transaction, order_id: str) -> OrderRecord | None:
+    row = await tx.first(_ORDER_BY_ID, {"id": order_id})
     if row is None:
         return None
-    links = await conn.scalars(_ORDER_AUTHZ_IDS, {"id": order_id})
-    return _order(row, list(links))
+    return _order(row, await tx.scalars(_ORDER_AUTHZ_IDS, {"id": order_id}))
 
 
 async def move_order(
-    conn: AsyncConnection,
+    tx: Transaction,
     order_id: str,
     *,
     expected: Sequence[OrderStatus],
@@ -186,18 +138,18 @@ async def move_order(
         values["error"] = error
     if certificate_serial is not None:
         values["certificate_serial"] = certificate_serial
-    return await _execute_move(conn, acme_orders, order_id, [s.value for s in expected], values)
+    return await _execute_move(tx, acme_orders, order_id, [s.value for s in expected], values)
 
 
 async def _execute_move(
-    conn: AsyncConnection, table: sa.Table, row_id: str, expected: list[str], values: dict[str, Any]
+    tx: Transaction, table: sa.Table, row_id: str, expected: list[str], values: dict[str, Any]
 ) -> bool:
     """Apply a conditional status move; False when the row was no longer in an expected status."""
     params = {f"new_{k}": v for k, v in values.items()}
-    result = await conn.execute(
+    touched = await tx.execute(
         _move(table, tuple(sorted(values))), {**params, "row_id": row_id, "expected": expected}
     )
-    return result.rowcount == 1
+    return touched == 1
 
 
 @functools.lru_cache(maxsize=64)
@@ -210,22 +162,22 @@ def _move(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
     )
 
 
-async def order_ids_for_authz(conn: AsyncConnection, authz_id: str, statuses: Sequence[OrderStatus]) -> list[str]:
+async def order_ids_for_authz(tx: Transaction, authz_id: str, statuses: Sequence[OrderStatus]) -> list[str]:
     query = (
         sa.select(acme_orders.c.id)
         .join(acme_order_authorizations, acme_order_authorizations.c.order_id == acme_orders.c.id)
         .where(acme_order_authorizations.c.authz_id == authz_id)
         .where(acme_orders.c.status.in_([s.value for s in statuses]))
     )
-    return list((await conn.scalars(query)).all())
+    return await tx.scalars(query)
 
 
-async def authz_statuses(conn: AsyncConnection, order_id: str) -> list[AuthorizationStatus]:
-    return [AuthorizationStatus(s) for s in (await conn.scalars(_AUTHZ_STATUSES, {"id": order_id})).all()]
+async def authz_statuses(tx: Transaction, order_id: str) -> list[AuthorizationStatus]:
+    return [AuthorizationStatus(s) for s in await tx.scalars(_AUTHZ_STATUSES, {"id": order_id})]
 
 
 async def order_page(
-    conn: AsyncConnection, account_id: str, *, exclude: Sequence[OrderStatus], offset: int, limit: int
+    tx: Transaction, account_id: str, *, exclude: Sequence[OrderStatus], offset: int, limit: int
 ) -> list[str]:
     """Order ids of an account, oldest first; one extra row tells the caller a next page exists."""
     query = (
@@ -235,17 +187,17 @@ async def order_page(
         .offset(offset)
         .limit(limit + 1)
     )
-    return list((await conn.scalars(query)).all())
+    return await tx.scalars(query)
 
 
-async def cancel_open_orders(conn: AsyncConnection, account_id: str, now: datetime, error: dict[str, Any]) -> None:
+async def cancel_open_orders(tx: Transaction, account_id: str, now: datetime, error: dict[str, Any]) -> None:
     open_states = [OrderStatus.PENDING.value, OrderStatus.READY.value]
-    await conn.execute(
+    await tx.execute(
         acme_orders.update()
         .where(acme_orders.c.account_id == account_id, acme_orders.c.status.in_(open_states))
         .values(status=OrderStatus.INVALID.value, error=error, updated_at=now)
     )
-    await conn.execute(
+    await tx.execute(
         acme_authorizations.update()
         .where(
             acme_authorizations.c.account_id == account_id,
@@ -256,14 +208,14 @@ async def cancel_open_orders(conn: AsyncConnection, account_id: str, now: dateti
 
 
 # -- authorizations -------------------------------------------------------------------------------------------
-async def insert_authz(conn: AsyncConnection, authz: AuthorizationRecord) -> None:
-    await conn.execute(_INSERT_AUTHZ, {
+async def insert_authz(tx: Transaction, authz: AuthorizationRecord) -> None:
+    await tx.execute(_INSERT_AUTHZ, {
         "id": authz.id, "account_id": authz.account_id, "provisioner_id": authz.provisioner_id,
         "identifier_type": authz.identifier.type.value, "identifier_value": authz.identifier.value,
         "wildcard": authz.wildcard, "status": authz.status.value, "expires_at": authz.expires_at,
         "created_at": authz.created_at,
     })
-    await conn.execute(
+    await tx.execute(
         acme_challenges.insert(),
         [
             {"id": c.id, "authz_id": authz.id, "type": c.type.value, "token": c.token, "status": c.status.value}
@@ -272,20 +224,20 @@ async def insert_authz(conn: AsyncConnection, authz: AuthorizationRecord) -> Non
     )
 
 
-async def authz_by_id(conn: AsyncConnection, authz_id: str) -> AuthorizationRecord | None:
-    row = (await conn.execute(_AUTHZ_BY_ID, {"id": authz_id})).first()
+async def authz_by_id(tx: Transaction, authz_id: str) -> AuthorizationRecord | None:
+    row = await tx.first(_AUTHZ_BY_ID, {"id": authz_id})
     if row is None:
         return None
-    rows = await conn.execute(_CHALLENGES_OF_AUTHZ, {"id": authz_id})
+    rows = await tx.all(_CHALLENGES_OF_AUTHZ, {"id": authz_id})
     return _authz(row, [_challenge(r) for r in rows])
 
 
 async def reusable_authz(
-    conn: AsyncConnection, *, account_id: str, provisioner_id: str, identifier: Identifier, wildcard: bool,
+    tx: Transaction, *, account_id: str, provisioner_id: str, identifier: Identifier, wildcard: bool,
     valid_after: datetime,
 ) -> str | None:
     """A valid authorization of the same account that outlives ``valid_after``, newest first."""
-    value = await conn.scalar(_REUSABLE_AUTHZ, {
+    value = await tx.scalar(_REUSABLE_AUTHZ, {
         "account_id": account_id, "provisioner_id": provisioner_id, "identifier_type": identifier.type.value,
         "identifier_value": identifier.value, "wildcard": wildcard, "valid_after": valid_after,
     })
@@ -293,7 +245,7 @@ async def reusable_authz(
 
 
 async def move_authz(
-    conn: AsyncConnection,
+    tx: Transaction,
     authz_id: str,
     *,
     expected: Sequence[AuthorizationStatus],
@@ -306,12 +258,12 @@ async def move_authz(
         values["validated_at"] = validated_at
     if expires_at is not None:
         values["expires_at"] = expires_at
-    return await _execute_move(conn, acme_authorizations, authz_id, [s.value for s in expected], values)
+    return await _execute_move(tx, acme_authorizations, authz_id, [s.value for s in expected], values)
 
 
-async def valid_identifiers(conn: AsyncConnection, account_id: str, now: datetime) -> set[Identifier]:
+async def valid_identifiers(tx: Transaction, account_id: str, now: datetime) -> set[Identifier]:
     """Identifiers the account holds a live valid authorization for (revocation by authorization)."""
-    rows = await conn.execute(
+    rows = await tx.all(
         sa.select(acme_authorizations.c.identifier_type, acme_authorizations.c.identifier_value).where(
             acme_authorizations.c.account_id == account_id,
             acme_authorizations.c.status == AuthorizationStatus.VALID.value,
@@ -322,23 +274,23 @@ async def valid_identifiers(conn: AsyncConnection, account_id: str, now: datetim
 
 
 # -- challenges -----------------------------------------------------------------------------------------------
-async def challenge_by_id(conn: AsyncConnection, challenge_id: str) -> ChallengeRecord | None:
-    row = (await conn.execute(_CHALLENGE_BY_ID, {"id": challenge_id})).first()
+async def challenge_by_id(tx: Transaction, challenge_id: str) -> ChallengeRecord | None:
+    row = await tx.first(_CHALLENGE_BY_ID, {"id": challenge_id})
     return _challenge(row) if row else None
 
 
-async def start_challenge(conn: AsyncConnection, challenge_id: str, key_authorization: str) -> bool:
+async def start_challenge(tx: Transaction, challenge_id: str, key_authorization: str) -> bool:
     """pending → processing, fixing the key authorization so a later key rollover cannot change it."""
-    result = await conn.execute(
+    touched = await tx.execute(
         acme_challenges.update()
         .where(acme_challenges.c.id == challenge_id, acme_challenges.c.status == ChallengeStatus.PENDING.value)
         .values(status=ChallengeStatus.PROCESSING.value, key_authorization=key_authorization)
     )
-    return result.rowcount == 1
+    return touched == 1
 
 
 async def settle_challenge(
-    conn: AsyncConnection,
+    tx: Transaction,
     challenge_id: str,
     *,
     status: ChallengeStatus,
@@ -347,8 +299,8 @@ async def settle_challenge(
     record: list[dict[str, Any]] | None,
 ) -> bool:
     """processing → valid|invalid with the verdict; False if someone else settled it first."""
-    result = await conn.execute(_SETTLE_CHALLENGE, {
+    touched = await tx.execute(_SETTLE_CHALLENGE, {
         "challenge_id": challenge_id, "new_status": status.value, "new_validated_at": validated_at,
         "new_error": error, "new_record": record,
     })
-    return result.rowcount == 1
+    return touched == 1

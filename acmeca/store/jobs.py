@@ -8,31 +8,18 @@ on SQLite the write transaction is ``BEGIN IMMEDIATE`` and the conditional UPDAT
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from acmeca.store.database import fast_read
+from acmeca.domain.records import JobRecord
 from acmeca.store.schema import jobs
+from acmeca.store.transaction import Row, Transaction, fast_read
 
 
-@dataclass(frozen=True)
-class JobRecord:
-    id: int
-    kind: str
-    subject_id: str
-    payload: dict[str, Any]
-    run_at: datetime
-    attempts: int
-    lease_owner: str | None
-    lease_expires_at: datetime | None
-
-
-def _record(row: sa.Row[Any]) -> JobRecord:
+def _record(row: Row) -> JobRecord:
     return JobRecord(
         id=row.id, kind=row.kind, subject_id=row.subject_id, payload=dict(row.payload or {}), run_at=row.run_at,
         attempts=row.attempts, lease_owner=row.lease_owner, lease_expires_at=row.lease_expires_at,
@@ -40,7 +27,7 @@ def _record(row: sa.Row[Any]) -> JobRecord:
 
 
 async def enqueue(
-    conn: AsyncConnection,
+    tx: Transaction,
     *,
     kind: str,
     subject_id: str,
@@ -54,8 +41,7 @@ async def enqueue(
         "kind": kind, "subject_id": subject_id, "payload": payload, "run_at": now, "attempts": 1 if owner else 0,
         "lease_owner": owner, "lease_expires_at": lease_expires_at, "created_at": now,
     }
-    result = await conn.execute(_ENQUEUE[conn.dialect.name], row)
-    return result.rowcount == 1
+    return await tx.execute(_ENQUEUE[tx.dialect], row) == 1
 
 
 # Built once: every order enqueues and claims jobs, and building a statement costs more than running it.
@@ -78,46 +64,46 @@ _TAKE = (
 _BY_ID = sa.select(jobs).where(jobs.c.id == sa.bindparam("job_id"))
 
 
-async def has_due(conn: AsyncConnection, now: datetime) -> bool:
+async def has_due(tx: Transaction, now: datetime) -> bool:
     """A cheap read so idle workers do not take the SQLite write lock every poll."""
-    return (await conn.scalar(_HAS_DUE, {"now": now})) is not None
+    return (await tx.scalar(_HAS_DUE, {"now": now})) is not None
 
 
 async def claim(
-    conn: AsyncConnection, *, owner: str, now: datetime, lease_until: datetime, limit: int
+    tx: Transaction, *, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[JobRecord]:
     """Take up to ``limit`` due jobs for ``owner`` until ``lease_until``."""
-    query = _DUE_IDS.with_for_update(skip_locked=True) if conn.dialect.name == "postgresql" else _DUE_IDS
-    ids = list((await conn.scalars(query, {"now": now, "limit": limit})).all())
+    query = _DUE_IDS.with_for_update(skip_locked=True) if tx.dialect == "postgresql" else _DUE_IDS
+    ids = await tx.scalars(query, {"now": now, "limit": limit})
     claimed: list[JobRecord] = []
     for job_id in ids:
         take = {"job_id": job_id, "now": now, "owner": owner, "lease_until": lease_until}
-        if (await conn.execute(_TAKE, take)).rowcount == 1:
-            row = (await conn.execute(_BY_ID, {"job_id": job_id})).one()
-            claimed.append(_record(row))
+        if await tx.execute(_TAKE, take) == 1:
+            row = await tx.first(_BY_ID, {"job_id": job_id})
+            if row is not None:  # always: this transaction has just updated it
+                claimed.append(_record(row))
     return claimed
 
 
-async def finish(conn: AsyncConnection, job_id: int, *, owner: str) -> bool:
+async def finish(tx: Transaction, job_id: int, *, owner: str) -> bool:
     """Delete a job we own; False if the lease had passed to someone else."""
-    result = await conn.execute(jobs.delete().where(jobs.c.id == job_id, jobs.c.lease_owner == owner))
-    return result.rowcount == 1
+    return await tx.execute(jobs.delete().where(jobs.c.id == job_id, jobs.c.lease_owner == owner)) == 1
 
 
-async def finish_subject(conn: AsyncConnection, kind: str, subject_id: str) -> None:
+async def finish_subject(tx: Transaction, kind: str, subject_id: str) -> None:
     """Delete the job for a subject whoever holds it: the work it stood for is settled."""
-    await conn.execute(jobs.delete().where(jobs.c.kind == kind, jobs.c.subject_id == subject_id))
+    await tx.execute(jobs.delete().where(jobs.c.kind == kind, jobs.c.subject_id == subject_id))
 
 
-async def release(conn: AsyncConnection, job_id: int, *, owner: str, run_at: datetime) -> None:
+async def release(tx: Transaction, job_id: int, *, owner: str, run_at: datetime) -> None:
     """Give a job back to be retried at ``run_at`` by whichever replica comes first."""
-    await conn.execute(
+    await tx.execute(
         jobs.update()
         .where(jobs.c.id == job_id, jobs.c.lease_owner == owner)
         .values(lease_owner=None, lease_expires_at=None, run_at=run_at)
     )
 
 
-async def by_subject(conn: AsyncConnection, kind: str, subject_id: str) -> JobRecord | None:
-    row = (await conn.execute(sa.select(jobs).where(jobs.c.kind == kind, jobs.c.subject_id == subject_id))).first()
+async def by_subject(tx: Transaction, kind: str, subject_id: str) -> JobRecord | None:
+    row = await tx.first(sa.select(jobs).where(jobs.c.kind == kind, jobs.c.subject_id == subject_id))
     return _record(row) if row else None

@@ -10,17 +10,17 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acmeca.store.schema import settings, used_nonces
+from acmeca.store.transaction import Transaction
 
 
-async def ensure_setting(conn: AsyncConnection, name: str, value: str) -> str:
+async def ensure_setting(tx: Transaction, name: str, value: str) -> str:
     """Store ``value`` under ``name`` unless one is there already; return the value that won."""
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    insert = postgresql.insert if tx.dialect == "postgresql" else sqlite.insert
     statement = insert(settings).values(name=name, value=value).on_conflict_do_nothing(index_elements=["name"])
-    await conn.execute(statement)
-    stored = await conn.scalar(sa.select(settings.c.value).where(settings.c.name == name))
+    await tx.execute(statement)
+    stored = await tx.scalar(sa.select(settings.c.value).where(settings.c.name == name))
     return str(stored)
 
 
@@ -31,12 +31,10 @@ _SPEND = {
 }
 
 
-async def spend(conn: AsyncConnection, nonce: str, expires_at: datetime) -> bool:
+async def spend(tx: Transaction, nonce: str, expires_at: datetime) -> bool:
     """Record ``nonce`` as used; False when it had been used before."""
-    result = await conn.execute(_SPEND[conn.dialect.name], {"nonce": nonce, "expires_at": expires_at})
-    return result.rowcount == 1
+    return await tx.execute(_SPEND[tx.dialect], {"nonce": nonce, "expires_at": expires_at}) == 1
 
 
-async def sweep(conn: AsyncConnection, now: datetime) -> int:
-    result = await conn.execute(used_nonces.delete().where(used_nonces.c.expires_at < now))
-    return result.rowcount
+async def sweep(tx: Transaction, now: datetime) -> int:
+    return await tx.execute(used_nonces.delete().where(used_nonces.c.expires_at < now))

@@ -9,39 +9,37 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 
-from acmeca.store.database import Database
 from acmeca.store.schema import rate_limits
+from acmeca.store.transaction import Transaction
+
+_CREATE = {
+    "postgresql": postgresql.insert(rate_limits).on_conflict_do_nothing(index_elements=["key"]),
+    "sqlite": sqlite.insert(rate_limits).on_conflict_do_nothing(index_elements=["key"]),
+}
 
 
-class RateLimitRepository:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+async def peek(tx: Transaction, key: str) -> datetime | None:
+    value = await tx.scalar(sa.select(rate_limits.c.tat).where(rate_limits.c.key == key))
+    return value if isinstance(value, datetime) else None
 
-    async def peek(self, key: str) -> datetime | None:
-        async with self._db.read() as conn:
-            value = await conn.scalar(sa.select(rate_limits.c.tat).where(rate_limits.c.key == key))
-            return value if isinstance(value, datetime) else None
 
-    async def compare_and_set(self, key: str, expected: datetime | None, new_tat: datetime,
-                              expires_at: datetime) -> bool:
-        """Store ``new_tat`` if the bucket still holds ``expected``; False when another writer won."""
-        try:
-            async with self._db.write() as conn:
-                if expected is None:
-                    await conn.execute(rate_limits.insert().values(key=key, tat=new_tat, expires_at=expires_at))
-                    return True
-                result = await conn.execute(
-                    rate_limits.update()
-                    .where(rate_limits.c.key == key, rate_limits.c.tat == expected)
-                    .values(tat=new_tat, expires_at=expires_at)
-                )
-                return result.rowcount == 1
-        except IntegrityError:
-            return False
+async def compare_and_set(
+    tx: Transaction, key: str, expected: datetime | None, new_tat: datetime, expires_at: datetime
+) -> bool:
+    """Store ``new_tat`` if the bucket still holds ``expected`` (None: no bucket yet); False when another
+    writer won."""
+    if expected is None:
+        created = await tx.execute(_CREATE[tx.dialect], {"key": key, "tat": new_tat, "expires_at": expires_at})
+        return created == 1
+    touched = await tx.execute(
+        rate_limits.update()
+        .where(rate_limits.c.key == key, rate_limits.c.tat == expected)
+        .values(tat=new_tat, expires_at=expires_at)
+    )
+    return touched == 1
 
-    async def sweep(self, now: datetime) -> int:
-        async with self._db.write() as conn:
-            result = await conn.execute(rate_limits.delete().where(rate_limits.c.expires_at < now))
-            return int(result.rowcount or 0)
+
+async def sweep(tx: Transaction, now: datetime) -> int:
+    return await tx.execute(rate_limits.delete().where(rate_limits.c.expires_at < now))

@@ -10,34 +10,33 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acmeca.domain.status import OrderStatus
 from acmeca.store.schema import acme_orders, certificates
+from acmeca.store.transaction import Transaction
 
 
-async def live_orders_replacing(conn: AsyncConnection, cert_id: str) -> list[str]:
+async def live_orders_replacing(tx: Transaction, cert_id: str) -> list[str]:
     """Ids of orders that name ``cert_id`` in ``replaces`` and have not failed (RFC 9773 §5)."""
-    rows = await conn.execute(
+    return await tx.scalars(
         sa.select(acme_orders.c.id).where(
             acme_orders.c.replaces == cert_id, acme_orders.c.status != OrderStatus.INVALID.value
         )
     )
-    return [r.id for r in rows]
 
 
-async def mark_replaced(conn: AsyncConnection, serial: str, order_id: str) -> bool:
+async def mark_replaced(tx: Transaction, serial: str, order_id: str) -> bool:
     """Record the order whose certificate replaced ``serial`` (the first one wins)."""
-    result = await conn.execute(
+    touched = await tx.execute(
         certificates.update()
         .where(certificates.c.serial == serial, certificates.c.replaced_by_order.is_(None))
         .values(replaced_by_order=order_id)
     )
-    return bool(result.rowcount)
+    return bool(touched)
 
 
 async def suggest_renewal(
-    conn: AsyncConnection, *, at: datetime, serials: Sequence[str] = (), issuer_ski: str | None = None,
+    tx: Transaction, *, at: datetime, serials: Sequence[str] = (), issuer_ski: str | None = None,
 ) -> list[str]:
     """Ask holders of these unexpired, unrevoked certificates to renew now; returns the serials touched."""
     where = [
@@ -47,7 +46,7 @@ async def suggest_renewal(
         where.append(certificates.c.issuer_ski == issuer_ski)
     else:
         where.append(certificates.c.serial.in_(list(serials)))
-    touched = [r.serial for r in await conn.execute(sa.select(certificates.c.serial).where(*where))]
+    touched: list[str] = await tx.scalars(sa.select(certificates.c.serial).where(*where))
     if touched:
-        await conn.execute(certificates.update().where(*where).values(renewal_suggested_at=at))
+        await tx.execute(certificates.update().where(*where).values(renewal_suggested_at=at))
     return touched

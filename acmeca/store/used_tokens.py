@@ -12,28 +12,20 @@ from datetime import datetime
 
 from sqlalchemy.dialects import postgresql, sqlite
 
-from acmeca.store.database import Database
 from acmeca.store.schema import used_tokens
+from acmeca.store.transaction import Transaction
+
+_SPEND = {
+    "postgresql": postgresql.insert(used_tokens).on_conflict_do_nothing(index_elements=["key"]),
+    "sqlite": sqlite.insert(used_tokens).on_conflict_do_nothing(index_elements=["key"]),
+}
 
 
-class UsedTokenRepository:
-    def __init__(self, db: Database) -> None:
-        self._db = db
+async def spend(tx: Transaction, key: str, *, kind: str, expires_at: datetime) -> bool:
+    """Record ``key`` as used; False when it had been used before."""
+    return await tx.execute(_SPEND[tx.dialect], {"key": key, "kind": kind, "expires_at": expires_at}) == 1
 
-    async def spend(self, key: str, *, kind: str, expires_at: datetime) -> bool:
-        """Record ``key`` as used; False when it had been used before."""
-        async with self._db.write() as conn:
-            insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            statement = (
-                insert(used_tokens)
-                .values(key=key, kind=kind, expires_at=expires_at)
-                .on_conflict_do_nothing(index_elements=["key"])
-            )
-            result = await conn.execute(statement)
-            return result.rowcount == 1
 
-    async def sweep(self, now: datetime) -> int:
-        """Forget tokens whose expiry has passed; returns how many rows went."""
-        async with self._db.write() as conn:
-            result = await conn.execute(used_tokens.delete().where(used_tokens.c.expires_at < now))
-            return int(result.rowcount)
+async def sweep(tx: Transaction, now: datetime) -> int:
+    """Forget tokens whose expiry has passed; returns how many rows went."""
+    return await tx.execute(used_tokens.delete().where(used_tokens.c.expires_at < now))

@@ -17,6 +17,7 @@ from acmeca.acme.service.eab import ExternalAccountBinder
 from acmeca.acme.service.eab import bind as bind_eab_key
 from acmeca.acme.service.provisioner import AcmeProvisioner
 from acmeca.acme.service.ratelimits import RateLimiter
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import (
     AccountDeactivated,
@@ -31,9 +32,7 @@ from acmeca.domain.errors import (
 )
 from acmeca.domain.status import AccountStatus
 from acmeca.store import acme_accounts, acme_orders
-from acmeca.store.acme_accounts import AccountRecord
 from acmeca.store.database import Database
-from acmeca.store.eab_keys import EabKeyRepository
 
 MAX_CONTACTS = 4
 
@@ -65,7 +64,7 @@ class AccountService:
     ) -> None:
         self._db = db
         self._clock = clock
-        self._binder = binder or ExternalAccountBinder(EabKeyRepository(db))
+        self._binder = binder or ExternalAccountBinder(db)
         self._limiter = limiter
 
     async def register(
@@ -79,8 +78,8 @@ class AccountService:
         url: str = "",
     ) -> tuple[AccountRecord, bool]:
         """newAccount: (account, created). An existing key returns its account unchanged (RFC 8555 §7.3.1)."""
-        async with self._db.read() as conn:
-            existing = await acme_accounts.by_thumbprint(conn, thumbprint)
+        async with self._db.read() as tx:
+            existing = await acme_accounts.by_thumbprint(tx, thumbprint)
         if existing is not None:
             return self._usable(existing, provisioner), False
         if payload.get("onlyReturnExisting") is True:
@@ -100,13 +99,13 @@ class AccountService:
             eab_binding=verified.binding if verified else None,
         )
         try:
-            async with self._db.write() as conn:
-                await acme_accounts.insert(conn, account)
+            async with self._db.write() as tx:
+                await acme_accounts.insert(tx, account)
                 if verified is not None:
-                    await bind_eab_key(conn, verified, account.id, account.created_at)
+                    await bind_eab_key(tx, verified, account.id, account.created_at)
         except Conflict:
-            async with self._db.read() as conn:
-                winner = await acme_accounts.by_thumbprint(conn, thumbprint)
+            async with self._db.read() as tx:
+                winner = await acme_accounts.by_thumbprint(tx, thumbprint)
             if winner is None:
                 raise
             return self._usable(winner, provisioner), False
@@ -121,15 +120,15 @@ class AccountService:
 
     async def authenticate(self, provisioner: AcmeProvisioner, account_id: str) -> AccountRecord:
         """The account behind a ``kid``; deactivated or revoked accounts are refused (401, §7.3.6)."""
-        async with self._db.read() as conn:
-            account = await acme_accounts.by_id(conn, account_id)
+        async with self._db.read() as tx:
+            account = await acme_accounts.by_id(tx, account_id)
         if account is None or account.provisioner_id != provisioner.id:
             raise AccountDoesNotExist("no account exists with this key id")
         return self._usable(account, provisioner)
 
     async def account_for_key(self, thumbprint: str) -> AccountRecord | None:
-        async with self._db.read() as conn:
-            return await acme_accounts.by_thumbprint(conn, thumbprint)
+        async with self._db.read() as tx:
+            return await acme_accounts.by_thumbprint(tx, thumbprint)
 
     async def update(self, account: AccountRecord, payload: dict[str, Any]) -> AccountRecord:
         """Contact changes and deactivation; other fields are ignored as §7.3.2 requires."""
@@ -141,8 +140,8 @@ class AccountService:
                 raise Malformed(f"account status may only be changed to 'deactivated', not {status!r}")
         if "contact" in payload:
             contact = check_contacts(payload.get("contact"))
-            async with self._db.write() as conn:
-                await acme_accounts.update_contact(conn, account.id, contact)
+            async with self._db.write() as tx:
+                await acme_accounts.update_contact(tx, account.id, contact)
             account = replace(account, contact=contact)
         if status == AccountStatus.DEACTIVATED.value:
             account = await self._deactivate(account)
@@ -152,10 +151,10 @@ class AccountService:
         """Deactivate and cancel open orders (SHOULD, §7.3.6); certificates stay valid (SHOULD NOT revoke)."""
         now = self._clock.now()
         error = ErrorSummary.of(Unauthorized("the account was deactivated"))
-        async with self._db.write() as conn:
-            if not await acme_accounts.deactivate(conn, account.id, now):
+        async with self._db.write() as tx:
+            if not await acme_accounts.deactivate(tx, account.id, now):
                 raise AccountDeactivated("the account is not valid any more")
-            await acme_orders.cancel_open_orders(conn, account.id, now, summary_json(error))
+            await acme_orders.cancel_open_orders(tx, account.id, now, summary_json(error))
         return replace(account, status=AccountStatus.DEACTIVATED, deactivated_at=now)
 
     async def change_key(
@@ -166,9 +165,9 @@ class AccountService:
             raise Unauthorized("oldKey does not match the account's current key")
         if new_thumbprint == account.key_thumbprint:
             raise Malformed("the new key is the same as the current key")
-        async with self._db.write() as conn:
+        async with self._db.write() as tx:
             if not await acme_accounts.change_key(
-                conn, account.id, old_thumbprint=old_thumbprint, new_thumbprint=new_thumbprint, jwk=new_jwk
+                tx, account.id, old_thumbprint=old_thumbprint, new_thumbprint=new_thumbprint, jwk=new_jwk
             ):
                 raise Conflict("the account key changed concurrently; retry")
         return replace(account, key_thumbprint=new_thumbprint, jwk=new_jwk)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from acmeca.acme.service.challenges import ValidationContext, authz_identifier
 from acmeca.acme.service.provisioner import AcmeProvisioner
+from acmeca.domain.acme import AuthorizationRecord, OrderRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import CAAProblem, Subproblem
 from acmeca.domain.status import ChallengeStatus, ChallengeType
 from acmeca.store import acme_orders
-from acmeca.store.acme_orders import AuthorizationRecord, OrderRecord
 from acmeca.store.database import Database
 
 
@@ -31,8 +31,8 @@ class CAARecheck:
             return
         settings = self._validation.settings_for(provisioner)
         horizon = self._clock.now() - settings.caa_recheck_after
-        async with self._db.read() as conn:
-            authzs = [await acme_orders.authz_by_id(conn, authz_id) for authz_id in order.authz_ids]
+        async with self._db.read() as tx:
+            authzs = [await acme_orders.authz_by_id(tx, authz_id) for authz_id in order.authz_ids]
         problems: list[Subproblem] = []
         for authz in authzs:
             if authz is None or (authz.validated_at is not None and authz.validated_at > horizon):

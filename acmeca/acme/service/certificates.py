@@ -14,12 +14,12 @@ from cryptography import x509
 from acmeca.acme.service.finalize import public_key_thumbprint
 from acmeca.acme.service.orders import OrderService
 from acmeca.crypto.certs import der_to_pem
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import BadRevocationReason, Malformed, NotFound, Unauthorized
 from acmeca.domain.records import CertificateRecord, Requester
 from acmeca.domain.status import RequesterKind, RevocationReason
 from acmeca.engine.issuer import IssuingEngine
-from acmeca.store.acme_accounts import AccountRecord
 
 ALLOWED_REASONS = (
     RevocationReason.UNSPECIFIED, RevocationReason.KEY_COMPROMISE, RevocationReason.AFFILIATION_CHANGED,

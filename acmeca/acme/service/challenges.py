@@ -13,6 +13,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Protocol
 
 from acmeca.acme.service.accounts import summary_json
@@ -21,16 +22,16 @@ from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
 from acmeca.acme.service.ratelimits import RateLimiter
 from acmeca.acme.service.worker import JobWorker
 from acmeca.config import ValidationSettings
+from acmeca.domain.acme import AccountRecord, AuthorizationRecord, ChallengeRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import CAAProblem, CAError, ErrorSummary, Malformed, NotFound, RateLimited, Subproblem
 from acmeca.domain.identifiers import Identifier
+from acmeca.domain.records import JobRecord
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
 from acmeca.store import acme_orders as store
 from acmeca.store import jobs
-from acmeca.store.acme_accounts import AccountRecord
-from acmeca.store.acme_orders import AuthorizationRecord, ChallengeRecord
 from acmeca.store.database import Database
-from acmeca.store.jobs import JobRecord
+from acmeca.store.transaction import Transaction
 
 log = logging.getLogger(__name__)
 VALIDATE_JOB = "validate"
@@ -97,9 +98,9 @@ class ChallengeService:
         self._limiter = limiter
 
     async def challenge(self, account: AccountRecord, challenge_id: str) -> tuple[ChallengeRecord, AuthorizationRecord]:
-        async with self._db.read() as conn:
-            challenge = await store.challenge_by_id(conn, challenge_id)
-            authz = await store.authz_by_id(conn, challenge.authz_id) if challenge else None
+        async with self._db.read() as tx:
+            challenge = await store.challenge_by_id(tx, challenge_id)
+            authz = await store.authz_by_id(tx, challenge.authz_id) if challenge else None
         if challenge is None or authz is None or authz.account_id != account.id:
             raise NotFound("no such challenge")
         return challenge, authz
@@ -130,15 +131,15 @@ class ChallengeService:
         # trip); if the process dies the lease runs out and any replica's worker takes it over.
         worker = self._worker
         job = None
-        async with self._db.write() as conn:
-            started = await store.start_challenge(conn, challenge.id, key_auth)
+        async with self._db.write() as tx:
+            started = await store.start_challenge(tx, challenge.id, key_auth)
             if started:
                 await jobs.enqueue(
-                    conn, kind=VALIDATE_JOB, subject_id=challenge.id, payload={"accountUri": account_uri}, now=now,
+                    tx, kind=VALIDATE_JOB, subject_id=challenge.id, payload={"accountUri": account_uri}, now=now,
                     owner=worker.owner if worker else None,
                     lease_expires_at=now + worker.lease if worker else None,
                 )
-                job = await jobs.by_subject(conn, VALIDATE_JOB, challenge.id) if worker else None
+                job = await jobs.by_subject(tx, VALIDATE_JOB, challenge.id) if worker else None
         if not started:  # another request got there first: show what it left
             return await self.challenge(account, challenge_id)
         if worker is not None and job is not None:
@@ -147,9 +148,9 @@ class ChallengeService:
 
     async def run(self, job: JobRecord) -> None:
         """Worker entry point for one ``validate`` job."""
-        async with self._db.read() as conn:
-            challenge = await store.challenge_by_id(conn, job.subject_id)
-            authz = await store.authz_by_id(conn, challenge.authz_id) if challenge else None
+        async with self._db.read() as tx:
+            challenge = await store.challenge_by_id(tx, job.subject_id)
+            authz = await store.authz_by_id(tx, challenge.authz_id) if challenge else None
         if challenge is None or authz is None or challenge.status is not ChallengeStatus.PROCESSING:
             await self._finish(job)
             return
@@ -183,9 +184,9 @@ class ChallengeService:
 
     async def abandon(self, job: JobRecord) -> None:
         """A job that kept crashing its worker: record the failure instead of leaving it processing."""
-        async with self._db.read() as conn:
-            challenge = await store.challenge_by_id(conn, job.subject_id)
-            authz = await store.authz_by_id(conn, challenge.authz_id) if challenge else None
+        async with self._db.read() as tx:
+            challenge = await store.challenge_by_id(tx, job.subject_id)
+            authz = await store.authz_by_id(tx, challenge.authz_id) if challenge else None
         if challenge is None or authz is None:
             await self._finish(job)
             return
@@ -203,34 +204,34 @@ class ChallengeService:
         provisioner = await self._provisioners.by_id(authz.provisioner_id)
         valid_for = provisioner.lifetimes.valid_authz
         failed = False
-        async with self._db.write() as conn:
+        async with self._db.write() as tx:
             if error is None:
                 settled = await store.settle_challenge(
-                    conn, challenge.id, status=ChallengeStatus.VALID, validated_at=now, error=None, record=records
+                    tx, challenge.id, status=ChallengeStatus.VALID, validated_at=now, error=None, record=records
                 )
                 if settled:
                     await store.move_authz(
-                        conn, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.VALID,
+                        tx, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.VALID,
                         validated_at=now, expires_at=now + valid_for,
                     )
-                    await self._roll_up_orders(conn, authz.id, now=now, error=None)
+                    await self._roll_up_orders(tx, authz.id, now=now, error=None)
             else:
                 stored = summary_json(ErrorSummary.of(error))
                 settled = await store.settle_challenge(
-                    conn, challenge.id, status=ChallengeStatus.INVALID, validated_at=None, error=stored,
+                    tx, challenge.id, status=ChallengeStatus.INVALID, validated_at=None, error=stored,
                     record=records,
                 )
                 if settled:
                     failed = True
                     await store.move_authz(
-                        conn, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.INVALID
+                        tx, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.INVALID
                     )
                     order_error = CAError(
                         f"authorization for {authz.identifier.value} failed",
                         subproblems=[Subproblem(error=error, identifier=authz.identifier)],
                     )
-                    await self._roll_up_orders(conn, authz.id, now=now, error=order_error)
-            await jobs.finish(conn, job.id, owner=job.lease_owner or "")
+                    await self._roll_up_orders(tx, authz.id, now=now, error=order_error)
+            await jobs.finish(tx, job.id, owner=job.lease_owner or "")
         if failed:  # after the write: the limiter uses its own connections
             await self._count_failure(provisioner, authz)
 
@@ -244,21 +245,23 @@ class ChallengeService:
                 failed_validation_key(authz.account_id, authz.identifier),
             )
 
-    async def _roll_up_orders(self, conn: Any, authz_id: str, *, now: Any, error: CAError | None) -> None:
-        for order_id in await store.order_ids_for_authz(conn, authz_id, [OrderStatus.PENDING]):
+    async def _roll_up_orders(
+        self, tx: Transaction, authz_id: str, *, now: datetime, error: CAError | None
+    ) -> None:
+        for order_id in await store.order_ids_for_authz(tx, authz_id, [OrderStatus.PENDING]):
             if error is not None:
                 await store.move_order(
-                    conn, order_id, expected=[OrderStatus.PENDING], status=OrderStatus.INVALID, now=now,
+                    tx, order_id, expected=[OrderStatus.PENDING], status=OrderStatus.INVALID, now=now,
                     error=summary_json(ErrorSummary.of(error)),
                 )
-            elif all(s is AuthorizationStatus.VALID for s in await store.authz_statuses(conn, order_id)):
+            elif all(s is AuthorizationStatus.VALID for s in await store.authz_statuses(tx, order_id)):
                 await store.move_order(
-                    conn, order_id, expected=[OrderStatus.PENDING], status=OrderStatus.READY, now=now
+                    tx, order_id, expected=[OrderStatus.PENDING], status=OrderStatus.READY, now=now
                 )
 
     async def _finish(self, job: JobRecord) -> None:
-        async with self._db.write() as conn:
-            await jobs.finish(conn, job.id, owner=job.lease_owner or "")
+        async with self._db.write() as tx:
+            await jobs.finish(tx, job.id, owner=job.lease_owner or "")
 
 
 def authz_identifier(authz: AuthorizationRecord) -> Identifier:

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncConnection
-
 from acmeca.crypto.jose import thumbprint
 from acmeca.domain.encoding import b64url_decode
 from acmeca.domain.errors import ExternalAccountRequired, Malformed, Unauthorized
 from acmeca.store import eab_keys
-from acmeca.store.eab_keys import EabKeyRepository
+from acmeca.store.database import Database
+from acmeca.store.transaction import Transaction
 
 MAC_ALGORITHMS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
 
@@ -66,8 +65,8 @@ def _header(binding: dict[str, Any], url: str) -> dict[str, Any]:
 
 
 class ExternalAccountBinder:
-    def __init__(self, keys: EabKeyRepository) -> None:
-        self._keys = keys
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     async def verify(
         self, provisioner_id: str, payload: dict[str, Any], *, account_jwk: dict[str, Any], url: str
@@ -79,7 +78,8 @@ class ExternalAccountBinder:
         if not isinstance(binding, dict) or set(binding) - {"protected", "payload", "signature"}:
             raise Malformed("externalAccountBinding must be a flattened JWS object")
         header = _header(binding, url)
-        key = await self._keys.get(header["kid"])
+        async with self._db.read() as tx:
+            key = await eab_keys.get(tx, header["kid"])
         if key is None or key.provisioner_id != provisioner_id:
             raise Unauthorized("the external account binding names an unknown key")
         if key.account_id is not None:
@@ -98,7 +98,7 @@ class ExternalAccountBinder:
         return VerifiedBinding(key_id=key.id, binding=dict(binding))
 
 
-async def bind(conn: AsyncConnection, verified: VerifiedBinding, account_id: str, at: datetime) -> None:
+async def bind(tx: Transaction, verified: VerifiedBinding, account_id: str, at: datetime) -> None:
     """Bind inside the account-creating transaction; a lost race raises and rolls the account back."""
-    if not await eab_keys.bind(conn, verified.key_id, account_id, at):
+    if not await eab_keys.bind(tx, verified.key_id, account_id, at):
         raise Unauthorized("the external account binding key is already bound to another account")

@@ -23,19 +23,17 @@ from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
 from acmeca.acme.service.renewals import RenewalService
 from acmeca.crypto.csr import InvalidCSR, ParsedCSR, parse_csr_der
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
+from acmeca.domain.acme import AccountRecord, OrderRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import b64url_decode, b64url_encode
 from acmeca.domain.errors import BadCSR, BadPublicKey, CAError, ErrorSummary, InvalidProfile, OrderNotReady
 from acmeca.domain.identifiers import Identifier, IdentifierType, canonical_dns_name, canonical_ip
-from acmeca.domain.records import Requester
+from acmeca.domain.records import JobRecord, Requester
 from acmeca.domain.status import OrderStatus, RequesterKind
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.requests import CertificateProfile, IssuanceRequest, Validity
 from acmeca.store import acme_accounts, acme_orders, jobs
-from acmeca.store.acme_accounts import AccountRecord
-from acmeca.store.acme_orders import OrderRecord
 from acmeca.store.database import Database
-from acmeca.store.jobs import JobRecord
 
 log = logging.getLogger(__name__)
 FINALIZE_JOB = "finalize"
@@ -131,16 +129,16 @@ class FinalizeService:
         if self._caa is not None:
             await self._caa.check(provisioner, order, account_uri)
         now = self._clock.now()
-        async with self._db.write() as conn:
-            if await acme_accounts.by_thumbprint(conn, public_key_thumbprint(csr.public_key)) is not None:
+        async with self._db.write() as tx:
+            if await acme_accounts.by_thumbprint(tx, public_key_thumbprint(csr.public_key)) is not None:
                 raise BadCSR("the CSR key is an ACME account key (RFC 8555 §11.1)")
             moved = await acme_orders.move_order(
-                conn, order.id, expected=[OrderStatus.READY], status=OrderStatus.PROCESSING, now=now
+                tx, order.id, expected=[OrderStatus.READY], status=OrderStatus.PROCESSING, now=now
             )
             if not moved:
                 raise OrderNotReady("the order is already being finalized")
             await jobs.enqueue(
-                conn, kind=FINALIZE_JOB, subject_id=order.id,
+                tx, kind=FINALIZE_JOB, subject_id=order.id,
                 payload={"csr": b64url_encode(csr_der)}, now=now, owner=self._owner,
                 lease_expires_at=now + FINALIZE_LEASE,
             )
@@ -179,22 +177,22 @@ class FinalizeService:
     ) -> OrderRecord:
         """Leave ``processing`` and drop the job in one transaction; returns the order as now stored."""
         now = self._clock.now()
-        async with self._db.write() as conn:
+        async with self._db.write() as tx:
             await acme_orders.move_order(
-                conn, order.id, expected=[OrderStatus.PROCESSING], status=status, now=now, error=error,
+                tx, order.id, expected=[OrderStatus.PROCESSING], status=status, now=now, error=error,
                 certificate_serial=serial,
             )
-            await jobs.finish_subject(conn, FINALIZE_JOB, order.id)
+            await jobs.finish_subject(tx, FINALIZE_JOB, order.id)
         return replace(order, status=status, updated_at=now, error=error, certificate_serial=serial)
 
     async def resume(self, job: JobRecord) -> None:
         """Worker entry point: finish a finalize whose process went away before settling it."""
-        async with self._db.read() as conn:
-            order = await acme_orders.order_by_id(conn, job.subject_id)
-            account = await acme_accounts.by_id(conn, order.account_id) if order else None
+        async with self._db.read() as tx:
+            order = await acme_orders.order_by_id(tx, job.subject_id)
+            account = await acme_accounts.by_id(tx, order.account_id) if order else None
         if order is None or account is None or order.status is not OrderStatus.PROCESSING:
-            async with self._db.write() as conn:
-                await jobs.finish(conn, job.id, owner=self._owner)
+            async with self._db.write() as tx:
+                await jobs.finish(tx, job.id, owner=self._owner)
             return
         provisioner = await self._provisioners.by_id(order.provisioner_id)
         csr_der = b64url_decode(str(job.payload.get("csr", "")), allow_padding=True)  # older releases padded
@@ -206,10 +204,10 @@ class FinalizeService:
 
     async def abandon(self, job: JobRecord) -> None:
         """A finalize that kept failing: the order becomes invalid with the failure recorded."""
-        async with self._db.read() as conn:
-            order = await acme_orders.order_by_id(conn, job.subject_id)
+        async with self._db.read() as tx:
+            order = await acme_orders.order_by_id(tx, job.subject_id)
         if order is not None:
             error = summary_json(ErrorSummary.of(CAError("the certificate could not be issued")))
             await self._settle(order, OrderStatus.INVALID, error=error)
-        async with self._db.write() as conn:
-            await jobs.finish(conn, job.id, owner=self._owner)
+        async with self._db.write() as tx:
+            await jobs.finish(tx, job.id, owner=self._owner)

@@ -43,8 +43,8 @@ class NonceService:
     async def _secret(self) -> bytes:
         """The shared HMAC key; created by whichever replica starts first, then cached (it never changes)."""
         if self._key is None:
-            async with self._db.write() as conn:
-                stored = await store.ensure_setting(conn, SECRET_SETTING, b64url_encode(secrets.token_bytes(32)))
+            async with self._db.write() as tx:
+                stored = await store.ensure_setting(tx, SECRET_SETTING, b64url_encode(secrets.token_bytes(32)))
             self._key = b64url_decode(stored)
         return self._key
 
@@ -82,8 +82,8 @@ class NonceService:
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                async with self._db.write() as conn:
-                    spent = [await store.spend(conn, nonce, expires) for nonce, expires, _ in batch]
+                async with self._db.write() as tx:
+                    spent = [await store.spend(tx, nonce, expires) for nonce, expires, _ in batch]
             except Exception as exc:  # every waiter sees the failure (503 for an unavailable database)
                 for _, _, future in batch:
                     if not future.done():
@@ -94,8 +94,8 @@ class NonceService:
                     future.set_result(ok)
 
     async def sweep(self) -> int:
-        async with self._db.write() as conn:
-            return await store.sweep(conn, self._clock.now())
+        async with self._db.write() as tx:
+            return await store.sweep(tx, self._clock.now())
 
 
 def _decode(nonce: str) -> bytes:

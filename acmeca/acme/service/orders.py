@@ -18,6 +18,7 @@ from acmeca.acme.service.profiles import DEFAULT_PROFILE
 from acmeca.acme.service.provisioner import AcmeProvisioner
 from acmeca.acme.service.ratelimits import RateLimiter
 from acmeca.acme.service.renewals import RenewalService
+from acmeca.domain.acme import AccountRecord, AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import (
     CAError,
@@ -36,9 +37,8 @@ from acmeca.engine.name_policy import StoredNamePolicy
 from acmeca.engine.requests import Validity
 from acmeca.engine.validity import resolve_validity
 from acmeca.store import acme_orders as store
-from acmeca.store.acme_accounts import AccountRecord
-from acmeca.store.acme_orders import AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.store.database import Database
+from acmeca.store.transaction import Transaction
 
 MAX_IDENTIFIERS = 100
 DEAD_AUTHZ = (
@@ -150,16 +150,16 @@ class OrderService:
         lifetimes = provisioner.lifetimes
         authz_ids: list[str] = []
         all_reused = True
-        async with self._db.write() as conn:
+        async with self._db.write() as tx:
             for identifier in identifiers:
                 base = identifier.base
                 reused = await store.reusable_authz(
-                    conn, account_id=account.id, provisioner_id=provisioner.id, identifier=base,
+                    tx, account_id=account.id, provisioner_id=provisioner.id, identifier=base,
                     wildcard=identifier.is_wildcard, valid_after=now + lifetimes.order,
                 )
                 if reused is None:
                     all_reused = False
-                    reused = await self._create_authz(conn, provisioner, account, identifier, now)
+                    reused = await self._create_authz(tx, provisioner, account, identifier, now)
                 authz_ids.append(reused)
             order = OrderRecord(
                 id=secrets.token_urlsafe(16), account_id=account.id, provisioner_id=provisioner.id,
@@ -168,7 +168,7 @@ class OrderService:
                 expires_at=now + lifetimes.order, created_at=now, updated_at=now, authz_ids=tuple(authz_ids),
                 not_before=not_before, not_after=not_after,
             )
-            await store.insert_order(conn, order)
+            await store.insert_order(tx, order)
         return order  # every reused authorization is valid and every new one pending: the status is exact
 
     async def _rate_limit(
@@ -188,7 +188,7 @@ class OrderService:
             await self._limiter.spend(limits.new_orders_per_account, account.id)
 
     async def _create_authz(
-        self, conn: Any, provisioner: AcmeProvisioner, account: AccountRecord, identifier: Identifier,
+        self, tx: Transaction, provisioner: AcmeProvisioner, account: AccountRecord, identifier: Identifier,
         now: datetime,
     ) -> str:
         authz_id = secrets.token_urlsafe(16)
@@ -200,7 +200,7 @@ class OrderService:
             for kind in offered_challenges(provisioner, identifier)
         )
         await store.insert_authz(
-            conn,
+            tx,
             AuthorizationRecord(
                 id=authz_id, account_id=account.id, provisioner_id=provisioner.id, identifier=identifier.base,
                 wildcard=identifier.is_wildcard, status=AuthorizationStatus.PENDING,
@@ -211,9 +211,9 @@ class OrderService:
 
     async def order(self, account: AccountRecord, order_id: str) -> OrderRecord:
         """The order, owned by ``account``, with its status rolled up as of now."""
-        async with self._db.read() as conn:
-            order = await store.order_by_id(conn, order_id)
-            statuses = await store.authz_statuses(conn, order_id) if order else []
+        async with self._db.read() as tx:
+            order = await store.order_by_id(tx, order_id)
+            statuses = await store.authz_statuses(tx, order_id) if order else []
         if order is None or order.account_id != account.id:
             raise NotFound("no such order")
         return await self._rolled_up(order, statuses)
@@ -233,30 +233,30 @@ class OrderService:
         if target is None:
             return order
         stored = summary_json(ErrorSummary.of(error)) if error else None
-        async with self._db.write() as conn:
-            await store.move_order(conn, order.id, expected=[order.status], status=target, now=now, error=stored)
-            fresh = await store.order_by_id(conn, order.id)
+        async with self._db.write() as tx:
+            await store.move_order(tx, order.id, expected=[order.status], status=target, now=now, error=stored)
+            fresh = await store.order_by_id(tx, order.id)
         return fresh or order
 
     async def order_page(self, account: AccountRecord, cursor: int, page_size: int) -> tuple[list[str], int | None]:
         """Ids of the account's orders (invalid ones left out, §7.1.2.1) and the next cursor, if any."""
-        async with self._db.read() as conn:
+        async with self._db.read() as tx:
             ids = await store.order_page(
-                conn, account.id, exclude=[OrderStatus.INVALID], offset=cursor, limit=page_size
+                tx, account.id, exclude=[OrderStatus.INVALID], offset=cursor, limit=page_size
             )
         if len(ids) > page_size:
             return ids[:page_size], cursor + page_size
         return ids, None
 
     async def authorization(self, account: AccountRecord, authz_id: str) -> AuthorizationRecord:
-        async with self._db.read() as conn:
-            authz = await store.authz_by_id(conn, authz_id)
+        async with self._db.read() as tx:
+            authz = await store.authz_by_id(tx, authz_id)
         if authz is None or authz.account_id != account.id:
             raise NotFound("no such authorization")
         live = authz.status in (AuthorizationStatus.PENDING, AuthorizationStatus.VALID)
         if live and authz.expires_at <= self._clock.now():
-            async with self._db.write() as conn:
-                await store.move_authz(conn, authz.id, expected=[authz.status], status=AuthorizationStatus.EXPIRED)
+            async with self._db.write() as tx:
+                await store.move_authz(tx, authz.id, expected=[authz.status], status=AuthorizationStatus.EXPIRED)
             return replace(authz, status=AuthorizationStatus.EXPIRED)
         return authz
 
@@ -266,22 +266,22 @@ class OrderService:
         now = self._clock.now()
         gone = Unauthorized(f"authorization for {authz.identifier.value} was deactivated")
         error = summary_json(ErrorSummary.of(gone))
-        async with self._db.write() as conn:
+        async with self._db.write() as tx:
             moved = await store.move_authz(
-                conn, authz.id, expected=[AuthorizationStatus.PENDING, AuthorizationStatus.VALID],
+                tx, authz.id, expected=[AuthorizationStatus.PENDING, AuthorizationStatus.VALID],
                 status=AuthorizationStatus.DEACTIVATED,
             )
             if not moved:
                 raise Malformed(f"an authorization that is {authz.status.value} cannot be deactivated")
             for order_id in await store.order_ids_for_authz(
-                conn, authz.id, [OrderStatus.PENDING, OrderStatus.READY]
+                tx, authz.id, [OrderStatus.PENDING, OrderStatus.READY]
             ):
                 await store.move_order(
-                    conn, order_id, expected=[OrderStatus.PENDING, OrderStatus.READY], status=OrderStatus.INVALID,
+                    tx, order_id, expected=[OrderStatus.PENDING, OrderStatus.READY], status=OrderStatus.INVALID,
                     now=now, error=error,
                 )
         return replace(authz, status=AuthorizationStatus.DEACTIVATED)
 
     async def valid_identifiers(self, account: AccountRecord) -> set[Identifier]:
-        async with self._db.read() as conn:
-            return await store.valid_identifiers(conn, account.id, self._clock.now())
+        async with self._db.read() as tx:
+            return await store.valid_identifiers(tx, account.id, self._clock.now())

@@ -14,15 +14,20 @@ from acmeca.config import Limit
 from acmeca.domain.clock import Clock
 from acmeca.domain.durations import format_duration
 from acmeca.domain.errors import RateLimited, ServiceUnavailable
-from acmeca.store.rate_limits import RateLimitRepository
+from acmeca.store import rate_limits
+from acmeca.store.database import Database
 
 MAX_ATTEMPTS = 20
 
 
 class RateLimiter:
-    def __init__(self, repository: RateLimitRepository, clock: Clock) -> None:
-        self._repository = repository
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self._db = db
         self._clock = clock
+
+    async def _peek(self, bucket: str) -> datetime | None:
+        async with self._db.read() as tx:
+            return await rate_limits.peek(tx, bucket)
 
     async def spend(self, limit: Limit | None, key: str) -> None:
         """Take one token from ``key``'s bucket or raise RateLimited with the time until one is free."""
@@ -31,11 +36,13 @@ class RateLimiter:
         bucket = f"{limit.name}:{key}"
         for _ in range(MAX_ATTEMPTS):
             now = self._clock.now()
-            stored = await self._repository.peek(bucket)
+            stored = await self._peek(bucket)
             tat = max(stored or now, now)
             self._refuse_if_full(limit, tat, now)
             new_tat = tat + limit.interval
-            if await self._repository.compare_and_set(bucket, stored, new_tat, expires_at=new_tat):
+            async with self._db.write() as tx:
+                won = await rate_limits.compare_and_set(tx, bucket, stored, new_tat, expires_at=new_tat)
+            if won:
                 return
         raise ServiceUnavailable("rate limit bucket is too contended, try again")
 
@@ -44,7 +51,7 @@ class RateLimiter:
         if limit is None:
             return
         now = self._clock.now()
-        stored = await self._repository.peek(f"{limit.name}:{key}")
+        stored = await self._peek(f"{limit.name}:{key}")
         self._refuse_if_full(limit, max(stored or now, now), now)
 
     @staticmethod

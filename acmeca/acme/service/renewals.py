@@ -14,15 +14,14 @@ from typing import Any
 
 from acmeca.acme.service.provisioner import AcmeProvisioner
 from acmeca.acme.service.renewal_info import CertID, SuggestedWindow, decode_cert_id, suggested_window
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import AlreadyReplaced, Malformed, NotFound, Unauthorized
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.records import CertificateRecord
 from acmeca.engine.issuer import IssuingEngine, parse_serial_or_malformed
 from acmeca.logs import audit
-from acmeca.store import renewals
-from acmeca.store.acme_accounts import AccountRecord
-from acmeca.store.certificates import IssuerRepository
+from acmeca.store import issuers, renewals
 from acmeca.store.database import Database
 
 MAX_SERIALS = 1000
@@ -33,10 +32,13 @@ class RenewalService:
         self._db = db
         self._clock = clock
         self._engine = engine
-        self._issuers = IssuerRepository(db)
+
+    async def _issuer_known(self, ski: str) -> bool:
+        async with self._db.read() as tx:
+            return await issuers.der_by_ski(tx, ski) is not None
 
     async def _certificate(self, cert_id: CertID) -> CertificateRecord | None:
-        if await self._issuers.by_ski(cert_id.authority_key_id) is None:
+        if not await self._issuer_known(cert_id.authority_key_id):
             return None
         record = await self._engine.find_certificate(cert_id.serial)
         if record is None or record.issuer_ski != cert_id.authority_key_id:
@@ -65,8 +67,8 @@ class RenewalService:
             raise Unauthorized("replaces names a certificate another account ordered")
         if not {i.base for i in record.identifiers} & {i.base for i in identifiers}:
             raise Malformed("replaces names a certificate that shares no identifier with this order")
-        async with self._db.read() as conn:
-            live = await renewals.live_orders_replacing(conn, replaces)
+        async with self._db.read() as tx:
+            live = await renewals.live_orders_replacing(tx, replaces)
         if record.replaced_by_order is not None or live:
             raise AlreadyReplaced(f"certificate {replaces} has already been replaced by another order")
         return record
@@ -77,8 +79,8 @@ class RenewalService:
             return
         record = await self._certificate(decode_cert_id(replaces))
         if record is not None:
-            async with self._db.write() as conn:
-                await renewals.mark_replaced(conn, record.serial, order_id)
+            async with self._db.write() as tx:
+                await renewals.mark_replaced(tx, record.serial, order_id)
 
     async def suggest_early(
         self, *, serials: Sequence[str] = (), issuer_ski: str | None = None, by: str = "admin"
@@ -92,11 +94,11 @@ class RenewalService:
             raise Malformed('give either "serials" (a non-empty list) or "issuer" (an SKI in hex)')
         if len(serials) > MAX_SERIALS:
             raise Malformed(f"at most {MAX_SERIALS} serials per request")
-        if issuer_ski is not None and await self._issuers.by_ski(issuer_ski) is None:
+        if issuer_ski is not None and not await self._issuer_known(issuer_ski):
             raise NotFound(f"no issuer with SKI {issuer_ski}")
-        async with self._db.write() as conn:
+        async with self._db.write() as tx:
             touched = await renewals.suggest_renewal(
-                conn, at=self._clock.now(), serials=serials, issuer_ski=issuer_ski
+                tx, at=self._clock.now(), serials=serials, issuer_ski=issuer_ski
             )
         audit("early renewal requested", admin=by, issuer=issuer_ski, serials=touched)
         return touched

@@ -26,7 +26,6 @@ from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.name_policy import StoredNamePolicy
 from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.store.database import Database
-from acmeca.store.rate_limits import RateLimitRepository
 
 
 @dataclass(frozen=True)
@@ -54,7 +53,7 @@ def build_acme_services(
     owner = worker_identity()
     provisioners = AcmeProvisioners(catalog)
     renewals = RenewalService(db, clock, engine)
-    limiter = RateLimiter(RateLimitRepository(db), clock)
+    limiter = RateLimiter(db, clock)
     orders = OrderService(db, clock, name_policy=name_policy, renewals=renewals, limiter=limiter)
     finalize = FinalizeService(
         db, clock, engine, orders, provisioners, owner=owner, renewals=renewals,

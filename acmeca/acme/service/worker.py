@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from acmeca.domain.clock import Clock
+from acmeca.domain.records import JobRecord
 from acmeca.store import jobs
 from acmeca.store.database import Database
-from acmeca.store.jobs import JobRecord
 
 log = logging.getLogger(__name__)
 JobHandler = Callable[[JobRecord], Awaitable[None]]
@@ -84,11 +84,11 @@ class JobWorker:
             await asyncio.sleep(0.01)
             return 0
         now = self._clock.now()
-        async with self._db.read() as conn:
-            if not await jobs.has_due(conn, now):
+        async with self._db.read() as tx:
+            if not await jobs.has_due(tx, now):
                 return 0
-        async with self._db.write() as conn:
-            claimed = await jobs.claim(conn, owner=self._owner, now=now, lease_until=now + self._lease, limit=free)
+        async with self._db.write() as tx:
+            claimed = await jobs.claim(tx, owner=self._owner, now=now, lease_until=now + self._lease, limit=free)
         for job in claimed:
             task = asyncio.create_task(self._execute(job), name=f"job-{job.kind}-{job.id}")
             self._running.add(task)

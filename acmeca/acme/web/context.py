@@ -12,10 +12,10 @@ from typing import Any
 from aiohttp import web
 
 from acmeca.acme.service.provisioner import AcmeProvisioner
-from acmeca.acme.service.records import AccountRecord
 from acmeca.acme.service.services import AcmeServices
 from acmeca.acme.web.jws import KeyMode, VerifiedJWS, verify_request
 from acmeca.acme.web.urls import ACCOUNT, DIRECTORY, url_for
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.errors import AccountDoesNotExist
 
 ACME: web.AppKey[AcmeServices] = web.AppKey("acme_services", AcmeServices)

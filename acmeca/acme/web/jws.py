@@ -20,9 +20,9 @@ from josepy.errors import DeserializationError
 from josepy.jwa import ES256, ES384, RS256, JWASignature
 from josepy.jwk import JWK, JWKOct
 
-from acmeca.acme.service.records import AccountRecord
 from acmeca.crypto.jose import EdDSA, jws_algorithm_for, okp_public_key, thumbprint
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.encoding import b64url_decode
 from acmeca.domain.errors import (
     AccountDoesNotExist,

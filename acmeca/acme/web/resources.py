@@ -11,9 +11,9 @@ from typing import Any
 from aiohttp import web
 
 from acmeca.acme.service.accounts import summary_from_json
-from acmeca.acme.service.records import AccountRecord, AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.acme.web.problems import problem_document
 from acmeca.acme.web.urls import ACCOUNT_ORDERS, AUTHZ, CERTIFICATE, CHALLENGE, FINALIZE, url_for
+from acmeca.domain.acme import AccountRecord, AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import error_from_summary
 from acmeca.domain.status import ChallengeStatus, OrderStatus

@@ -11,10 +11,12 @@ from acmeca.admin.service.auth import AdminIdentity, require_super
 from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed
+from acmeca.domain.management import AdminRecord, AdminType
 from acmeca.domain.status import ProvisionerType
 from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.logs import audit
-from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
+from acmeca.store import admins
+from acmeca.store.database import Database
 
 AUTHORITY_ID = "00000000-0000-0000-0000-000000000000"
 _TYPES = {1: AdminType.ADMIN, 2: AdminType.SUPER_ADMIN, "ADMIN": AdminType.ADMIN, "SUPER_ADMIN": AdminType.SUPER_ADMIN}
@@ -51,8 +53,8 @@ def admin_list_json(admin: AdminRecord) -> dict[str, Any]:
 
 
 class AdminService:
-    def __init__(self, admins: AdminRepository, catalog: ProvisionerCatalog, clock: Clock) -> None:
-        self._admins = admins
+    def __init__(self, db: Database, catalog: ProvisionerCatalog, clock: Clock) -> None:
+        self._db = db
         self._catalog = catalog
         self._clock = clock
 
@@ -63,7 +65,7 @@ class AdminService:
         The composition root calls this at every start rather than ``init`` once, so a CA whose database is
         replaced or moved to PostgreSQL still gets its first admin.
         """
-        if await self._admins.count() != 0:
+        if await self.count() != 0:
             return
         jwk = next((e for e in await self._catalog.all() if e.type is ProvisionerType.JWK), None)
         if jwk is None:
@@ -75,7 +77,7 @@ class AdminService:
             created_at=self._clock.now(),
         )
         with contextlib.suppress(Conflict):  # another replica won: its row is the same one
-            await self._admins.create(record)
+            await self.add_first(record)
             audit("admin created", admin="acmeca", target=subject, provisioner=jwk.name, role="SUPER_ADMIN")
 
     async def _named(self, admin: AdminRecord) -> dict[str, Any]:
@@ -86,14 +88,27 @@ class AdminService:
         return admin_json(admin, name)
 
     async def page(self, cursor: str = "", limit: int = 100) -> tuple[list[dict[str, Any]], str]:
-        admins = [a for a in await self._admins.all() if a.id > cursor] if cursor else await self._admins.all()
-        admins.sort(key=lambda a: a.id)
-        page = admins[:limit]
-        next_cursor = page[-1].id if len(admins) > limit else ""
+        async with self._db.read() as tx:
+            live = await admins.live(tx)
+        found = [a for a in live if a.id > cursor] if cursor else live
+        found.sort(key=lambda a: a.id)
+        page = found[:limit]
+        next_cursor = page[-1].id if len(found) > limit else ""
         return [admin_list_json(a) for a in page], next_cursor
 
+    async def count(self) -> int:
+        async with self._db.read() as tx:
+            return await admins.count(tx)
+
+    async def add_first(self, record: AdminRecord) -> None:
+        """The bootstrap admin, made by the CA itself (no caller to check); Conflict when the row exists."""
+        async with self._db.write() as tx:
+            await admins.create(tx, record)
+
     async def get(self, admin_id: str) -> dict[str, Any]:
-        return await self._named(await self._admins.get(admin_id))
+        async with self._db.read() as tx:
+            record = await admins.get(tx, admin_id)
+        return await self._named(record)
 
     async def create(self, caller: AdminIdentity, body: dict[str, Any]) -> dict[str, Any]:
         require_super(caller)
@@ -108,18 +123,22 @@ class AdminService:
             id=secrets.token_hex(16), subject=subject.strip(), provisioner_id=provisioner.id,
             type=admin_type(body.get("type", 1)), created_at=self._clock.now(),
         )
-        await self._admins.create(record)
+        async with self._db.write() as tx:
+            await admins.create(tx, record)
         audit("admin created", admin=caller.subject, target=record.subject, provisioner=provisioner.name,
               role=record.type.value)
         return admin_json(record, provisioner.name)
 
     async def update(self, caller: AdminIdentity, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
         require_super(caller)
-        record = await self._admins.update_type(admin_id, admin_type(body.get("type")))
+        new_type = admin_type(body.get("type"))
+        async with self._db.write() as tx:
+            record = await admins.update_type(tx, admin_id, new_type)
         audit("admin updated", admin=caller.subject, target=record.subject, role=record.type.value)
         return await self._named(record)
 
     async def delete(self, caller: AdminIdentity, admin_id: str) -> None:
         require_super(caller)
-        record = await self._admins.delete(admin_id, at=self._clock.now())
+        async with self._db.write() as tx:
+            record = await admins.delete(tx, admin_id, at=self._clock.now())
         audit("admin deleted", admin=caller.subject, target=record.subject)

@@ -15,12 +15,13 @@ from cryptography import x509
 from acmeca.crypto import certs
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Unauthenticated, Unauthorized
+from acmeca.domain.management import AdminRecord, AdminType
 from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
 from acmeca.step.jwt import parse_compact
 from acmeca.step.ott import audience_matches, audiences_of, check_times, reuse_key
 from acmeca.step.provisioners.x5c import verify_x5c_token
-from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
-from acmeca.store.used_tokens import UsedTokenRepository
+from acmeca.store import admins, used_tokens
+from acmeca.store.database import Database
 
 ADMIN_ISSUER = "step-admin-client/1.0"
 
@@ -63,15 +64,13 @@ class AdminAuthenticator:
         roots: Sequence[x509.Certificate],
         dns_names: Sequence[str],
         catalog: ProvisionerCatalog,
-        admins: AdminRepository,
-        used_tokens: UsedTokenRepository,
+        db: Database,
         clock: Clock,
     ) -> None:
         self._roots = tuple(roots)
         self._dns_names = tuple(dns_names)
         self._catalog = catalog
-        self._admins = admins
-        self._used = used_tokens
+        self._db = db
         self._clock = clock
 
     async def authenticate(self, raw: str | None, *, path: str, host: str | None = None) -> AdminIdentity:
@@ -95,10 +94,13 @@ class AdminAuthenticator:
         if issuer not in (ADMIN_ISSUER, provisioner.name):
             raise Unauthenticated("invalid token: invalid issuer claim (iss)")
         subjects = certificate_names(leaf)
-        admin = await self._admins.find(subjects, provisioner.id)
+        async with self._db.read() as tx:
+            admin = await admins.find(tx, subjects, provisioner.id)
         if admin is None:
             raise Unauthorized(f"unauthorized: {subjects[0] if subjects else 'certificate'} is not an admin")
-        if not await self._used.spend(reuse_key(token), kind="admin", expires_at=expires):
+        async with self._db.write() as tx:
+            spent = await used_tokens.spend(tx, reuse_key(token), kind="admin", expires_at=expires)
+        if not spent:
             raise Unauthenticated("token already used")
         return AdminIdentity(admin=admin, subject=admin.subject, provisioner=provisioner)
 

@@ -12,13 +12,15 @@ from typing import Any
 
 from acmeca.admin.service.auth import AdminIdentity
 from acmeca.config import ACMEProvisionerConfig
+from acmeca.domain.acme import EabKeyRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed, NotFound
+from acmeca.domain.management import PolicyScope
 from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
 from acmeca.logs import audit
-from acmeca.store.eab_keys import EabKeyRecord, EabKeyRepository
-from acmeca.store.policies import PolicyRepository, PolicyScope
+from acmeca.store import eab_keys, policies
+from acmeca.store.database import Database
 
 HMAC_KEY_BYTES = 33  # 264 bits: base64 of 33 bytes has no padding
 MAX_REFERENCE = 256
@@ -54,12 +56,9 @@ def eab_json(key: EabKeyRecord, provisioner: str, *, with_secret: bool, policy: 
 
 
 class EabKeyService:
-    def __init__(
-        self, keys: EabKeyRepository, catalog: ProvisionerCatalog, policies: PolicyRepository, clock: Clock
-    ) -> None:
-        self._keys = keys
+    def __init__(self, db: Database, catalog: ProvisionerCatalog, clock: Clock) -> None:
+        self._db = db
         self._catalog = catalog
-        self._policies = policies
         self._clock = clock
 
     async def provisioner(self, name: str) -> ProvisionerEntry:
@@ -73,10 +72,11 @@ class EabKeyService:
     async def key(self, provisioner: str, *, key_id: str | None = None, reference: str | None = None) -> EabKeyRecord:
         """A key of ``provisioner`` by id or by reference."""
         entry = await self.provisioner(provisioner)
-        if reference is not None:
-            found = await self._keys.by_reference(entry.id, reference)
-        else:
-            found = await self._keys.get(key_id or "")
+        async with self._db.read() as tx:
+            if reference is not None:
+                found = await eab_keys.by_reference(tx, entry.id, reference)
+            else:
+                found = await eab_keys.get(tx, key_id or "")
         if found is None or found.provisioner_id != entry.id:
             raise NotFound(f"ACME EAB key {reference or key_id} not found for provisioner '{provisioner}'")
         return found
@@ -86,22 +86,28 @@ class EabKeyService:
     ) -> tuple[list[dict[str, Any]], str]:
         entry = await self.provisioner(provisioner)
         if reference:
-            found = await self._keys.by_reference(entry.id, reference)
+            found = await self._by_reference(entry.id, reference)
             return ([await self._json(found, entry.name)] if found else []), ""
-        keys = await self._keys.page(entry.id, cursor=cursor, limit=limit + 1)
+        async with self._db.read() as tx:
+            keys = await eab_keys.page(tx, entry.id, cursor=cursor, limit=limit + 1)
         next_cursor = keys[limit - 1].id if len(keys) > limit else ""
         return [await self._json(k, entry.name) for k in keys[:limit]], next_cursor
 
     async def _json(self, key: EabKeyRecord, provisioner: str) -> dict[str, Any]:
-        policy = await self._policies.find(PolicyScope.EAB_KEY, key.id)
+        async with self._db.read() as tx:
+            policy = await policies.find(tx, PolicyScope.EAB_KEY, key.id)
         return eab_json(key, provisioner, with_secret=False, policy=policy.document if policy else None)
+
+    async def _by_reference(self, provisioner_id: str, reference: str) -> EabKeyRecord | None:
+        async with self._db.read() as tx:
+            return await eab_keys.by_reference(tx, provisioner_id, reference)
 
     async def add(self, caller: AdminIdentity, provisioner: str, body: dict[str, Any]) -> dict[str, Any]:
         entry = await self.provisioner(provisioner)
         reference = body.get("reference") or None
         if reference is not None and (not isinstance(reference, str) or len(reference) > MAX_REFERENCE):
             raise Malformed(f"reference must be a string of at most {MAX_REFERENCE} characters")
-        if reference and await self._keys.by_reference(entry.id, reference):
+        if reference and await self._by_reference(entry.id, reference):
             raise Conflict(
                 f"an ACME EAB key for provisioner '{provisioner}' with reference '{reference}' already exists"
             )
@@ -109,12 +115,14 @@ class EabKeyService:
             id=secrets.token_urlsafe(24), provisioner_id=entry.id, reference=reference,
             hmac_key=new_hmac_key(), created_at=self._clock.now(),
         )
-        await self._keys.create(key)
+        async with self._db.write() as tx:
+            await eab_keys.create(tx, key)
         audit("acme eab key created", admin=caller.subject, provisioner=provisioner, key_id=key.id,
               reference=reference)
         return eab_json(key, entry.name, with_secret=True)
 
     async def delete(self, caller: AdminIdentity, provisioner: str, key_id: str) -> None:
         entry = await self.provisioner(provisioner)
-        await self._keys.delete(entry.id, key_id)
+        async with self._db.write() as tx:
+            await eab_keys.delete(tx, entry.id, key_id)
         audit("acme eab key deleted", admin=caller.subject, provisioner=provisioner, key_id=key_id)

@@ -16,11 +16,12 @@ from typing import Any
 from acmeca.admin.service.auth import AdminIdentity
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Conflict, Malformed, NotFound
+from acmeca.domain.management import PolicyScope, StoredPolicy
 from acmeca.engine.name_policy import AUTHORITY_SCOPE_ID
 from acmeca.logs import audit
 from acmeca.policy import CertificateNames, X509Policy, parse_policy_document
-from acmeca.store.admins import AdminRepository
-from acmeca.store.policies import PolicyRepository, PolicyScope, StoredPolicy
+from acmeca.store import admins, policies
+from acmeca.store.database import Database
 
 
 @dataclass(frozen=True)
@@ -51,37 +52,42 @@ def _names_of(subject: str) -> CertificateNames:
 
 class PolicyService:
     def __init__(
-        self, policies: PolicyRepository, admins: AdminRepository, clock: Clock, ca_dns_names: Sequence[str],
-        on_change: Any = None,
+        self, db: Database, clock: Clock, ca_dns_names: Sequence[str], on_change: Any = None,
     ) -> None:
-        self._policies = policies
-        self._admins = admins
+        self._db = db
         self._clock = clock
         self._ca_names = tuple(ca_dns_names)
         self._on_change = on_change
 
+    async def _find(self, target: PolicyTarget) -> StoredPolicy | None:
+        async with self._db.read() as tx:
+            return await policies.find(tx, target.scope, target.scope_id)
+
     async def get(self, target: PolicyTarget) -> dict[str, Any]:
-        found = await self._policies.find(target.scope, target.scope_id)
+        found = await self._find(target)
         if found is None:
             raise NotFound(f"{target.label} policy does not exist")
         return found.document
 
     async def create(self, caller: AdminIdentity, target: PolicyTarget, body: Any) -> dict[str, Any]:
         document = await self._checked(caller, target, body)
-        if await self._policies.find(target.scope, target.scope_id) is not None:
+        if await self._find(target) is not None:
             raise Conflict(f"{target.label} already has a policy")
-        await self._policies.create(StoredPolicy(target.scope, target.scope_id, document, self._clock.now()))
+        async with self._db.write() as tx:
+            await policies.create(tx, StoredPolicy(target.scope, target.scope_id, document, self._clock.now()))
         self._changed("policy created", caller, target)
         return document
 
     async def update(self, caller: AdminIdentity, target: PolicyTarget, body: Any) -> dict[str, Any]:
         document = await self._checked(caller, target, body)
-        await self._policies.update(StoredPolicy(target.scope, target.scope_id, document, self._clock.now()))
+        async with self._db.write() as tx:
+            await policies.update(tx, StoredPolicy(target.scope, target.scope_id, document, self._clock.now()))
         self._changed("policy updated", caller, target)
         return document
 
     async def delete(self, caller: AdminIdentity, target: PolicyTarget) -> None:
-        await self._policies.delete(target.scope, target.scope_id)
+        async with self._db.write() as tx:
+            await policies.delete(tx, target.scope, target.scope_id)
         self._changed("policy deleted", caller, target)
 
     def _changed(self, event: str, caller: AdminIdentity, target: PolicyTarget) -> None:
@@ -96,7 +102,9 @@ class PolicyService:
         if target.guards_admins:
             if target.admin_provisioner_id in (None, caller.provisioner.id):
                 subjects.add(caller.subject)
-            for admin in await self._admins.all():
+            async with self._db.read() as tx:
+                live = await admins.live(tx)
+            for admin in live:
                 if target.admin_provisioner_id in (None, admin.provisioner_id):
                     subjects.add(admin.subject)
         for subject in sorted(subjects):

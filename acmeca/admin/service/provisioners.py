@@ -17,14 +17,15 @@ from acmeca.domain.claims import Claims
 from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed, NotFound
+from acmeca.domain.management import PolicyScope, StoredPolicy, StoredProvisioner
 from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry, config_entry
 from acmeca.logs import audit
 from acmeca.policy import parse_policy_document
 from acmeca.step.provisioners import InvalidProvisioner, token_provisioner
 from acmeca.step.provisioners.k8ssa import K8sSAProvisioner
 from acmeca.step.provisioners.oidc import OIDCProvisioner
-from acmeca.store.policies import PolicyRepository, PolicyScope, StoredPolicy
-from acmeca.store.provisioners import ProvisionerRepository, StoredProvisioner
+from acmeca.store import policies, provisioners
+from acmeca.store.database import Database
 
 IMMUTABLE = ("id", "type", "authorityId", "createdAt", "deletedAt")
 
@@ -52,12 +53,10 @@ def validate_document(document: dict[str, Any], authority_claims: Claims) -> Non
 
 class ProvisionerAdminService:
     def __init__(
-        self, catalog: ProvisionerCatalog, repository: ProvisionerRepository, policies: PolicyRepository,
-        clock: Clock, authority_claims: Claims,
+        self, catalog: ProvisionerCatalog, db: Database, clock: Clock, authority_claims: Claims,
     ) -> None:
         self._catalog = catalog
-        self._repository = repository
-        self._policies = policies
+        self._db = db
         self._clock = clock
         self._claims = authority_claims
 
@@ -75,7 +74,8 @@ class ProvisionerAdminService:
         return await self._catalog.by_name(name or "")
 
     async def linked(self, entry: ProvisionerEntry) -> dict[str, Any]:
-        policy = await self._policies.find(PolicyScope.PROVISIONER, entry.id)
+        async with self._db.read() as tx:
+            policy = await policies.find(tx, PolicyScope.PROVISIONER, entry.id)
         return linkedca.from_config(entry.id, entry.document, policy=policy.document if policy else None)
 
     async def create(self, caller: AdminIdentity, body: dict[str, Any]) -> dict[str, Any]:
@@ -88,9 +88,11 @@ class ProvisionerAdminService:
             id=secrets.token_hex(16), name=document["name"], type=document["type"], document=document,
             created_at=now, updated_at=now,
         )
-        await self._repository.create(stored)
+        async with self._db.write() as tx:
+            await provisioners.create(tx, stored)
         if policy:
-            await self._policies.create(StoredPolicy(PolicyScope.PROVISIONER, stored.id, policy, now))
+            async with self._db.write() as tx:
+                await policies.create(tx, StoredPolicy(PolicyScope.PROVISIONER, stored.id, policy, now))
         self._catalog.invalidate()
         audit("provisioner created", admin=caller.subject, provisioner=stored.name, type=stored.type)
         return linkedca.from_config(stored.id, document, created_at=rfc3339(now), policy=policy)
@@ -112,10 +114,11 @@ class ProvisionerAdminService:
         await self._refuse_duplicates(document, except_id=entry.id)
         validate_document(document, self._claims)
         now = self._clock.now()
-        await self._repository.update(StoredProvisioner(
-            id=entry.id, name=document["name"], type=document["type"], document=document, created_at=now,
-            updated_at=now,
-        ))
+        async with self._db.write() as tx:
+            await provisioners.update(tx, StoredProvisioner(
+                id=entry.id, name=document["name"], type=document["type"], document=document, created_at=now,
+                updated_at=now,
+            ))
         self._catalog.invalidate()
         audit("provisioner updated", admin=caller.subject, provisioner=document["name"], previous_name=name)
         return linkedca.from_config(entry.id, document)
@@ -123,7 +126,8 @@ class ProvisionerAdminService:
     async def delete(self, caller: AdminIdentity, name: str | None, provisioner_id: str | None = None) -> None:
         """Certificates keep their immutable provisioner id, so they stay attributable and revocable."""
         entry = await self.stored_entry(name, provisioner_id)
-        await self._repository.delete(entry.id, at=self._clock.now())
+        async with self._db.write() as tx:
+            await provisioners.delete(tx, entry.id, at=self._clock.now())
         self._catalog.invalidate()
         audit("provisioner deleted", admin=caller.subject, provisioner=entry.name)
 

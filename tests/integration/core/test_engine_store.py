@@ -24,7 +24,6 @@ from acmeca.engine.pki import create_ca_certificates
 from acmeca.engine.requests import IssuanceRequest
 from acmeca.engine.trust import SigningAuthority
 from acmeca.runtime import Runtime
-from acmeca.store.certificates import CertificateRepository, CRLRepository
 from acmeca.store.database import Database
 from acmeca.store.schema import certificates
 
@@ -39,7 +38,7 @@ async def engine(database: Database) -> AsyncIterator[IssuingEngine]:
     runtime = Runtime(cpu_workers=2)
     yield IssuingEngine(
         authority=SigningAuthority(pki.intermediate, intermediate_key, (pki.intermediate,)),
-        certificates=CertificateRepository(database), clock=FrozenClock(NOW), runtime=runtime,
+        db=database, clock=FrozenClock(NOW), runtime=runtime,
         backdate=timedelta(minutes=1), crl_urls=("https://ca.test/1.0/crl",),
     )
     await runtime.close()
@@ -77,8 +76,8 @@ async def test_issue_stores_before_returning_with_the_default_leaf_profile(
     assert certificate.not_valid_before_utc == NOW - timedelta(minutes=1)
     assert issued.chain_pem[0] == issued.leaf_pem
     assert len(issued.chain_pem) == 2
-    async with database.read() as conn:
-        state = await conn.scalar(sa.select(certificates.c.state).where(certificates.c.serial == issued.serial))
+    async with database.read() as tx:
+        state = await tx.scalar(sa.select(certificates.c.state).where(certificates.c.serial == issued.serial))
     assert state == "issued"
 
 
@@ -92,8 +91,8 @@ async def test_weak_key_is_refused_and_nothing_is_stored(engine: IssuingEngine, 
     key = rsa.generate_private_key(65537, 1024)
     with pytest.raises(BadPublicKey):
         await engine.issue(_request(key.public_key()))
-    async with database.read() as conn:
-        assert await conn.scalar(sa.select(sa.func.count()).select_from(certificates)) == 0
+    async with database.read() as tx:
+        assert await tx.scalar(sa.select(sa.func.count()).select_from(certificates)) == 0
 
 
 async def test_revoke_once_blocks_key_on_compromise(engine: IssuingEngine) -> None:
@@ -114,8 +113,9 @@ async def test_revoke_once_blocks_key_on_compromise(engine: IssuingEngine) -> No
 async def test_crl_counter_advances_by_one_under_concurrency(database: Database) -> None:
     import asyncio
 
-    repository = CRLRepository(database)
-    numbers = await asyncio.gather(*(repository.next_number("crl") for _ in range(8)))
+    from acmeca.engine.crl import next_number
+
+    numbers = await asyncio.gather(*(next_number(database, "crl") for _ in range(8)))
     assert sorted(numbers) == list(range(1, 9))
 
 

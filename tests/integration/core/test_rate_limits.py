@@ -12,14 +12,13 @@ from acmeca.config.acme import parse_limit
 from acmeca.domain.clock import FrozenClock
 from acmeca.domain.errors import RateLimited
 from acmeca.store.database import Database
-from acmeca.store.rate_limits import RateLimitRepository
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 async def test_burst_then_refill(database: Database) -> None:
     clock = FrozenClock(NOW)
-    limiter = RateLimiter(RateLimitRepository(database), clock)
+    limiter = RateLimiter(database, clock)
     limit = parse_limit("newOrdersPerAccount", "3/3h")
     for _ in range(3):
         await limiter.spend(limit, "acct-1")
@@ -39,7 +38,7 @@ async def test_burst_then_refill(database: Database) -> None:
 
 
 async def test_concurrent_spenders_never_exceed_the_limit(database: Database) -> None:
-    limiter = RateLimiter(RateLimitRepository(database), FrozenClock(NOW))
+    limiter = RateLimiter(database, FrozenClock(NOW))
     limit = parse_limit("newAccountsPerIP", "5/1h")
 
     async def attempt() -> bool:
@@ -54,6 +53,6 @@ async def test_concurrent_spenders_never_exceed_the_limit(database: Database) ->
 
 
 async def test_no_limit_means_unlimited(database: Database) -> None:
-    limiter = RateLimiter(RateLimitRepository(database), FrozenClock(NOW))
+    limiter = RateLimiter(database, FrozenClock(NOW))
     for _ in range(50):
         await limiter.spend(None, "x")

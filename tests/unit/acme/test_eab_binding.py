@@ -15,8 +15,9 @@ from acmeca.acme.service.eab import ExternalAccountBinder, bind
 from acmeca.admin.service.eab import new_hmac_key
 from acmeca.crypto.jose import generate_jwk, public_part
 from acmeca.domain import errors as e
+from acmeca.domain.acme import EabKeyRecord
+from acmeca.store import eab_keys
 from acmeca.store.database import Database
-from acmeca.store.eab_keys import EabKeyRecord, EabKeyRepository
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 URL = "https://ca.test/acme/eab/new-account"
@@ -40,10 +41,12 @@ def binding(*, alg: str = "HS256", kid: str = "key-1", url: str = URL, jwk: dict
 
 @pytest.fixture
 async def binder(database: Database) -> ExternalAccountBinder:
-    keys = EabKeyRepository(database)
-    await keys.create(EabKeyRecord(id="key-1", provisioner_id="p1", reference="a", hmac_key=SECRET, created_at=NOW))
-    await keys.create(EabKeyRecord(id="key-2", provisioner_id="p2", reference="b", hmac_key=SECRET, created_at=NOW))
-    return ExternalAccountBinder(keys)
+    async with database.write() as tx:
+        for key_id, provisioner_id, reference in [("key-1", "p1", "a"), ("key-2", "p2", "b")]:
+            await eab_keys.create(tx, EabKeyRecord(
+                id=key_id, provisioner_id=provisioner_id, reference=reference, hmac_key=SECRET, created_at=NOW,
+            ))
+    return ExternalAccountBinder(database)
 
 
 @pytest.mark.parametrize("alg", ["HS256", "HS384", "HS512"])
@@ -79,11 +82,11 @@ async def test_refused_bindings(binder: ExternalAccountBinder, sent: Any, error:
 
 async def test_a_key_binds_exactly_one_account(binder: ExternalAccountBinder, database: Database) -> None:
     verified = await binder.verify("p1", {"externalAccountBinding": binding()}, account_jwk=ACCOUNT, url=URL)
-    async with database.write() as conn:
-        await bind(conn, verified, "account-1", NOW)
+    async with database.write() as tx:
+        await bind(tx, verified, "account-1", NOW)
     with pytest.raises(e.Unauthorized):
-        async with database.write() as conn:
-            await bind(conn, verified, "account-2", NOW)  # the race loser
+        async with database.write() as tx:
+            await bind(tx, verified, "account-2", NOW)  # the race loser
     with pytest.raises(e.Unauthorized, match="already bound"):
         await binder.verify("p1", {"externalAccountBinding": binding()}, account_jwk=ACCOUNT, url=URL)
 

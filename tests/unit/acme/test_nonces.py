@@ -42,8 +42,8 @@ async def test_tampered_and_expired_nonces_never_reach_the_used_set(database: Da
     clock.advance(timedelta(minutes=6))
     with pytest.raises(BadNonce, match="expired"):
         await service.redeem(nonce)
-    async with database.read() as conn:
-        assert await conn.scalar(sa.select(sa.func.count()).select_from(used_nonces)) == 0
+    async with database.read() as tx:
+        assert await tx.scalar(sa.select(sa.func.count()).select_from(used_nonces)) == 0
 
 
 async def test_sweep_removes_only_expired_entries(database: Database) -> None:

@@ -14,10 +14,10 @@ from acmeca.config import parse_provisioner
 from acmeca.domain import errors as e
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import FrozenClock
+from acmeca.domain.management import AdminRecord, AdminType, PolicyScope
 from acmeca.engine.provisioners import config_entry
-from acmeca.store.admins import AdminRecord, AdminRepository, AdminType
+from acmeca.store import admins, policies
 from acmeca.store.database import Database
-from acmeca.store.policies import PolicyRepository, PolicyScope
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 PROVISIONER = config_entry(
@@ -29,25 +29,33 @@ def admin(admin_id: str, subject: str, kind: AdminType = AdminType.SUPER_ADMIN, 
     return AdminRecord(admin_id, subject, provisioner or PROVISIONER.id, kind, NOW)
 
 
+async def create_admins(database: Database, *records: AdminRecord) -> None:
+    async with database.write() as tx:
+        for record in records:
+            await admins.create(tx, record)
+
+
 async def test_last_super_admin_cannot_be_removed_or_demoted(database: Database) -> None:
-    repository = AdminRepository(database)
-    await repository.create(admin("a", "alice"))
-    await repository.create(admin("b", "bob", AdminType.ADMIN))
+    await create_admins(database, admin("a", "alice"), admin("b", "bob", AdminType.ADMIN))
     with pytest.raises(e.Malformed, match="last super admin"):
-        await repository.delete("a", at=NOW)
+        async with database.write() as tx:
+            await admins.delete(tx, "a", at=NOW)
     with pytest.raises(e.Malformed, match="last super admin"):
-        await repository.update_type("a", AdminType.ADMIN)
+        async with database.write() as tx:
+            await admins.update_type(tx, "a", AdminType.ADMIN)
     with pytest.raises(e.Conflict):
-        await repository.create(admin("c", "alice"))
-    await repository.update_type("b", AdminType.SUPER_ADMIN)
-    await repository.delete("a", at=NOW)
-    assert [a.subject for a in await repository.all()] == ["bob"]
-    assert await repository.find(["alice"], PROVISIONER.id) is None
+        await create_admins(database, admin("c", "alice"))
+    async with database.write() as tx:
+        await admins.update_type(tx, "b", AdminType.SUPER_ADMIN)
+    async with database.write() as tx:
+        await admins.delete(tx, "a", at=NOW)
+    async with database.read() as tx:
+        assert [a.subject for a in await admins.live(tx)] == ["bob"]
+        assert await admins.find(tx, ["alice"], PROVISIONER.id) is None
 
 
 def service(database: Database) -> PolicyService:
-    return PolicyService(PolicyRepository(database), AdminRepository(database), FrozenClock(NOW),
-                         ("ca.internal", "10.0.0.1"))
+    return PolicyService(database, FrozenClock(NOW), ("ca.internal", "10.0.0.1"))
 
 
 CALLER = AdminIdentity(admin=admin("a", "alice"), subject="alice", provisioner=PROVISIONER)
@@ -68,28 +76,27 @@ REFUSED: list[tuple[PolicyTarget, dict[str, Any], str]] = [
 async def test_policies_that_lock_out_admins_or_the_ca_are_refused(
     database: Database, target: PolicyTarget, document: dict[str, Any], message: str
 ) -> None:
-    await AdminRepository(database).create(admin("a", "alice"))
-    await AdminRepository(database).create(admin("b", "bob", AdminType.ADMIN))
+    await create_admins(database, admin("a", "alice"), admin("b", "bob", AdminType.ADMIN))
     with pytest.raises(e.Malformed, match=message):
         await service(database).create(CALLER, target, document)
-    assert await PolicyRepository(database).all() == []  # nothing changed
+    async with database.read() as tx:
+        assert await policies.load_all(tx) == []  # nothing changed
 
 
 async def test_policy_lifecycle(database: Database) -> None:
-    await AdminRepository(database).create(admin("a", "alice"))
-    await AdminRepository(database).create(admin("b", "bob", AdminType.ADMIN))
-    policies = service(database)
+    await create_admins(database, admin("a", "alice"), admin("b", "bob", AdminType.ADMIN))
+    policy_service = service(database)
     target = authority_target()
     with pytest.raises(e.NotFound, match="authority policy does not exist"):
-        await policies.get(target)
-    await policies.create(CALLER, target, OK)
+        await policy_service.get(target)
+    await policy_service.create(CALLER, target, OK)
     with pytest.raises(e.Conflict, match="already has a policy"):
-        await policies.create(CALLER, target, OK)
+        await policy_service.create(CALLER, target, OK)
     eab = PolicyTarget(PolicyScope.EAB_KEY, "key-1", "ACME EAB key key-1", guards_admins=False)
-    await policies.create(CALLER, eab, {"x509": {"allow": {"dns": ["only.test"]}}})  # admins are not affected
-    await policies.delete(CALLER, target)
+    await policy_service.create(CALLER, eab, {"x509": {"allow": {"dns": ["only.test"]}}})  # admins are not affected
+    await policy_service.delete(CALLER, target)
     with pytest.raises(e.NotFound):
-        await policies.delete(CALLER, target)
+        await policy_service.delete(CALLER, target)
 
 
 INVALID_PROVISIONERS: list[tuple[dict[str, Any], str]] = [

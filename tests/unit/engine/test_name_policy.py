@@ -12,13 +12,14 @@ from acmeca.config import ConfigError, NameLists, PolicyConfig
 from acmeca.domain.clock import FrozenClock
 from acmeca.domain.errors import Forbidden, RejectedIdentifier
 from acmeca.domain.identifiers import dns, ip
+from acmeca.domain.management import PolicyScope, StoredPolicy
 from acmeca.domain.records import ProvisionerRef, Requester
 from acmeca.domain.status import ProvisionerType, RequesterKind
 from acmeca.engine.name_policy import StoredNamePolicy, authority_policy
 from acmeca.engine.requests import IssuanceRequest
 from acmeca.policy import X509Policy
+from acmeca.store import policies
 from acmeca.store.database import Database
-from acmeca.store.policies import PolicyRepository, PolicyScope, StoredPolicy
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 KEY = ec.generate_private_key(ec.SECP256R1()).public_key()
@@ -37,14 +38,15 @@ def allow_dns(*rules: str) -> dict[str, Any]:
 
 
 async def store(db: Database, scope: PolicyScope, scope_id: str, document: dict[str, Any]) -> None:
-    await PolicyRepository(db).create(StoredPolicy(scope, scope_id, document, NOW))
+    async with db.write() as tx:
+        await policies.create(tx, StoredPolicy(scope, scope_id, document, NOW))
 
 
 CORP = X509Policy.from_document(allow_dns("*.corp.test"))
 
 
 async def test_config_authority_policy_applies(database: Database) -> None:
-    policy = StoredNamePolicy(PolicyRepository(database), FrozenClock(NOW), config_policy=CORP)
+    policy = StoredNamePolicy(database, FrozenClock(NOW), config_policy=CORP)
     await policy.check(request("a.corp.test"))
     with pytest.raises(Forbidden, match=r'dns name "a\.other\.test" not allowed'):
         await policy.check(request("a.other.test"))
@@ -52,7 +54,7 @@ async def test_config_authority_policy_applies(database: Database) -> None:
 
 async def test_stored_authority_policy_replaces_config_one(database: Database) -> None:
     await store(database, PolicyScope.AUTHORITY, "", allow_dns("*.db.test"))
-    policy = StoredNamePolicy(PolicyRepository(database), FrozenClock(NOW), config_policy=CORP)
+    policy = StoredNamePolicy(database, FrozenClock(NOW), config_policy=CORP)
     await policy.check(request("a.db.test"))
     with pytest.raises(Forbidden):
         await policy.check(request("a.corp.test"))
@@ -62,7 +64,7 @@ async def test_every_level_must_pass(database: Database) -> None:
     await store(database, PolicyScope.AUTHORITY, "", allow_dns("*.corp.test"))
     await store(database, PolicyScope.PROVISIONER, "prov-1", {"x509": {"deny": {"dns": ["secret.corp.test"]}}})
     await store(database, PolicyScope.EAB_KEY, "key-1", allow_dns("team.corp.test"))
-    policy = StoredNamePolicy(PolicyRepository(database), FrozenClock(NOW))
+    policy = StoredNamePolicy(database, FrozenClock(NOW))
     await policy.check(request("x.corp.test"))
     with pytest.raises(Forbidden):
         await policy.check(request("secret.corp.test"))  # provisioner level
@@ -74,7 +76,7 @@ async def test_every_level_must_pass(database: Database) -> None:
 
 async def test_changes_are_seen_after_the_refresh_interval(database: Database) -> None:
     clock = FrozenClock(NOW)
-    policy = StoredNamePolicy(PolicyRepository(database), clock, refresh_interval=timedelta(seconds=2))
+    policy = StoredNamePolicy(database, clock, refresh_interval=timedelta(seconds=2))
     await policy.check(request("anything.test"))
     await store(database, PolicyScope.AUTHORITY, "", allow_dns("only.test"))
     await policy.check(request("anything.test"))  # cached
@@ -86,7 +88,7 @@ async def test_changes_are_seen_after_the_refresh_interval(database: Database) -
 async def test_new_order_check_raises_rejected_identifier_with_subproblems(database: Database) -> None:
     document = {"x509": {"allow": {"dns": ["*.corp.test"], "ips": ["10.0.0.0/8"]}}}
     await store(database, PolicyScope.AUTHORITY, "", document)
-    policy = StoredNamePolicy(PolicyRepository(database), FrozenClock(NOW))
+    policy = StoredNamePolicy(database, FrozenClock(NOW))
     await policy.check_identifiers([dns("a.corp.test"), ip("10.1.1.1")], provisioner_id="p", eab_key_id=None)
     with pytest.raises(RejectedIdentifier) as caught:
         await policy.check_identifiers(

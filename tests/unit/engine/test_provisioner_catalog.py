@@ -10,9 +10,10 @@ import pytest
 from acmeca.config import parse_provisioner
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import FrozenClock
+from acmeca.domain.management import StoredProvisioner
 from acmeca.engine.provisioners import PerEntry, ProvisionerCatalog
+from acmeca.store import provisioners
 from acmeca.store.database import Database
-from acmeca.store.provisioners import ProvisionerRepository, StoredProvisioner
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -24,11 +25,11 @@ def _row(row_id: str, document: dict[str, object]) -> StoredProvisioner:
 async def test_a_stored_row_that_no_longer_parses_is_logged_once_and_skipped(
     database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    repository = ProvisionerRepository(database)
-    await repository.create(_row("good", {"type": "ACME", "name": "stored"}))
-    await repository.create(_row("broken", {"type": "ACME", "name": "old", "validation": {"http01port": 80}}))
-    await repository.create(_row("aws", {"type": "AWS", "name": "cloud"}))
-    catalog = ProvisionerCatalog([], repository, FrozenClock(NOW))
+    async with database.write() as tx:
+        await provisioners.create(tx, _row("good", {"type": "ACME", "name": "stored"}))
+        await provisioners.create(tx, _row("broken", {"type": "ACME", "name": "old", "validation": {"http01port": 80}}))
+        await provisioners.create(tx, _row("aws", {"type": "AWS", "name": "cloud"}))
+    catalog = ProvisionerCatalog([], database, FrozenClock(NOW))
     with caplog.at_level(logging.ERROR, logger="acmeca.engine.provisioners"):
         assert [e.name for e in await catalog.all()] == ["stored"]
         catalog.invalidate()
@@ -40,10 +41,10 @@ async def test_a_stored_row_that_no_longer_parses_is_logged_once_and_skipped(
 
 
 async def test_stored_rows_merge_over_the_authority_claims(database: Database) -> None:
-    repository = ProvisionerRepository(database)
-    await repository.create(_row("p", {"type": "ACME", "name": "p", "claims": {"maxTLSCertDuration": "48h"}}))
+    async with database.write() as tx:
+        await provisioners.create(tx, _row("p", {"type": "ACME", "name": "p", "claims": {"maxTLSCertDuration": "48h"}}))
     base = parse_provisioner({"type": "ACME", "name": "x"}, authority_claims=Claims()).claims
-    catalog = ProvisionerCatalog([], repository, FrozenClock(NOW), authority_claims=base)
+    catalog = ProvisionerCatalog([], database, FrozenClock(NOW), authority_claims=base)
     [entry] = await catalog.all()
     assert entry.claims.max_duration.total_seconds() == 48 * 3600
 
@@ -51,7 +52,7 @@ async def test_stored_rows_merge_over_the_authority_claims(database: Database) -
 async def test_per_entry_builds_once_per_change(database: Database) -> None:
     built: list[str] = []
     config = parse_provisioner({"type": "ACME", "name": "a"}, authority_claims=Claims())
-    catalog = ProvisionerCatalog([config], None, FrozenClock(NOW))
+    catalog = ProvisionerCatalog([config], database, FrozenClock(NOW))
     views = PerEntry(lambda entry: built.append(entry.name) or entry.name)
     for _ in range(3):
         views.get((await catalog.all())[0])

@@ -12,7 +12,6 @@ from acmeca.config import CRLConfig
 from acmeca.domain.errors import NotFound
 from acmeca.engine.crl import CRLService
 from acmeca.step.service import RevokeRequest, SignRequest
-from acmeca.store.certificates import CertificateRepository, CRLRepository
 from tests.unit.step.conftest import CA_URL, StepEnv, make_csr
 
 
@@ -76,8 +75,7 @@ async def test_an_expired_crl_is_regenerated_on_demand(step_env: StepEnv) -> Non
 async def test_disabled_crl_is_not_found(step_env: StepEnv) -> None:
     disabled = CRLService(
         config=CRLConfig(enabled=False), authority=step_env.engine.authority,
-        certificates=CertificateRepository(step_env.database), crls=CRLRepository(step_env.database),
-        clock=step_env.clock, runtime=None, idp_url="",  # type: ignore[arg-type]
+        db=step_env.database, clock=step_env.clock, runtime=None, idp_url="",  # type: ignore[arg-type]
     )
     with pytest.raises(NotFound, match="Certificate Revocation Lists are not enabled"):
         await disabled.current()

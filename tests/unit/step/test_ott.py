@@ -148,12 +148,12 @@ async def test_bad_tokens_are_refused_and_not_spent(
 
 
 async def test_expired_tokens_are_swept(step_env: StepEnv) -> None:
-    from acmeca.store.used_tokens import UsedTokenRepository
+    from acmeca.store import used_tokens
 
     await step_env.verifier.authorize(step_env.token("a.test"), Purpose.SIGN)
-    repository = UsedTokenRepository(step_env.database)
-    assert await repository.sweep(step_env.clock.now()) == 0
-    assert await repository.sweep(step_env.clock.now() + timedelta(minutes=10)) == 1
+    async with step_env.database.write() as tx:
+        assert await used_tokens.sweep(tx, step_env.clock.now()) == 0
+        assert await used_tokens.sweep(tx, step_env.clock.now() + timedelta(minutes=10)) == 1
 
 
 async def test_far_future_expiry_is_not_a_server_error(step_env: StepEnv) -> None:

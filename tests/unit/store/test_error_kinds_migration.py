@@ -111,7 +111,7 @@ async def _insert_legacy_rows(database: Database) -> None:
 
 async def _errors(database: Database, table: sa.TableClause) -> dict[str, Any]:
     async with database.read() as conn:
-        rows = (await conn.execute(sa.select(table.c.id, table.c.error))).all()
+        rows = await conn.all(sa.select(table.c.id, table.c.error))
     return {row.id: row.error for row in rows}
 
 

@@ -32,8 +32,8 @@ async def test_schema_is_at_head_and_upgrade_is_idempotent(database: Database) -
 
 async def test_unknown_newer_revision_is_refused(database: Database) -> None:
     async def set_revision(value: str) -> None:
-        async with database.write() as conn:
-            await conn.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": value})
+        async with database.write() as tx:
+            await tx.execute(sa.text("UPDATE alembic_version SET version_num = :v"), {"v": value})
 
     await set_revision("from_the_future")
     try:
@@ -47,10 +47,10 @@ async def test_unknown_newer_revision_is_refused(database: Database) -> None:
 
 async def test_times_come_back_aware_utc(database: Database) -> None:
     moment = datetime(2026, 3, 1, 10, 0, tzinfo=timezone(timedelta(hours=2)))
-    async with database.write() as conn:
-        await conn.execute(used_tokens.insert().values(key="k", kind="test", expires_at=moment))
-    async with database.read() as conn:
-        stored = await conn.scalar(sa.select(used_tokens.c.expires_at))
+    async with database.write() as tx:
+        await tx.execute(used_tokens.insert().values(key="k", kind="test", expires_at=moment))
+    async with database.read() as tx:
+        stored = await tx.scalar(sa.select(used_tokens.c.expires_at))
     assert stored == moment
     assert stored.tzinfo is not None
     assert stored.utcoffset() == timedelta(0)
@@ -59,11 +59,11 @@ async def test_times_come_back_aware_utc(database: Database) -> None:
 
 async def test_write_transactions_roll_back_on_error(database: Database) -> None:
     async def insert_then_fail() -> None:
-        async with database.write() as conn:
-            await conn.execute(settings.insert().values(name="x", value="1"))
+        async with database.write() as tx:
+            await tx.execute(settings.insert().values(name="x", value="1"))
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
         await insert_then_fail()
-    async with database.read() as conn:
-        assert await conn.scalar(sa.select(sa.func.count()).select_from(settings)) == 0
+    async with database.read() as tx:
+        assert await tx.scalar(sa.select(sa.func.count()).select_from(settings)) == 0

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from acmeca.acme.service.records import OrderRecord
 from acmeca.acme.web.context import account_of, json_reply, provisioner, services, verify
 from acmeca.acme.web.resources import order_json
 from acmeca.acme.web.urls import ORDER, url_for
+from acmeca.domain.acme import OrderRecord
 from acmeca.domain.errors import Malformed
 from acmeca.domain.status import OrderStatus
 

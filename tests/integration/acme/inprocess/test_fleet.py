@@ -130,8 +130,8 @@ async def test_replaces_marks_the_old_certificate_and_refuses_a_second_use(fleet
     cert_id = _cert_id(fleet_env, old)
     body, _new = await _issue(fleet_env, client, ["renew.test"], replaces=cert_id)
     assert body["replaces"] == cert_id
-    async with fleet_env.database.read() as conn:
-        replaced_by = await conn.scalar(
+    async with fleet_env.database.read() as tx:
+        replaced_by = await tx.scalar(
             sa.select(certificates.c.replaced_by_order).where(certificates.c.serial == str(old.serial_number))
         )
     assert replaced_by is not None

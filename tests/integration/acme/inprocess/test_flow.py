@@ -97,12 +97,12 @@ async def test_alternate_chain_is_linked_and_served(acme_env: AcmeEnv) -> None:
 async def test_worker_runs_before_any_acme_request(acme_env: AcmeEnv) -> None:
     """Jobs left by a dead replica are resumed at start-up, not only once traffic arrives."""
     past = datetime.now(UTC) - timedelta(seconds=1)
-    async with acme_env.database.write() as conn:
-        await jobs.enqueue(conn, kind="finalize", subject_id="gone", payload={}, now=past, owner="dead:1",
+    async with acme_env.database.write() as tx:
+        await jobs.enqueue(tx, kind="finalize", subject_id="gone", payload={}, now=past, owner="dead:1",
                            lease_expires_at=past)
     for _ in range(100):
-        async with acme_env.database.read() as conn:
-            if await jobs.by_subject(conn, "finalize", "gone") is None:
+        async with acme_env.database.read() as tx:
+            if await jobs.by_subject(tx, "finalize", "gone") is None:
                 return
         await asyncio.sleep(0.02)
     raise AssertionError("the orphaned job was never picked up")

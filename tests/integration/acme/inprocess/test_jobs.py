@@ -21,14 +21,14 @@ LEASE = timedelta(seconds=30)
 
 
 async def _enqueue(database: Database, count: int) -> None:
-    async with database.write() as conn:
+    async with database.write() as tx:
         for n in range(count):
-            await jobs.enqueue(conn, kind="validate", subject_id=f"c{n}", payload={}, now=NOW)
+            await jobs.enqueue(tx, kind="validate", subject_id=f"c{n}", payload={}, now=NOW)
 
 
 async def _claim(database: Database, owner: str, at: datetime, limit: int = 10) -> list[jobs.JobRecord]:
-    async with database.write() as conn:
-        return await jobs.claim(conn, owner=owner, now=at, lease_until=at + LEASE, limit=limit)
+    async with database.write() as tx:
+        return await jobs.claim(tx, owner=owner, now=at, lease_until=at + LEASE, limit=limit)
 
 
 async def test_a_leased_job_is_taken_over_only_after_its_lease(database: Database) -> None:
@@ -37,16 +37,16 @@ async def test_a_leased_job_is_taken_over_only_after_its_lease(database: Databas
     assert await _claim(database, "b", NOW + timedelta(seconds=10)) == []
     taken = await _claim(database, "b", NOW + LEASE + timedelta(seconds=1))
     assert [(j.lease_owner, j.attempts) for j in taken] == [("b", 2)]
-    async with database.write() as conn:
-        assert not await jobs.finish(conn, taken[0].id, owner="a"), "the old owner lost the job"
-        assert await jobs.finish(conn, taken[0].id, owner="b")
+    async with database.write() as tx:
+        assert not await jobs.finish(tx, taken[0].id, owner="a"), "the old owner lost the job"
+        assert await jobs.finish(tx, taken[0].id, owner="b")
 
 
 async def test_enqueue_is_idempotent_per_subject(database: Database) -> None:
     await _enqueue(database, 1)
     await _enqueue(database, 1)
-    async with database.read() as conn:
-        assert await conn.scalar(sa.select(sa.func.count()).select_from(jobs_table)) == 1
+    async with database.read() as tx:
+        assert await tx.scalar(sa.select(sa.func.count()).select_from(jobs_table)) == 1
 
 
 async def test_concurrent_claims_are_disjoint(database: Database) -> None:
@@ -59,8 +59,8 @@ async def test_concurrent_claims_are_disjoint(database: Database) -> None:
 async def test_released_job_waits_for_its_run_at(database: Database) -> None:
     await _enqueue(database, 1)
     [job] = await _claim(database, "a", NOW)
-    async with database.write() as conn:
-        await jobs.release(conn, job.id, owner="a", run_at=NOW + timedelta(seconds=5))
+    async with database.write() as tx:
+        await jobs.release(tx, job.id, owner="a", run_at=NOW + timedelta(seconds=5))
     assert await _claim(database, "b", NOW + timedelta(seconds=1)) == []
     assert len(await _claim(database, "b", NOW + timedelta(seconds=6))) == 1
 
@@ -71,9 +71,9 @@ async def test_finalize_left_processing_by_a_dead_replica_is_resumed(acme_env: A
     order_id = order["url"].rsplit("/", 1)[-1]
     csr, _ = make_csr(["resume.test"])
     past = datetime.now(UTC) - timedelta(seconds=1)
-    async with acme_env.database.write() as conn:  # what a replica that crashed after the CAS leaves behind
-        await conn.execute(acme_orders.update().where(acme_orders.c.id == order_id).values(status="processing"))
-        await jobs.enqueue(conn, kind="finalize", subject_id=order_id, now=past, owner="dead:1",
+    async with acme_env.database.write() as tx:  # what a replica that crashed after the CAS leaves behind
+        await tx.execute(acme_orders.update().where(acme_orders.c.id == order_id).values(status="processing"))
+        await jobs.enqueue(tx, kind="finalize", subject_id=order_id, now=past, owner="dead:1",
                            lease_expires_at=past, payload={"csr": base64.urlsafe_b64encode(csr).decode()})
     processing = await client.get(order["url"])
     assert processing.json()["status"] in ("processing", "valid")
@@ -86,9 +86,9 @@ async def test_processing_order_carries_retry_after(acme_env: AcmeEnv) -> None:
     client = await acme_env.registered()
     order = await acme_env.ready_order(client, ["later.test"])
     order_id = order["url"].rsplit("/", 1)[-1]
-    async with acme_env.database.write() as conn:  # a live lease: nobody may take it over yet
-        await conn.execute(acme_orders.update().where(acme_orders.c.id == order_id).values(status="processing"))
-        await jobs.enqueue(conn, kind="finalize", subject_id=order_id, now=datetime.now(UTC), owner="busy:1",
+    async with acme_env.database.write() as tx:  # a live lease: nobody may take it over yet
+        await tx.execute(acme_orders.update().where(acme_orders.c.id == order_id).values(status="processing"))
+        await jobs.enqueue(tx, kind="finalize", subject_id=order_id, now=datetime.now(UTC), owner="busy:1",
                            lease_expires_at=datetime.now(UTC) + timedelta(minutes=5), payload={})
     reply = await client.get(order["url"])
     assert (reply.json()["status"], reply.headers["Retry-After"]) == ("processing", "1")
@@ -100,12 +100,12 @@ async def test_a_validation_that_keeps_crashing_is_recorded_as_failed(acme_env: 
     challenge = (await client.get(authz_url)).json()["challenges"][0]
     challenge_id = challenge["url"].rsplit("/", 1)[-1]
     past = datetime.now(UTC) - timedelta(seconds=1)
-    async with acme_env.database.write() as conn:  # three workers died on it already
-        await conn.execute(acme_challenges.update().where(acme_challenges.c.id == challenge_id)
+    async with acme_env.database.write() as tx:  # three workers died on it already
+        await tx.execute(acme_challenges.update().where(acme_challenges.c.id == challenge_id)
                            .values(status="processing", key_authorization="x.y"))
-        await jobs.enqueue(conn, kind="validate", subject_id=challenge_id, now=past, owner="dead:3",
+        await jobs.enqueue(tx, kind="validate", subject_id=challenge_id, now=past, owner="dead:3",
                            lease_expires_at=past, payload={})
-        await conn.execute(jobs_table.update().values(attempts=3))
+        await tx.execute(jobs_table.update().values(attempts=3))
     settled = (await client.poll(authz_url, until=("valid", "invalid"))).json()
     assert settled["status"] == "invalid"
     assert acme_env.validation.calls == [], "the validator is not run a fourth time"

@@ -1,0 +1,50 @@
+"""Remote-management records: administrators, provisioners and issuance policies kept in the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class AdminType(StrEnum):
+    ADMIN = "ADMIN"
+    SUPER_ADMIN = "SUPER_ADMIN"
+
+
+@dataclass(frozen=True)
+class AdminRecord:
+    id: str
+    subject: str
+    provisioner_id: str
+    type: AdminType
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredProvisioner:
+    """A provisioner created through the admin API (ca.json ones never get a row)."""
+
+    id: str
+    name: str
+    type: str
+    document: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class PolicyScope(StrEnum):
+    AUTHORITY = "authority"
+    PROVISIONER = "provisioner"
+    EAB_KEY = "eab_key"
+
+
+@dataclass(frozen=True)
+class StoredPolicy:
+    """An issuance policy document (linkedca spelling) at one level: (scope, scope_id)."""
+
+    scope: PolicyScope
+    scope_id: str
+    document: dict[str, Any]
+    updated_at: datetime

@@ -1,0 +1,176 @@
+"""SQLite in place: a :class:`Transaction` that runs statements on the event loop thread, and the fast read path.
+
+SQLite is a library, not a server: a statement on a local WAL database takes microseconds, while handing it to
+aiosqlite's thread and back costs about a millisecond of CPU (bench/db_transactions.py). So on SQLite the
+request path runs statements in place. Nothing here can wait on another writer of this process (writers queue
+on an asyncio lock first, see ``Database.write``); only another *process* writing the same file can make a
+statement wait, for as long as its write transaction lasts. Several replicas belong on PostgreSQL.
+
+Statements marked with ``fast_read`` skip SQLAlchemy's per-execution machinery: each is compiled once, its
+parameters bound and its columns decoded with the processors SQLAlchemy's own types hand out through public
+API (``TypeEngine.dialect_impl(dialect).bind_processor`` / ``.result_processor``), and it runs straight on
+the sqlite3 connection. tests/unit/store/test_database.py checks that both paths return the same rows.
+"""
+
+from __future__ import annotations
+
+import keyword
+from collections import namedtuple
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from acmeca.store.transaction import FAST_READ, Params, Row, Transaction, Write
+
+Processor = Callable[[Any], Any]
+
+
+class CompiledRead:
+    """One ``fast_read`` SELECT, compiled for SQLite once; ``supported`` is False when it must take the
+    ordinary path (IN-lists and other parameters rendered at execution time, or column names that cannot
+    be attributes)."""
+
+    def __init__(self, statement: sa.Select[Any], dialect: Dialect) -> None:
+        self.statement = statement  # held, so its id() is never reused while this entry lives
+        compiled = statement.compile(dialect=dialect)
+        self._compiled = compiled
+        self.sql = compiled.string
+        self._names = tuple(compiled.positiontup or ())
+        binds = compiled.binds
+        fields = list(statement.selected_columns.keys())
+        columns = list(statement.selected_columns)
+        self.supported = (
+            not compiled.post_compile_params
+            and not compiled.literal_execute_params
+            and all(name in binds and not binds[name].expanding for name in self._names)
+            and _valid_fields(fields)
+        )
+        if not self.supported:
+            return
+        self._binds: tuple[Processor | None, ...] = tuple(
+            binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self._names
+        )
+        # SQLite's cursor.description carries no type codes: SQLAlchemy asks its processors with None too.
+        decoders = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+        self._decoders = tuple((index, decode) for index, decode in enumerate(decoders) if decode is not None)
+        self._first_decoder = decoders[0] if decoders else None
+        self._make = _row_maker(fields)
+
+    def _bound(self, parameters: Params | None) -> list[Any]:
+        values = self._compiled.construct_params(parameters or {})
+        return [
+            bind(values[name]) if bind is not None else values[name]
+            for name, bind in zip(self._names, self._binds, strict=True)
+        ]
+
+    def _row(self, raw: Sequence[Any]) -> Row:
+        if not self._decoders:
+            return self._make(raw)
+        values = list(raw)
+        for index, decode in self._decoders:
+            values[index] = decode(values[index])
+        return self._make(values)
+
+    def all(self, driver: Any, parameters: Params | None) -> list[Row]:
+        return [self._row(raw) for raw in driver.execute(self.sql, self._bound(parameters)).fetchall()]
+
+    def first(self, driver: Any, parameters: Params | None) -> Row | None:
+        raw = self._first_raw(driver, parameters)
+        return self._row(raw) if raw is not None else None
+
+    def scalar(self, driver: Any, parameters: Params | None) -> Any:
+        raw = self._first_raw(driver, parameters)
+        if raw is None:
+            return None
+        decode = self._first_decoder
+        return decode(raw[0]) if decode is not None else raw[0]
+
+    def scalars(self, driver: Any, parameters: Params | None) -> list[Any]:
+        rows = driver.execute(self.sql, self._bound(parameters)).fetchall()
+        decode = self._first_decoder
+        if decode is None:
+            return [raw[0] for raw in rows]
+        return [decode(raw[0]) for raw in rows]
+
+    def _first_raw(self, driver: Any, parameters: Params | None) -> Any:
+        cursor = driver.execute(self.sql, self._bound(parameters))
+        try:
+            return cursor.fetchone()
+        finally:
+            cursor.close()  # a cursor left open would keep its snapshot (and later reads stale)
+
+
+def _row_maker(fields: list[str]) -> Callable[[Sequence[Any]], Row]:
+    """A named tuple type for these columns (rows read ``row.name`` as SQLAlchemy's do); returns its _make."""
+    factory: Callable[..., type[Any]] = namedtuple  # called with fields known only at run time
+    make: Callable[[Sequence[Any]], Row] = factory("Row", fields)._make
+    return make
+
+
+def _valid_fields(fields: list[str]) -> bool:
+    return len(set(fields)) == len(fields) and all(
+        f.isidentifier() and not keyword.iskeyword(f) and not f.startswith("_") for f in fields
+    )
+
+
+class InPlaceTransaction(Transaction):
+    """A transaction on a synchronous SQLite connection, each statement run in place.
+
+    ``fast_reads`` is the per-database cache of compiled ``fast_read`` statements, keyed by ``id()`` of the
+    module-level statements, which live for the life of the process. Reads inside a write transaction take
+    the fast path too: it runs on the same connection, so it sees the transaction's own writes.
+    """
+
+    def __init__(self, connection: sa.Connection, fast_reads: dict[int, CompiledRead]) -> None:
+        self._sync = connection
+        self._fast_reads = fast_reads
+
+    @property
+    def dialect(self) -> str:
+        return "sqlite"
+
+    def _fast(self, statement: sa.Executable) -> CompiledRead | None:
+        compiled = self._fast_reads.get(id(statement))
+        if compiled is None or compiled.statement is not statement:
+            if not isinstance(statement, sa.Select) or not statement.get_execution_options().get(FAST_READ):
+                return None
+            compiled = self._fast_reads[id(statement)] = CompiledRead(statement, self._sync.dialect)
+        return compiled if compiled.supported else None
+
+    def _driver(self) -> Any:
+        return self._sync.connection.driver_connection
+
+    async def execute(self, statement: Write, parameters: Params | Sequence[Params] | None = None) -> int:
+        return int(self._sync.execute(statement, parameters).rowcount)
+
+    async def all(self, statement: sa.Executable, parameters: Params | None = None) -> Sequence[Row]:
+        fast = self._fast(statement)
+        if fast is not None:
+            return fast.all(self._driver(), parameters)
+        return self._sync.execute(statement, parameters).all()
+
+    async def first(self, statement: sa.Executable, parameters: Params | None = None) -> Row | None:
+        fast = self._fast(statement)
+        if fast is not None:
+            return fast.first(self._driver(), parameters)
+        return self._sync.execute(statement, parameters).first()
+
+    async def scalar(self, statement: sa.Executable, parameters: Params | None = None) -> Any:
+        fast = self._fast(statement)
+        if fast is not None:
+            return fast.scalar(self._driver(), parameters)
+        return self._sync.execute(statement, parameters).scalar()
+
+    async def scalars(self, statement: sa.Executable, parameters: Params | None = None) -> list[Any]:
+        fast = self._fast(statement)
+        if fast is not None:
+            return fast.scalars(self._driver(), parameters)
+        return list(self._sync.execute(statement, parameters).scalars().all())
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        with self._sync.begin_nested():
+            yield

@@ -1,0 +1,119 @@
+"""The one interface every repository runs on: a transaction its caller opened.
+
+Services own transaction boundaries: they open ``async with db.write() as tx:`` (or ``db.read()``) and pass
+``tx`` to repository functions, so whatever must commit together is visibly inside one ``async with``.
+Repositories never open transactions themselves.
+
+Two implementations stand behind :class:`Transaction`: :class:`AsyncTransaction` over SQLAlchemy's
+``AsyncConnection`` (PostgreSQL, asyncpg) and ``InPlaceTransaction`` (``acmeca.store.inplace``), which runs
+SQLite statements in place on the event loop thread. Reads return every row at once (no cursor outlives the
+call, so nothing can pin an old SQLite snapshot); writes return how many rows they touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Protocol, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+Params = Mapping[str, Any]
+Write = sa.Insert | sa.Update | sa.Delete | sa.TextClause
+S = TypeVar("S", bound=sa.Executable)
+
+FAST_READ = "acmeca_fast_read"
+
+
+def fast_read(statement: S) -> S:
+    """Mark a module-level SELECT for the SQLite in-place fast path (compiled once, run straight on sqlite3).
+
+    SQLAlchemy's per-execution machinery costs several times the statement itself; for the handful of reads
+    every ACME request repeats, the fast path binds and decodes with the same type processors itself.
+    Statements it cannot run that way (IN-lists, post-compile parameters) take the ordinary path. Other
+    backends ignore the mark.
+    """
+    return statement.execution_options(**{FAST_READ: True})
+
+
+class Row(Protocol):
+    """A result row: a tuple whose columns are also attributes (``row.id``, ``row[0]``, ``a, b = row``).
+
+    ``sqlalchemy.Row`` is one; the SQLite fast path returns named tuples.
+    """
+
+    @property
+    def _fields(self) -> tuple[str, ...]: ...
+
+    def __getattr__(self, name: str) -> Any: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
+
+
+class Transaction(Protocol):
+    """A transaction opened by ``Database.read()`` or ``Database.write()``; repositories run inside it."""
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``: for the few statements spelled differently per backend."""
+        ...
+
+    async def execute(self, statement: Write, parameters: Params | Sequence[Params] | None = None) -> int:
+        """Run an INSERT, UPDATE or DELETE; return how many rows it touched."""
+        ...
+
+    async def all(self, statement: sa.Executable, parameters: Params | None = None) -> Sequence[Row]:
+        ...
+
+    async def first(self, statement: sa.Executable, parameters: Params | None = None) -> Row | None:
+        ...
+
+    async def scalar(self, statement: sa.Executable, parameters: Params | None = None) -> Any:
+        """The first column of the first row, or None when there is no row."""
+        ...
+
+    async def scalars(self, statement: sa.Executable, parameters: Params | None = None) -> list[Any]:
+        """The first column of every row."""
+        ...
+
+    def savepoint(self) -> AbstractAsyncContextManager[None]:
+        """A nested transaction: an exception inside rolls back to it and leaves the outer one usable."""
+        ...
+
+
+class AsyncTransaction(Transaction):
+    """A :class:`Transaction` over SQLAlchemy's ``AsyncConnection`` (PostgreSQL; begun by ``Database``)."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+        self._dialect = connection.dialect.name
+
+    @property
+    def dialect(self) -> str:
+        return self._dialect
+
+    async def execute(self, statement: Write, parameters: Params | Sequence[Params] | None = None) -> int:
+        result = await self._connection.execute(statement, parameters)
+        return int(result.rowcount)
+
+    async def all(self, statement: sa.Executable, parameters: Params | None = None) -> Sequence[Row]:
+        return (await self._connection.execute(statement, parameters)).all()
+
+    async def first(self, statement: sa.Executable, parameters: Params | None = None) -> Row | None:
+        return (await self._connection.execute(statement, parameters)).first()
+
+    async def scalar(self, statement: sa.Executable, parameters: Params | None = None) -> Any:
+        return await self._connection.scalar(statement, parameters)
+
+    async def scalars(self, statement: sa.Executable, parameters: Params | None = None) -> list[Any]:
+        return list((await self._connection.scalars(statement, parameters)).all())
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        async with self._connection.begin_nested():
+            yield
