@@ -9,8 +9,8 @@ from aiohttp import web
 if TYPE_CHECKING:
     from acmeca.config import LiveConfig
     from acmeca.domain.clock import Clock
+    from acmeca.engine.catalog import ProvisionerCatalog
     from acmeca.engine.issuer import IssuingEngine
-    from acmeca.engine.provisioners import ProvisionerCatalog
     from acmeca.engine.trust import TrustBundle
 
 CONFIG: web.AppKey[LiveConfig] = web.AppKey("config")

@@ -43,11 +43,6 @@ class NamePolicy(Protocol):
     async def check(self, request: IssuanceRequest) -> None: ...
 
 
-class AllowAll:
-    async def check(self, request: IssuanceRequest) -> None:
-        return None
-
-
 RevocationListener = Callable[[CertificateRecord], Awaitable[None]]
 
 
@@ -60,8 +55,8 @@ class IssuingEngine:
         clock: Clock,
         runtime: Runtime,
         backdate: timedelta,
+        name_policy: NamePolicy,
         crl_urls: tuple[str, ...] = (),
-        name_policy: NamePolicy | None = None,
     ) -> None:
         self._authority = authority
         self._db = db
@@ -69,7 +64,7 @@ class IssuingEngine:
         self._runtime = runtime
         self._backdate = backdate
         self._crl_urls = crl_urls
-        self._name_policy: NamePolicy = name_policy or AllowAll()
+        self._name_policy = name_policy
         self._revocation_listeners: list[RevocationListener] = []
 
     @property
@@ -79,11 +74,6 @@ class IssuingEngine:
     def replace_authority(self, authority: SigningAuthority) -> None:
         """A rotated intermediate (SIGHUP): the next certificate is signed by it."""
         self._authority = authority
-
-    @property
-    def name_policy(self) -> NamePolicy:
-        """The policy in force, so ACME newOrder can check identifiers with the same rules as issuance."""
-        return self._name_policy
 
     def on_revocation(self, listener: RevocationListener) -> None:
         self._revocation_listeners.append(listener)

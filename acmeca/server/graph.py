@@ -22,17 +22,17 @@ from acmeca.admin.service.admins import AdminService
 from acmeca.admin.service.auth import AdminAuthenticator
 from acmeca.admin.service.eab import EabKeyService
 from acmeca.admin.service.policies import PolicyService
-from acmeca.admin.service.provisioners import ProvisionerAdminService
+from acmeca.admin.service.provisioner_admin import ProvisionerAdminService
 from acmeca.admin.service.services import AdminServices
 from acmeca.config import CAConfig, ConfigError, LiveConfig
 from acmeca.crypto import certs
 from acmeca.crypto.keys import WrongPassword
 from acmeca.domain.clock import Clock, SystemClock
 from acmeca.domain.errors import CAError
+from acmeca.engine.catalog import ProvisionerCatalog
 from acmeca.engine.crl import CRLService
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.name_policy import StoredNamePolicy, authority_policy
-from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.engine.trust import (
     SigningAuthority,
     TrustBundle,

@@ -22,7 +22,7 @@ from cryptography import x509
 from acmeca.crypto import certs
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import CAError, Unauthenticated
-from acmeca.engine.provisioners import PerEntry, ProvisionerCatalog, ProvisionerEntry
+from acmeca.engine.catalog import PerEntry, ProvisionerCatalog, ProvisionerEntry
 from acmeca.step.jwt import CompactJWS, parse_compact
 from acmeca.step.provisioners import InvalidProvisioner, TokenEvidence, TokenProvisioner, token_provisioner
 from acmeca.step.provisioners.third_party import ThirdPartyAuthorizer

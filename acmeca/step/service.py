@@ -19,9 +19,9 @@ from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Forbidden, Malformed, NotFound, NotImplementedYet, Unauthenticated
 from acmeca.domain.records import CertificateRecord, Requester, StoredCRL
 from acmeca.domain.status import RequesterKind, RevocationReason
+from acmeca.engine.catalog import ProvisionerCatalog, ProvisionerEntry
 from acmeca.engine.crl import CRLService
 from acmeca.engine.issuer import IssuingEngine, parse_serial_or_malformed
-from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
 from acmeca.engine.requests import IssuanceRequest, IssuedCertificate, Validity
 from acmeca.step.ott import AuthorizedToken, Purpose, TokenVerifier
 from acmeca.step.provisioners.third_party import CSR_SANS, csr_claims

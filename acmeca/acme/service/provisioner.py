@@ -15,7 +15,7 @@ from acmeca.domain.claims import Claims
 from acmeca.domain.errors import NotFound
 from acmeca.domain.records import ProvisionerRef
 from acmeca.domain.status import ChallengeType
-from acmeca.engine.provisioners import PerEntry, ProvisionerCatalog, ProvisionerEntry
+from acmeca.engine.catalog import PerEntry, ProvisionerCatalog, ProvisionerEntry
 
 
 @dataclass(frozen=True)

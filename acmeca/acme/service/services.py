@@ -22,9 +22,9 @@ from acmeca.acme.service.ratelimits import RateLimiter
 from acmeca.acme.service.renewals import RenewalService
 from acmeca.acme.service.worker import JobKind, JobWorker
 from acmeca.domain.clock import Clock
+from acmeca.engine.catalog import ProvisionerCatalog
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.name_policy import StoredNamePolicy
-from acmeca.engine.provisioners import ProvisionerCatalog
 from acmeca.store.database import Database
 
 

@@ -13,7 +13,7 @@ from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed
 from acmeca.domain.management import AdminRecord, AdminType
 from acmeca.domain.status import ProvisionerType
-from acmeca.engine.provisioners import ProvisionerCatalog
+from acmeca.engine.catalog import ProvisionerCatalog
 from acmeca.logs import audit
 from acmeca.store import admins
 from acmeca.store.database import Database

@@ -16,7 +16,7 @@ from acmeca.crypto import certs
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Unauthenticated, Unauthorized
 from acmeca.domain.management import AdminRecord, AdminType
-from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
+from acmeca.engine.catalog import ProvisionerCatalog, ProvisionerEntry
 from acmeca.step.jwt import parse_compact
 from acmeca.step.ott import audience_matches, audiences_of, check_times, reuse_key
 from acmeca.step.provisioners.x5c import verify_x5c_token

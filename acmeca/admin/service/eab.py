@@ -17,7 +17,7 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed, NotFound
 from acmeca.domain.management import PolicyScope
-from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry
+from acmeca.engine.catalog import ProvisionerCatalog, ProvisionerEntry
 from acmeca.logs import audit
 from acmeca.store import eab_keys, policies
 from acmeca.store.database import Database

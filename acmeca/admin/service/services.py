@@ -9,7 +9,7 @@ from acmeca.admin.service.admins import AdminService
 from acmeca.admin.service.auth import AdminAuthenticator
 from acmeca.admin.service.eab import EabKeyService
 from acmeca.admin.service.policies import PolicyService
-from acmeca.admin.service.provisioners import ProvisionerAdminService
+from acmeca.admin.service.provisioner_admin import ProvisionerAdminService
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,12 @@ from typing import Any
 from urllib.parse import quote
 
 from acmeca.admin.service import linkedca
-from acmeca.admin.service.provisioners import validate_document
+from acmeca.admin.service.provisioner_admin import validate_document
 from acmeca.cli.admin_credentials import add_admin_flags, admin_session
 from acmeca.cli.commands.ca import ca_client
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import flag_or_default
-from acmeca.cli.provisioner_documents import CHALLENGES, build_document
+from acmeca.cli.provisioner_flags import CHALLENGES, build_document
 from acmeca.cli.tokens import ca_json_path, provisioner_documents
 from acmeca.config import ConfigError, load_config, parse_config, read_document
 from acmeca.domain.claims import Claims

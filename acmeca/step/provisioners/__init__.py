@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from acmeca.config import JWKProvisionerConfig, X5CProvisionerConfig
-from acmeca.engine.provisioners import ProvisionerEntry
+from acmeca.engine.catalog import ProvisionerEntry
 from acmeca.step.provisioners.base import TokenEvidence, TokenProvisioner
 from acmeca.step.provisioners.jwk import JWKProvisioner
 from acmeca.step.provisioners.x5c import X5CProvisioner

@@ -20,7 +20,7 @@ from acmeca.crypto.csr import ParsedCSR
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Unauthenticated
 from acmeca.domain.status import ProvisionerType
-from acmeca.engine.provisioners import PerEntry, ProvisionerEntry
+from acmeca.engine.catalog import PerEntry, ProvisionerEntry
 from acmeca.step.jwt import CompactJWS
 from acmeca.step.provisioners.base import TokenProvisioner
 from acmeca.step.provisioners.k8ssa import K8SSA_ISSUER, K8sSAProvisioner

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -11,37 +12,32 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from acmeca.config import load_config
 from acmeca.crypto import certs
 from acmeca.crypto.certbuild_oids import PROVISIONER_EXTENSION_OID
-from acmeca.crypto.keys import KeySpec, generate_key
 from acmeca.domain.clock import FrozenClock
 from acmeca.domain.errors import AlreadyRevoked, BadPublicKey, NotFound
 from acmeca.domain.identifiers import dns, ip
 from acmeca.domain.records import ProvisionerRef, Requester
 from acmeca.domain.status import ProvisionerType, RequesterKind, RevocationReason
 from acmeca.engine.issuer import IssuingEngine
-from acmeca.engine.pki import create_ca_certificates
 from acmeca.engine.requests import IssuanceRequest
-from acmeca.engine.trust import SigningAuthority
-from acmeca.runtime import Runtime
+from acmeca.server.graph import GraphOptions, service_graph
 from acmeca.store.database import Database
 from acmeca.store.schema import certificates
+from tests.support.inprocess import PASSWORD, write_ca
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PROVISIONER = ProvisionerRef(id="p-1", name="admin", type=ProvisionerType.JWK, credential_id="kid-1")
 
 
 @pytest.fixture
-async def engine(database: Database) -> AsyncIterator[IssuingEngine]:
-    root_key, intermediate_key = generate_key(KeySpec()), generate_key(KeySpec())
-    pki = create_ca_certificates("Test", root_key, intermediate_key, now=NOW - timedelta(days=1))
-    runtime = Runtime(cpu_workers=2)
-    yield IssuingEngine(
-        authority=SigningAuthority(pki.intermediate, intermediate_key, (pki.intermediate,)),
-        db=database, clock=FrozenClock(NOW), runtime=runtime,
-        backdate=timedelta(minutes=1), crl_urls=("https://ca.test/1.0/crl",),
-    )
-    await runtime.close()
+async def engine(ca_db: dict[str, object], tmp_path: Path) -> AsyncIterator[IssuingEngine]:
+    """The engine as the composition root builds it (on the same database the ``database`` fixture opens)."""
+    ca = write_ca(tmp_path / "ca", dict(ca_db), now=NOW, crl={"enabled": True, "idpURL": "https://ca.test/1.0/crl"})
+    options = GraphOptions(clock=FrozenClock(NOW), background=False, server_tls=False, cpu_workers=2)
+    async with service_graph(load_config(ca.config_path), PASSWORD, options=options) as graph:
+        yield graph.engine
 
 
 def _request(key: object, **changes: object) -> IssuanceRequest:

@@ -9,13 +9,13 @@ import pytest
 
 from acmeca.admin.service.auth import AdminIdentity
 from acmeca.admin.service.policies import PolicyService, PolicyTarget, authority_target
-from acmeca.admin.service.provisioners import validate_document
+from acmeca.admin.service.provisioner_admin import validate_document
 from acmeca.config import parse_provisioner
 from acmeca.domain import errors as e
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import FrozenClock
 from acmeca.domain.management import AdminRecord, AdminType, PolicyScope
-from acmeca.engine.provisioners import config_entry
+from acmeca.engine.catalog import config_entry
 from acmeca.store import admins, policies
 from acmeca.store.database import Database
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from acmeca.admin.service.provisioners import validate_document
+from acmeca.admin.service.provisioner_admin import validate_document
 from acmeca.config import (
     ACMEProvisionerConfig,
     ConfigError,

@@ -11,7 +11,7 @@ from acmeca.config import parse_provisioner
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import FrozenClock
 from acmeca.domain.management import StoredProvisioner
-from acmeca.engine.provisioners import PerEntry, ProvisionerCatalog
+from acmeca.engine.catalog import PerEntry, ProvisionerCatalog
 from acmeca.store import provisioners
 from acmeca.store.database import Database
 
@@ -30,7 +30,7 @@ async def test_a_stored_row_that_no_longer_parses_is_logged_once_and_skipped(
         await provisioners.create(tx, _row("broken", {"type": "ACME", "name": "old", "validation": {"http01port": 80}}))
         await provisioners.create(tx, _row("aws", {"type": "AWS", "name": "cloud"}))
     catalog = ProvisionerCatalog([], database, FrozenClock(NOW))
-    with caplog.at_level(logging.ERROR, logger="acmeca.engine.provisioners"):
+    with caplog.at_level(logging.ERROR, logger="acmeca.engine.catalog"):
         assert [e.name for e in await catalog.all()] == ["stored"]
         catalog.invalidate()
         assert [e.name for e in await catalog.all()] == ["stored"]

@@ -18,7 +18,7 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed, NotFound
 from acmeca.domain.management import PolicyScope, StoredPolicy, StoredProvisioner
-from acmeca.engine.provisioners import ProvisionerCatalog, ProvisionerEntry, config_entry
+from acmeca.engine.catalog import ProvisionerCatalog, ProvisionerEntry, config_entry
 from acmeca.logs import audit
 from acmeca.policy import parse_policy_document
 from acmeca.step.provisioners import InvalidProvisioner, token_provisioner
