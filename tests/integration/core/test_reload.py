@@ -259,6 +259,29 @@ async def test_bad_file_keeps_the_running_configuration(env: ReloadEnv) -> None:
     assert await _http01_outcome(env, "still-old.test") == "valid"
 
 
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda d: d["validation"].update({"resolver": "dns.google"}), "validation.resolver: "),
+        (lambda d: d["validation"].update({"timeout": "ten seconds"}), "validation.timeout: must be a duration"),
+        (lambda d: d["validation"].update({"http01Port": 0}), "validation.http01Port: must be a port number"),
+        (lambda d: d.update({"address": "8443"}), "address: "),
+        (lambda d: d["authority"]["provisioners"].append({"type": "Kerberos", "name": "k"}),
+         "type: 'Kerberos' is not a provisioner type step-ca defines"),
+        (lambda d: d["authority"]["provisioners"][0].update({"claims": {"maxTLSCertDuration": "forever"}}),
+         "authority.provisioners[0].claims.maxTLSCertDuration: must be a duration"),
+        (lambda d: d["authority"].update({"policy": {"x509": {"deny": {"ip": ["10.0.0.0/33"]}}}}), "authority.policy: "),
+    ],
+)
+async def test_each_kind_of_bad_file_is_one_error_line(env: ReloadEnv, edit: Any, expected: str) -> None:
+    log = env.change(edit, marker=NOT_RELOADED)
+    error_lines = [line for line in log.splitlines() if NOT_RELOADED in line]
+    assert len(error_lines) == 1
+    assert expected in error_lines[0]
+    assert "Traceback" not in log
+    assert (await env.get("/acme/acme/directory")).status == 200
+
+
 async def test_settings_that_need_a_restart_are_named(env: ReloadEnv) -> None:
     log = env.change(lambda d: d.update({"dnsNames": ["localhost", "127.0.0.1", "ca.test"]}))
     assert "need a restart" in log
