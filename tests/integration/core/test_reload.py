@@ -270,7 +270,8 @@ async def test_bad_file_keeps_the_running_configuration(env: ReloadEnv) -> None:
          "type: 'Kerberos' is not a provisioner type step-ca defines"),
         (lambda d: d["authority"]["provisioners"][0].update({"claims": {"maxTLSCertDuration": "forever"}}),
          "authority.provisioners[0].claims.maxTLSCertDuration: must be a duration"),
-        (lambda d: d["authority"].update({"policy": {"x509": {"deny": {"ip": ["10.0.0.0/33"]}}}}), "authority.policy: "),
+        (lambda d: d["authority"].update({"policy": {"x509": {"deny": {"ip": ["10.0.0.0/33"]}}}}),
+         "authority.policy: "),
     ],
 )
 async def test_each_kind_of_bad_file_is_one_error_line(env: ReloadEnv, edit: Any, expected: str) -> None:
