@@ -36,6 +36,11 @@ class CAClient:
         self.ca_url = ca_url.rstrip("/")
         self._ssl = ssl_context
 
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        """The trust this client pins (other clients of the same CA, such as the ACME flow, reuse it)."""
+        return self._ssl
+
     async def request(
         self, method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[int, bytes, dict[str, str]]:

@@ -8,17 +8,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import ssl
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-from acmeca.cli.client import CAClient
+from acmeca.cli.acme_client import OrderRequest, obtain_chain, order_time
+from acmeca.cli.client import CAClient, pinned_context
 from acmeca.cli.commands import renewal
 from acmeca.cli.commands.ca import add_ca_flags, ca_client
 from acmeca.cli.commands.minting import add_provisioner_flags, ca_url, canonical_or_raw, mint_token
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import write_output
+from acmeca.cli.http01_responder import DEFAULT_LISTEN, responder
 from acmeca.cli.tokens import (
     csr_fingerprint,
+    provisioner_documents,
     renew_token,
 )
 from acmeca.crypto import certs
@@ -96,14 +102,48 @@ async def signed_chain(csr_pem: str, ott: str, args: argparse.Namespace) -> byte
     return chain_pem(await post_sign(ca_client(args), csr_pem, ott, args))
 
 
+async def _acme_target(args: argparse.Namespace) -> tuple[str, ssl.SSLContext] | None:
+    """``--acme URL``, or ``--provisioner`` naming an ACME provisioner: the directory URL and the TLS trust."""
+    if args.acme:
+        return args.acme, pinned_context(Path(args.root) if args.root else None)
+    if not args.provisioner or args.token:
+        return None
+    client = None if args.offline else ca_client(args)
+    documents = await provisioner_documents(args, client)
+    if not any(d.get("name") == args.provisioner and str(d.get("type", "")).upper() == "ACME" for d in documents):
+        return None
+    directory = f"{ca_url(args)}/acme/{quote(args.provisioner, safe='')}/directory"
+    return directory, (client or ca_client(args)).ssl_context
+
+
+async def _acme_chain(args: argparse.Namespace, target: tuple[str, ssl.SSLContext], csr_pem: str,
+                      names: TokenSANs) -> bytes:
+    """step's ACME flow: new account, order, http-01 (standalone or webroot), finalize with our CSR."""
+    now = datetime.now(UTC)
+    request = OrderRequest(
+        identifiers=(*(("dns", n) for n in names.dns_names), *(("ip", a) for a in names.ip_addresses)),
+        csr_der=parse_csr_pem(csr_pem).der,
+        contact=tuple(c if ":" in c else f"mailto:{c}" for c in args.contact or ()),
+        not_before=order_time(args.not_before, now=now), not_after=order_time(args.not_after, now=now),
+    )
+    async with responder(args.webroot, args.http_listen) as solver:
+        return await obtain_chain(target[0], target[1], request, solver)
+
+
 async def certificate(args: argparse.Namespace) -> int:
-    if args.token and args.san:
-        raise CLIError("--token and --san are mutually exclusive")
+    if args.token and (args.san or args.acme):
+        raise CLIError(f"--token and {'--san' if args.san else '--acme'} are mutually exclusive")
+    if args.standalone and args.webroot:
+        raise CLIError("--standalone and --webroot are mutually exclusive")
     crt_path, key_path = Path(args.crt_file), Path(args.key_file)
     for path in (crt_path, key_path):
         if path.exists() and not args.force:
             raise CLIError(f"file {path} already exists; use --force to overwrite it")
-    sans = (_token_sans(args.token) if args.token else args.san) or [args.subject]
+    acme = await _acme_target(args)
+    if acme:  # the order names the subject and every --san; the CSR's CN is one of them
+        sans = list(dict.fromkeys([args.subject, *(args.san or [])]))
+    else:
+        sans = (_token_sans(args.token) if args.token else args.san) or [args.subject]
     split = TokenSANs.split(sans)
     if split.emails or split.uris:
         raise CLIError("email and URI SANs need your own CSR: use 'acmeca sign'")
@@ -112,8 +152,12 @@ async def certificate(args: argparse.Namespace) -> int:
     except Malformed as exc:
         raise CLIError(exc.detail) from None
     csr_pem = build_csr_pem(key, args.subject, list(split.dns_names), list(split.ip_addresses)).decode()
-    ott = args.token or await mint_token(args, args.subject, purpose="sign", sans=sans)
-    write_output(crt_path, await signed_chain(csr_pem, ott, args), force=True)
+    if acme:
+        chain = await _acme_chain(args, acme, csr_pem, split)
+    else:
+        ott = args.token or await mint_token(args, args.subject, purpose="sign", sans=sans)
+        chain = await signed_chain(csr_pem, ott, args)
+    write_output(crt_path, chain, force=True)
     write_output(key_path, private_key_pem(key), force=True)
     print(f"✔ Certificate: {crt_path}")
     print(f"✔ Private Key: {key_path}")
@@ -173,6 +217,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--kty", default="EC", help="key type: EC (default), RSA or OKP")
     parser.add_argument("--curve", "--crv", dest="curve", help="P-256 (default), P-384, P-521 or Ed25519")
     parser.add_argument("--size", type=int, help="RSA key size (2048)")
+    parser.add_argument("--acme", metavar="URL", help="ACME directory URL of any ACME server")
+    parser.add_argument("--standalone", action="store_true", help="answer http-01 with a built-in server (default)")
+    parser.add_argument("--webroot", help="answer http-01 by writing files under this web root")
+    parser.add_argument("--http-listen", default=DEFAULT_LISTEN, help="address of the standalone server (:80)")
+    parser.add_argument("--contact", action="append", help="ACME account contact email (repeatable)")
     parser.set_defaults(handler=certificate)
 
     parser = commands.add_parser("sign", help="generate a new certificate signing a certificate request")
