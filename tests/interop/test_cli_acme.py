@@ -173,6 +173,14 @@ def test_a_busy_listen_address_is_one_line(ca_pool: CAPool, backend: str, tmp_pa
     assert refused(result).startswith(f"error: cannot listen on {address} for http-01: ")
 
 
+@pytest.mark.parametrize("backend", SQLITE_ONLY)
+def test_email_sans_are_refused_before_any_order(ca_pool: CAPool, backend: str, tmp_path: Path) -> None:
+    ca = ca_pool.get(backend)
+    result = certificate(ca, "mail.cli.test", str(tmp_path / "x.crt"), str(tmp_path / "x.key"),
+                         "--san", "ops@example.test", check=False)
+    assert refused(result) == "error: ACME orders name only DNS names and IP addresses"
+
+
 # -- Pebble through --acme -------------------------------------------------------------------------------
 @dataclass
 class Pebble:
@@ -270,3 +278,4 @@ def test_pebble_untrusted_without_its_root(pebble: Pebble, tmp_path: Path) -> No
     result = _pebble_cli("cli.pebble.test", str(tmp_path / "x.crt"), str(tmp_path / "x.key"),
                          "--acme", pebble.directory, "--http-listen", f":{pebble.http_port}", check=False)
     assert refused(result).startswith("error: cannot verify the ACME server at "), result.stderr
+

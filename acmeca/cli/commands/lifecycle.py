@@ -146,7 +146,8 @@ async def certificate(args: argparse.Namespace) -> int:
         sans = (_token_sans(args.token) if args.token else args.san) or [args.subject]
     split = TokenSANs.split(sans)
     if split.emails or split.uris:
-        raise CLIError("email and URI SANs need your own CSR: use 'acmeca sign'")
+        raise CLIError("ACME orders name only DNS names and IP addresses" if acme
+                       else "email and URI SANs need your own CSR: use 'acmeca sign'")
     try:
         key = generate_key(KeySpec.parse(args.kty, args.curve, args.size))
     except Malformed as exc:
