@@ -5,8 +5,12 @@ BIN := $(VENV)/bin
 ACMECA_DEMO := $(CURDIR)/.acmeca
 DEMO_PORT ?= 8443
 PYTEST_ARGS ?=
+# The real smallstep step CLI and step-ca 0.19, built offline by the shared script into a cache outside the clone
+# (keyed by the script's inputs, so CI on the same machine reuses it) and linked at .tools/bin.
+SHARED_TOOLS := $(abspath ../shared/tools)
+STEP_TOOLS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/acmeca/step-tools
 
-.PHONY: run test lint unit integration interop bench clean venv
+.PHONY: run test lint unit integration interop bench clean venv step-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,8 +38,20 @@ run: $(VENV)/.installed
 	@echo
 	ACMECA_PATH=$(ACMECA_DEMO) $(BIN)/acmeca serve --password-file $(ACMECA_DEMO)/password
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed step-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+step-tools:
+	@if [ ! -f "$(SHARED_TOOLS)/build-step-tools.sh" ]; then \
+		echo "step-tools: $(SHARED_TOOLS) is missing: the step CLI tests need smallstep's step 0.19 at .tools/bin/step (or \$$ACMECA_STEP_BIN); build it with build-step-tools.sh from acmeca's shared tools"; \
+	else \
+		sum=$$(cd "$(SHARED_TOOLS)" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16); \
+		dest="$(STEP_TOOLS_CACHE)/$$sum/bin"; \
+		if [ ! -x "$$dest/step" ] || [ ! -x "$$dest/step-ca" ]; then \
+			mkdir -p "$$dest" && bash "$(SHARED_TOOLS)/build-step-tools.sh" "$$dest"; \
+		fi; \
+		mkdir -p .tools; [ -L .tools/bin ] || rm -rf .tools/bin; ln -sfn "$$dest" .tools/bin; \
+	fi
 
 unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
