@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from acmeca.cli.commands.ca import ca_client
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import flag_or_default
+from acmeca.cli.serials import parse_serial
 from acmeca.cli.tokens import (
     ca_json_path,
     choose_jwk_provisioner,
@@ -22,7 +23,6 @@ from acmeca.cli.tokens import (
     token_window,
 )
 from acmeca.config import load_config
-from acmeca.engine.serials import canonical_serial
 
 
 def add_provisioner_flags(parser: argparse.ArgumentParser) -> None:
@@ -66,7 +66,4 @@ async def mint_token(
 
 def canonical_or_raw(serial: str) -> str:
     """The serial as the CA stores it (canonical decimal); a bad one is a usage error before any token exists."""
-    try:
-        return canonical_serial(serial)
-    except ValueError:
-        raise CLIError(f"{serial!r} is not a serial number (decimal or 0x-hex)") from None
+    return parse_serial(serial)
