@@ -12,6 +12,7 @@ from types import ModuleType
 
 from acmeca import __version__
 from acmeca.cli.errors import CLIError
+from acmeca.cli.help import CommandParser, Example
 from acmeca.config import ConfigError, environment_default
 
 # Command -> the module under acmeca.cli.commands that registers it. Only the module a command needs is
@@ -39,11 +40,36 @@ def _modules_for(argv: Sequence[str]) -> list[ModuleType]:
     return modules
 
 
+DESCRIPTION = """\
+acmeca is an ACME-first certificate authority whose API is compatible with step-ca. Its subcommands mirror
+'step ca': init creates the PKI and ca.json, serve runs the CA, and the other commands are clients of a
+running CA (or, with --offline, act as the CA through its configuration files).
+
+Flags that name the CA fall back to the environment and then to $ACMECA_PATH/config/defaults.json, which
+init and bootstrap write: --ca-url to $ACMECA_CA_URL, --root to $ACMECA_ROOT. $ACMECA_PATH defaults to
+~/.acmeca, the counterpart of step's $STEPPATH.
+
+Run 'acmeca <command> --help' for a command's own page."""
+
+EXAMPLES = (
+    Example("Create a PKI and start the CA:",
+            "acmeca init --name Example --dns ca.example.com --address :443 --provisioner admin \\\n"
+            "    --password-file password.txt\n"
+            "acmeca serve --password-file password.txt"),
+    Example("Trust a CA from another machine, then check that it is up:",
+            "acmeca bootstrap --ca-url https://ca.example.com \\\n"
+            "    --fingerprint 0d7d3834cf187726cf331c40a31aa7ef6b29ba4df601416c9788f6ee01058cf3\n"
+            "acmeca health"),
+    Example("Get a certificate and its private key:",
+            "acmeca certificate internal.example.com internal.crt internal.key"),
+)
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="acmeca", description="An ACME-first certificate authority with a step-ca compatible API."
-    )
-    parser.add_argument("--version", action="version", version=f"acmeca {__version__}")
+    parser = CommandParser(prog="acmeca", summary="an ACME-first certificate authority",
+                           description=DESCRIPTION, examples=EXAMPLES)
+    parser.add_argument("--version", action="version", version=f"acmeca {__version__}",
+                        help="print the version and exit")
     commands = parser.add_subparsers(dest="command", metavar="<command>")
     for module in _modules_for(argv):
         module.register(commands)

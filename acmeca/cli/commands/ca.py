@@ -12,14 +12,20 @@ from cryptography import x509
 from acmeca.cli.client import CAClient, pinned_context, unverified_context
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import defaults_path, flag_or_default, read_defaults, write_json
+from acmeca.cli.help import Example, add_command
 from acmeca.config import acmeca_path
 from acmeca.crypto import certs
 from acmeca.crypto.keys import write_private_file
 
 
 def add_ca_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--ca-url", help="URI of the CA (falls back to $ACMECA_CA_URL, then defaults.json)")
-    parser.add_argument("--root", help="root certificate to trust (falls back to $ACMECA_ROOT, then defaults.json)")
+    parser.add_argument("--ca-url", metavar="URI",
+                        help="URI of the CA, e.g. https://ca.example.com. Defaults to $ACMECA_CA_URL, then to the "
+                             "ca-url of $ACMECA_PATH/config/defaults.json.")
+    parser.add_argument("--root", metavar="file",
+                        help="The PEM file with the root certificate the CA's TLS certificate must chain to. "
+                             "Defaults to $ACMECA_ROOT, then to the root of defaults.json, then to "
+                             "$ACMECA_PATH/certs/root_ca.crt.")
 
 
 def ca_client(args: argparse.Namespace) -> CAClient:
@@ -124,30 +130,111 @@ def _emit(pem: bytes, file: str | None, force: bool, message: str) -> int:
     return 0
 
 
+FORCE_HELP = "Overwrite the output file if it already exists."
+FINGERPRINT = "0d7d3834cf187726cf331c40a31aa7ef6b29ba4df601416c9788f6ee01058cf3"
+
+
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("health", help="get the status of the CA")
+    parser = add_command(
+        commands, "health", summary="get the status of the CA",
+        description="""\
+acmeca health makes a request to the /health endpoint of the CA, over TLS verified with --root, and prints
+the status the CA reports: 'ok' when it is healthy. A CA that cannot be reached, or whose TLS certificate
+does not chain to the root, is an error.""",
+        examples=[
+            Example("Using the flags:", "acmeca health --ca-url https://ca.example.com:9000 --root root_ca.crt"),
+            Example("With the CA URL and root set by 'acmeca bootstrap' (or $ACMECA_CA_URL and $ACMECA_ROOT):",
+                    "acmeca health"),
+        ],
+    )
     add_ca_flags(parser)
     parser.set_defaults(handler=health)
 
-    parser = commands.add_parser("bootstrap", help="initialize the environment to use the CA commands")
-    parser.add_argument("--ca-url", required=True)
-    parser.add_argument("--fingerprint", required=True, help="SHA-256 fingerprint (hex) of the root certificate")
-    parser.add_argument("-f", "--force", action="store_true")
+    parser = add_command(
+        commands, "bootstrap", summary="initialize the environment to use the CA commands",
+        description="""\
+acmeca bootstrap downloads the root certificate from the CA and sets up the current environment to use it.
+The download is not verified by TLS (the root is not trusted yet); instead the SHA-256 fingerprint of the
+certificate received must equal --fingerprint.
+
+The root certificate is stored in $ACMECA_PATH/certs/root_ca.crt, and $ACMECA_PATH/config/defaults.json
+gets the CA URL, the fingerprint and the root certificate's path (other keys in it are kept). After that,
+the other commands need no --ca-url or --root.
+
+A different root certificate or fingerprint already stored there is only replaced with --force.""",
+        examples=[
+            Example("Bootstrap from a CA URL and the fingerprint 'acmeca init' printed:",
+                    f"acmeca bootstrap --ca-url https://ca.example.com \\\n    --fingerprint {FINGERPRINT}"),
+            Example("Bootstrap again after the CA got a new root:",
+                    f"acmeca bootstrap --force --ca-url https://ca.example.com \\\n    --fingerprint {FINGERPRINT}"),
+        ],
+    )
+    parser.add_argument("--ca-url", metavar="URI", required=True, help="URI of the CA, e.g. https://ca.example.com.")
+    parser.add_argument("--fingerprint", required=True,
+                        help="The SHA-256 fingerprint of the root certificate, in hex (colons or dashes between "
+                             "the bytes are allowed), as 'acmeca init' prints it.")
+    parser.add_argument("-f", "--force", action="store_true",
+                        help="Replace a different root certificate or fingerprint already stored.")
     parser.set_defaults(handler=bootstrap)
 
-    parser = commands.add_parser("root", help="download and validate the root certificate")
-    parser.add_argument("file", nargs="?")
-    parser.add_argument("--ca-url")
-    parser.add_argument("--fingerprint")
-    parser.add_argument("-f", "--force", action="store_true")
+    parser = add_command(
+        commands, "root", summary="download and validate the root certificate",
+        description="""\
+acmeca root downloads the root certificate from the CA and validates it: the SHA-256 fingerprint of the
+certificate received must equal --fingerprint. The download itself is not verified by TLS, so the command
+works before any root is trusted; the fingerprint check is what makes it safe.
+
+The certificate is written to root-file (mode 0600), or printed to standard output when root-file is
+omitted.
+
+--ca-url and --fingerprint default to $ACMECA_CA_URL and $ACMECA_FINGERPRINT, then to the values in
+$ACMECA_PATH/config/defaults.json that 'acmeca bootstrap' and 'acmeca init' write.""",
+        examples=[
+            Example("Download the root certificate from the CA set up by 'acmeca bootstrap':",
+                    "acmeca root root_ca.crt"),
+            Example("Download the root certificate from a given CA:",
+                    f"acmeca root root_ca.crt --ca-url https://ca.example.com:9000 \\\n"
+                    f"    --fingerprint {FINGERPRINT}"),
+            Example("Print the root certificate using the flags set by 'acmeca bootstrap':", "acmeca root"),
+        ],
+    )
+    parser.add_argument("file", nargs="?", metavar="root-file",
+                        help="The file to write the root certificate to (PEM). Without it, the certificate is "
+                             "printed to standard output.")
+    parser.add_argument("--ca-url", metavar="URI",
+                        help="URI of the CA, e.g. https://ca.example.com. Defaults to $ACMECA_CA_URL, then to the "
+                             "ca-url of defaults.json.")
+    parser.add_argument("--fingerprint",
+                        help="The SHA-256 fingerprint (hex, colons or dashes allowed) the root certificate must "
+                             "have. Defaults to $ACMECA_FINGERPRINT, then to the fingerprint of defaults.json.")
+    parser.add_argument("-f", "--force", action="store_true", help=FORCE_HELP)
     parser.set_defaults(handler=root)
 
-    for name, handler, text in (
-        ("roots", roots, "download all the root certificates"),
-        ("federation", federation, "download all the federated certificates"),
+    for name, handler, path, what, text, bundle in (
+        ("roots", roots, "/roots", "root", "download all the root certificates",
+         "a PEM bundle with all the root certificates of the CA"),
+        ("federation", federation, "/federation", "federated", "download all the federated certificates",
+         "a PEM bundle with the root certificates of the CA together with the federatedRoots of its ca.json"),
     ):
-        parser = commands.add_parser(name, help=text)
-        parser.add_argument("file", nargs="?")
+        parser = add_command(
+            commands, name, summary=text,
+            description=f"""\
+acmeca {name} downloads, from the {path} endpoint of the CA, {bundle}. The request is made over TLS verified
+with --root.
+
+The bundle is written to {name}-file (mode 0600), or printed to standard output when {name}-file is
+omitted.""",
+            examples=[
+                Example("Download the bundle using the flags set by 'acmeca bootstrap':",
+                        f"acmeca {name} {name}.pem"),
+                Example("Download the bundle with explicit flags:",
+                        f"acmeca {name} {name}.pem --ca-url https://ca.example.com --root root_ca.crt"),
+                Example("Print the bundle:", f"acmeca {name}"),
+            ],
+        )
+        parser.add_argument("file", nargs="?", metavar=f"{name}-file",
+                            help=f"The file to write the {what} certificates to (PEM). Without it, they are "
+                                 "printed to standard output.")
         add_ca_flags(parser)
-        parser.add_argument("-f", "--force", action="store_true")
+        parser.add_argument("-f", "--force", action="store_true", help=FORCE_HELP)
         parser.set_defaults(handler=handler)

@@ -21,7 +21,9 @@ from acmeca.cli.commands.ca import add_ca_flags, ca_client
 from acmeca.cli.commands.minting import add_provisioner_flags, ca_url, canonical_or_raw, mint_token
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import write_output
+from acmeca.cli.help import CURVE, KEY_SIZE, KEY_TYPE, TIME_OR_DURATION, Example, add_command
 from acmeca.cli.http01_responder import DEFAULT_LISTEN, responder
+from acmeca.cli.serials import SERIAL_FORMS
 from acmeca.cli.tokens import (
     csr_fingerprint,
     provisioner_documents,
@@ -180,44 +182,130 @@ async def sign(args: argparse.Namespace) -> int:
     return 0
 
 
+OFFLINE_SIGN = ("Sign without contacting the CA: read the provisioners from ca.json (--ca-config) and issue the "
+                "certificate through the CA's own configuration, keys and database, recorded as if the CA had "
+                "issued it. The provisioner password file also decrypts the intermediate key (init uses one "
+                "password for both).")
+NAMES = ("Subject Alternative Names: with --san, exactly those; otherwise the subject alone. The CA's policies "
+         "and the provisioner decide which names it accepts.")
+
+
 def _register_token(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("token", help="generate an OTT granting access to the CA")
-    parser.add_argument("subject", help="the certificate subject (CN), or the serial number with --revoke")
+    parser = add_command(
+        commands, "token", summary="generate an OTT granting access to the CA",
+        description=f"""\
+acmeca token generates a one-time token (OTT) that grants access to the CA, and prints it (or writes it to
+--output-file). By default it is a sign token for 'acmeca certificate --token' or 'acmeca sign --token':
+signed with the key of a JWK provisioner, for the subject and the names in --san. With --revoke it
+authorizes revoking the certificate whose serial number is the subject; with --renew it is a renew token
+signed with the key of an existing certificate (--x5c-cert, --x5c-key).
+
+The provisioner's private key is its encryptedKey, fetched from the CA (or read from ca.json with
+--offline) and decrypted with --provisioner-password-file, or a private JWK given with --key.
+
+A token is valid for 5 minutes. For sign and revoke tokens --not-before and --not-after set another window,
+from 10 seconds to 1 hour long, starting at most 30 minutes from now.
+
+{SERIAL_FORMS}""",
+        examples=[
+            Example("Get a token for a certificate for internal.example.com:", "acmeca token internal.example.com"),
+            Example("Get a token with several names and use it:",
+                    "TOKEN=$(acmeca token internal.example.com --san internal.example.com --san 10.0.0.5)\n"
+                    "acmeca certificate internal.example.com internal.crt internal.key --token $TOKEN"),
+            Example("Get a token that authorizes revoking a certificate, and use it:",
+                    "TOKEN=$(acmeca token --revoke 7e:5f:a2:9c:13:44:0b:d1:88:02:ff:60:2a:11:c4:9d)\n"
+                    "acmeca revoke --token $TOKEN 7e:5f:a2:9c:13:44:0b:d1:88:02:ff:60:2a:11:c4:9d"),
+            Example("Get a token valid for 30 minutes from a provisioner named 'dev', without asking the CA:",
+                    "acmeca token internal.example.com --provisioner dev --not-after 30m --offline \\\n"
+                    "    --provisioner-password-file password.txt"),
+        ],
+    )
+    parser.add_argument("subject",
+                        help="The subject (common name) of the certificate the token is for; also its only name "
+                             "when there is no --san. With --revoke, the serial number of the certificate to "
+                             "revoke. Not used with --renew.")
     add_ca_flags(parser)
-    add_provisioner_flags(parser)
-    parser.add_argument("--san", action="append", help="subject alternative name (repeatable)")
-    parser.add_argument("--not-before", dest="not_before_token", help="token validity start (time or duration)")
-    parser.add_argument("--not-after", dest="not_after_token", help="token validity end (time or duration)")
-    parser.add_argument("--revoke", action="store_true", help="a token to revoke the serial number <subject>")
-    parser.add_argument("--renew", action="store_true", help="a renew token signed with --x5c-cert/--x5c-key")
-    parser.add_argument("--x5c-cert", help="certificate (chain) for --renew")
-    parser.add_argument("--x5c-key", help="private key of --x5c-cert")
-    parser.add_argument("--cnf", help="bind the token to the CSR with this base64url SHA-256 fingerprint")
-    parser.add_argument("--cnf-file", help="bind the token to this CSR")
-    parser.add_argument("--output-file", help="write the token here (0600) instead of stdout")
+    add_provisioner_flags(parser, offline="Do not ask the CA: read the provisioners from ca.json (--ca-config), and "
+                                          "when no CA URL is set (--ca-url, $ACMECA_CA_URL, defaults.json) take "
+                                          "the token's audience from ca.json too.")
+    parser.add_argument("--san", action="append", metavar="name",
+                        help="A name (DNS name, IP address, email or URI) the token authorizes; repeat the flag "
+                             "for several. The certificate request must carry exactly these names. Not with "
+                             "--revoke.")
+    parser.add_argument("--not-before", dest="not_before_token", metavar="time|duration",
+                        help=f"When the token becomes valid (default: now). {TIME_OR_DURATION}")
+    parser.add_argument("--not-after", dest="not_after_token", metavar="time|duration",
+                        help="When the token expires (default: 5 minutes after it becomes valid). A duration is "
+                             "counted from --not-before.")
+    parser.add_argument("--revoke", action="store_true",
+                        help="Generate a token to revoke the certificate whose serial number is the subject.")
+    parser.add_argument("--renew", action="store_true",
+                        help="Generate a renew token, signed with --x5c-key, for the certificate in --x5c-cert.")
+    parser.add_argument("--x5c-cert", metavar="file", help="With --renew: the certificate (chain, PEM) to renew.")
+    parser.add_argument("--x5c-key", metavar="file", help="With --renew: the private key of --x5c-cert.")
+    parser.add_argument("--cnf", metavar="fingerprint",
+                        help="Bind a sign token to one certificate request: the base64url SHA-256 fingerprint "
+                             "of the request's DER.")
+    parser.add_argument("--cnf-file", metavar="file",
+                        help="Bind the token to the certificate request (PEM) in this file, as --cnf does.")
+    parser.add_argument("--output-file", metavar="file",
+                        help="Write the token to this file (mode 0600, replacing it) instead of printing it.")
     parser.set_defaults(handler=token)
 
 
 def _add_validity_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--not-before", help="certificate validity start: RFC 3339 time or duration")
-    parser.add_argument("--not-after", help="certificate validity end: RFC 3339 time or duration")
-    parser.add_argument("--token", help="a token from 'acmeca token' instead of minting one")
-    parser.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
+    parser.add_argument("--not-before", metavar="time|duration",
+                        help=f"When the certificate's validity starts. {TIME_OR_DURATION} The provisioner's "
+                             "claims bound what the CA accepts.")
+    parser.add_argument("--not-after", metavar="time|duration",
+                        help="When the certificate's validity ends, given as for --not-before. Without it the "
+                             "provisioner's default duration applies.")
+    parser.add_argument("--token", metavar="token",
+                        help="A sign token from 'acmeca token' to use instead of minting one.")
+    parser.add_argument("-f", "--force", action="store_true", help="Overwrite the output files if they exist.")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _register_token(commands)
-    parser = commands.add_parser("certificate", help="generate a new private key and certificate")
-    parser.add_argument("subject")
-    parser.add_argument("crt_file")
-    parser.add_argument("key_file")
+    parser = add_command(
+        commands, "certificate", summary="generate a new private key and certificate",
+        description="""\
+acmeca certificate generates a new private key, sends a certificate request for it to the CA (POST
+/1.0/sign) authorized by a sign token, and writes the certificate chain (leaf first) to crt-file and the
+private key, unencrypted PEM, to key-file, both with mode 0600.
+
+The token is the one given with --token, whose names become the request's names, or one minted here with a
+JWK provisioner (see 'acmeca token') for the subject and the --san names. Names go into the request as DNS
+names and IP addresses; for email or URI names, make your own request and use 'acmeca sign'.
+
+Existing files are not overwritten without --force.""",
+        examples=[
+            Example("Request a certificate for a name, using the flags set by 'acmeca bootstrap':",
+                    "acmeca certificate internal.example.com internal.crt internal.key"),
+            Example("Request a certificate with several names and an RSA key:",
+                    "acmeca certificate internal.example.com internal.crt internal.key \\\n"
+                    "    --san internal.example.com --san 10.0.0.5 --kty RSA --size 3072"),
+            Example("Request a certificate valid for 8 hours with a token from 'acmeca token':",
+                    "TOKEN=$(acmeca token internal.example.com)\n"
+                    "acmeca certificate internal.example.com internal.crt internal.key --token $TOKEN "
+                    "--not-after 8h"),
+            Example("Issue a certificate on the CA's host without a running CA:",
+                    "acmeca certificate internal.example.com internal.crt internal.key --offline \\\n"
+                    "    --provisioner-password-file password.txt"),
+        ],
+    )
+    parser.add_argument("subject", help=f"The subject (common name) of the certificate. {NAMES}")
+    parser.add_argument("crt_file", help="The file to write the certificate chain to (PEM, leaf first).")
+    parser.add_argument("key_file", help="The file to write the new private key to (PEM, not encrypted).")
     add_ca_flags(parser)
-    add_provisioner_flags(parser)
+    add_provisioner_flags(parser, offline=OFFLINE_SIGN)
     _add_validity_flags(parser)
-    parser.add_argument("--san", action="append", help="subject alternative name (repeatable)")
-    parser.add_argument("--kty", default="EC", help="key type: EC (default), RSA or OKP")
-    parser.add_argument("--curve", "--crv", dest="curve", help="P-256 (default), P-384, P-521 or Ed25519")
-    parser.add_argument("--size", type=int, help="RSA key size (2048)")
+    parser.add_argument("--san", action="append", metavar="name",
+                        help="A DNS name or IP address for the certificate; repeat the flag for several. Not with "
+                             "--token, whose names are used.")
+    parser.add_argument("--kty", default="EC", help=KEY_TYPE)
+    parser.add_argument("--curve", "--crv", dest="curve", help=CURVE)
+    parser.add_argument("--size", type=int, help=KEY_SIZE)
     parser.add_argument("--acme", metavar="URL", help="ACME directory URL of any ACME server")
     parser.add_argument("--standalone", action="store_true", help="answer http-01 with a built-in server (default)")
     parser.add_argument("--webroot", help="answer http-01 by writing files under this web root")
@@ -225,11 +313,31 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--contact", action="append", help="ACME account contact email (repeatable)")
     parser.set_defaults(handler=certificate)
 
-    parser = commands.add_parser("sign", help="generate a new certificate signing a certificate request")
-    parser.add_argument("csr_file")
-    parser.add_argument("crt_file")
+    parser = add_command(
+        commands, "sign", summary="generate a new certificate signing a certificate request",
+        description="""\
+acmeca sign sends the certificate signing request in csr-file to the CA (POST /1.0/sign), authorized by a
+sign token, and writes the certificate chain (leaf first) to crt-file with mode 0600.
+
+The request must have a common name: a token minted here (see 'acmeca token') is for that name and all the
+names the request carries (DNS names, IP addresses, emails and URIs). A token given with --token must match
+the request the same way.
+
+An existing crt-file is not overwritten without --force.""",
+        examples=[
+            Example("Sign a certificate request, using the flags set by 'acmeca bootstrap':",
+                    "acmeca sign internal.csr internal.crt"),
+            Example("Get a certificate valid for 24 hours, with a token from 'acmeca token':",
+                    "TOKEN=$(acmeca token internal.example.com)\n"
+                    "acmeca sign internal.csr internal.crt --token $TOKEN --not-after 24h"),
+            Example("Sign a certificate request on the CA's host without a running CA:",
+                    "acmeca sign internal.csr internal.crt --offline --provisioner-password-file password.txt"),
+        ],
+    )
+    parser.add_argument("csr_file", help="The certificate signing request to sign (PEM).")
+    parser.add_argument("crt_file", help="The file to write the certificate chain to (PEM, leaf first).")
     add_ca_flags(parser)
-    add_provisioner_flags(parser)
+    add_provisioner_flags(parser, offline=OFFLINE_SIGN)
     _add_validity_flags(parser)
     parser.set_defaults(handler=sign)
     renewal.register(commands)

@@ -25,14 +25,24 @@ from acmeca.cli.tokens import (
 from acmeca.config import load_config
 
 
-def add_provisioner_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--provisioner", "--issuer", dest="provisioner", help="name of the JWK provisioner")
-    parser.add_argument("--kid", help="kid of the provisioner key")
-    parser.add_argument("--key", help="private JWK file to sign the token with (instead of the encryptedKey)")
+def add_provisioner_flags(parser: argparse.ArgumentParser, *, offline: str, key: str | None = None) -> None:
+    """The flags that choose and unlock the JWK provisioner a token is minted with; ``offline`` and ``key``
+    say what ``--offline`` and ``--key`` mean for this command."""
+    parser.add_argument("--provisioner", "--issuer", dest="provisioner", metavar="name",
+                        help="The name of the JWK provisioner to mint the token with. Needed only when the CA has "
+                             "more than one JWK provisioner.")
+    parser.add_argument("--kid", help="The kid of the provisioner's key, to choose among JWK provisioners.")
+    parser.add_argument("--key", metavar="file",
+                        help=key or "A file with the provisioner's private JWK, to sign the token with instead of "
+                                    "decrypting the provisioner's encryptedKey.")
     parser.add_argument("--provisioner-password-file", "--password-file", dest="provisioner_password_file",
-                        help="file with the password that decrypts the provisioner key")
-    parser.add_argument("--offline", action="store_true", help="read provisioners from ca.json, not the CA")
-    parser.add_argument("--ca-config", help="ca.json for --offline (default $ACMECA_PATH/config/ca.json)")
+                        metavar="file",
+                        help="The file with the password that decrypts the provisioner's encryptedKey (trailing "
+                             "whitespace is ignored). Without it, the password is prompted for.")
+    parser.add_argument("--offline", action="store_true", help=offline)
+    parser.add_argument("--ca-config", metavar="file",
+                        help="The ca.json that --offline reads. Defaults to $ACMECA_CA_CONFIG, then to the "
+                             "ca-config of defaults.json, then to $ACMECA_PATH/config/ca.json.")
 
 
 def ca_url(args: argparse.Namespace) -> str:

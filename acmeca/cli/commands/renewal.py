@@ -20,7 +20,9 @@ from acmeca.cli.commands.ca import add_ca_flags, ca_client
 from acmeca.cli.commands.minting import add_provisioner_flags, canonical_or_raw, mint_token
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import flag_or_default, read_password_file
+from acmeca.cli.help import CURVE, DURATION, KEY_SIZE, KEY_TYPE, Example, add_command
 from acmeca.cli.renew_daemon import DaemonOptions, RenewDaemon, RenewSchedule
+from acmeca.cli.serials import SERIAL_FORMS
 from acmeca.cli.tokens import renew_token
 from acmeca.config import acmeca_path
 from acmeca.crypto import certs
@@ -250,47 +252,172 @@ def _revoke_body(request: RevokeRequest) -> dict[str, Any]:
     return body
 
 
-def _add_daemon_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--expires-in", help="only renew when less than this remains (duration)")
-    parser.add_argument("-f", "--force", action="store_true", help="overwrite output files without asking")
-    parser.add_argument("--daemon", action="store_true", help="keep renewing in the background")
-    parser.add_argument("--exec", dest="exec_command", help="command to run after each renewal")
-    parser.add_argument("--pid-file", "--pid", dest="pid_file", help="file with the pid to signal after renewal")
-    parser.add_argument("--signal", type=int, default=1, help="signal number for --pid-file (1 = SIGHUP)")
-    parser.add_argument("--password-file", help="password of an encrypted key file")
+DAEMON = """\
+With --daemon the command keeps running in the foreground and {verb}s the certificate at about two thirds
+of its lifetime (minus a random jitter of up to a twentieth of the lifetime, so certificates issued
+together are not {verb}ed together), or when --expires-in is left, or every --{verb}-period. SIGHUP makes
+it {verb} at once; SIGTERM and SIGINT stop it. While the CA cannot be reached it retries, waiting 1 second
+and doubling up to 30 seconds. After each {noun} it runs --exec and signals the process in --pid-file."""
+REASONS = "\n".join(  # step's spelling: KeyCompromise, CACompromise, RemoveFromCRL
+    f"    {int(reason):>2}  "
+    + "".join(word if word in ("CA", "AA", "CRL") else word.capitalize() for word in reason.name.split("_"))
+    for reason in RevocationReason
+)
+
+
+def _add_daemon_flags(parser: argparse.ArgumentParser, verb: str) -> None:
+    noun = "renewal" if verb == "renew" else "rekey"
+    parser.add_argument("--expires-in", metavar="duration",
+                        help="Renew only when less than this time is left before the certificate expires (with a "
+                             "random jitter of a twentieth of it); with --daemon, renew when this much is left "
+                             f"instead of at two thirds of the lifetime. {DURATION}"
+                        if verb == "renew" else
+                        f"With --daemon: {verb} when this much time is left before the certificate expires, "
+                        f"instead of at two thirds of its lifetime. {DURATION}")
+    outputs = "an existing --out file" if verb == "renew" else "existing --out-cert and --out-key files"
+    parser.add_argument("-f", "--force", action="store_true",
+                        help=f"Replace {outputs} (the daemon replaces {'it' if verb == 'renew' else 'them'} always).")
+    parser.add_argument("--daemon", action="store_true",
+                        help=f"Keep running and {verb} the certificate periodically (see above).")
+    parser.add_argument("--exec", dest="exec_command", metavar="command",
+                        help=f"With --daemon: a shell command to run after each {noun}.")
+    parser.add_argument("--pid-file", "--pid", dest="pid_file", metavar="file",
+                        help=f"With --daemon: a file holding the id of a process to signal after each {noun}, "
+                             "so it reloads the certificate. (--pid takes a file here, not a process id.)")
+    parser.add_argument("--signal", type=int, default=1, metavar="number",
+                        help="The signal number to send to the process in --pid-file (default 1, SIGHUP).")
+    parser.add_argument("--password-file", metavar="file",
+                        help="The file with the password of an encrypted key-file (trailing whitespace is "
+                             "ignored).")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("renew", help="renew a certificate")
-    parser.add_argument("crt_file")
-    parser.add_argument("key_file")
+    parser = add_command(
+        commands, "renew", summary="renew a certificate",
+        description=f"""\
+acmeca renew asks the CA for a new certificate with the same names and key as crt-file (POST /1.0/renew)
+and writes it to crt-file, or to --out, replacing the file atomically (mode 0600).
+
+While the certificate is valid the request is authenticated with it over mTLS; after it has expired, or
+with --mtls=false, it carries a renew token signed with key-file instead (the provisioner must allow
+renewal after expiry for an expired certificate).
+
+{DAEMON.format(verb="renew", noun="renewal")}""",
+        examples=[
+            Example("Renew a certificate, replacing it:", "acmeca renew internal.crt internal.key"),
+            Example("Renew a certificate only if it expires within 8 hours, writing the new one elsewhere:",
+                    "acmeca renew internal.crt internal.key --expires-in 8h --out new.crt --force"),
+            Example("Keep the certificate renewed and reload nginx after each renewal:",
+                    "acmeca renew internal.crt internal.key --daemon --exec \"nginx -s reload\""),
+            Example("Renew every 16 hours and send SIGHUP to the process in a pid file:",
+                    "acmeca renew internal.crt internal.key --daemon --renew-period 16h \\\n"
+                    "    --pid-file /run/nginx.pid"),
+        ],
+    )
+    parser.add_argument("crt_file", help="The certificate (PEM, leaf first) to renew.")
+    parser.add_argument("key_file", help="The private key of the certificate.")
     add_ca_flags(parser)
-    parser.add_argument("--mtls", nargs="?", const="true", default="true", help="use mTLS (default true)")
-    parser.add_argument("--out", "--output-file", dest="out", help="write the new certificate here")
-    parser.add_argument("--renew-period", help="daemon: renew at this fixed interval")
-    _add_daemon_flags(parser)
+    parser.add_argument("--mtls", nargs="?", const="true", default="true", metavar="true|false",
+                        help="Authenticate with the certificate over mTLS while it is valid (the default). "
+                             "--mtls=false (or 0, no, off) uses a renew token signed with key-file instead.")
+    parser.add_argument("--out", "--output-file", dest="out", metavar="file",
+                        help="Write the new certificate here instead of replacing crt-file.")
+    parser.add_argument("--renew-period", metavar="duration",
+                        help=f"With --daemon: renew at this fixed interval. Not with --expires-in. {DURATION}")
+    _add_daemon_flags(parser, "renew")
     parser.set_defaults(handler=renew)
 
-    parser = commands.add_parser("rekey", help="rekey a certificate")
-    parser.add_argument("crt_file")
-    parser.add_argument("key_file")
+    parser = add_command(
+        commands, "rekey", summary="rekey a certificate",
+        description=f"""\
+acmeca rekey asks the CA, over mTLS with the current certificate (which must still be valid), for a new
+certificate with a new key (POST /1.0/rekey). The new certificate has the common name and the DNS and IP
+names of crt-file. The key is generated here (--kty, --curve, --size) unless --private-key gives one.
+
+The new key is written first, then the certificate, replacing key-file and crt-file (or writing --out-key
+and --out-cert) atomically with mode 0600. The new key is written unencrypted.
+
+{DAEMON.format(verb="rekey", noun="rekey")}""",
+        examples=[
+            Example("Rekey a certificate, replacing the certificate and key files:",
+                    "acmeca rekey internal.crt internal.key"),
+            Example("Rekey a certificate with an RSA key, writing new files:",
+                    "acmeca rekey internal.crt internal.key --kty RSA --size 3072 \\\n"
+                    "    --out-cert new.crt --out-key new.key"),
+            Example("Rekey with a key you generated yourself (it replaces internal.key):",
+                    "acmeca rekey internal.crt internal.key --private-key new.key"),
+            Example("Keep rekeying every 16 hours and reload nginx after each rekey:",
+                    "acmeca rekey internal.crt internal.key --daemon --rekey-period 16h --exec \"nginx -s reload\""),
+        ],
+    )
+    parser.add_argument("crt_file", help="The certificate (PEM, leaf first) to rekey.")
+    parser.add_argument("key_file", help="The private key of the certificate.")
     add_ca_flags(parser)
-    parser.add_argument("--out-cert", help="write the new certificate here (default crt-file)")
-    parser.add_argument("--out-key", help="write the new key here (default key-file)")
-    parser.add_argument("--private-key", help="use this key instead of generating one")
-    parser.add_argument("--kty", default="EC")
-    parser.add_argument("--curve", "--crv", dest="curve")
-    parser.add_argument("--size", type=int)
-    parser.add_argument("--rekey-period", help="daemon: rekey at this fixed interval")
-    _add_daemon_flags(parser)
+    parser.add_argument("--out-cert", metavar="file",
+                        help="Write the new certificate here instead of replacing crt-file.")
+    parser.add_argument("--out-key", metavar="file",
+                        help="Write the new private key here instead of replacing key-file.")
+    parser.add_argument("--private-key", metavar="file",
+                        help="Use this private key (PEM, not encrypted) instead of generating one; --kty, "
+                             "--curve and --size are then ignored.")
+    parser.add_argument("--kty", default="EC", help=KEY_TYPE)
+    parser.add_argument("--curve", "--crv", dest="curve", help=CURVE)
+    parser.add_argument("--size", type=int, help=KEY_SIZE)
+    parser.add_argument("--rekey-period", metavar="duration",
+                        help=f"With --daemon: rekey at this fixed interval. {DURATION}")
+    _add_daemon_flags(parser, "rekey")
     parser.set_defaults(handler=rekey, mtls="true")
 
-    parser = commands.add_parser("revoke", help="revoke a certificate")
-    parser.add_argument("serial", nargs="?")
+    parser = add_command(
+        commands, "revoke", summary="revoke a certificate",
+        description=f"""\
+acmeca revoke revokes the certificate with the given serial number (POST /1.0/revoke). The CA records the
+revocation, refuses to renew the certificate, and lists it in its CRL when the CRL is enabled; with reason
+KeyCompromise it also refuses new certificates for the same key.
+
+The request is authorized in one of two ways. With --cert and --key, by the certificate itself over mTLS
+(it must still be valid); a serial number given as well must be that certificate's. Otherwise, by a revoke
+token: --token, or one minted here with a JWK provisioner, as 'acmeca token --revoke' does (see the
+provisioner flags).
+
+{SERIAL_FORMS}""",
+        examples=[
+            Example("Revoke a certificate by serial number, with a token minted for you (reason Unspecified):",
+                    "acmeca revoke 308893286343609293989051180431574390766"),
+            Example("Revoke a certificate by the serial openssl shows, with a reason:",
+                    "acmeca revoke $(openssl x509 -noout -serial -in internal.crt | cut -d= -f2) \\\n"
+                    "    --reasonCode keyCompromise --reason \"laptop stolen\""),
+            Example("Revoke a certificate with itself, over mTLS:",
+                    "acmeca revoke --cert internal.crt --key internal.key"),
+            Example("Revoke with a token made beforehand:",
+                    "TOKEN=$(acmeca token --revoke 0xe86362a9a1ef8c4d9bf4a1d2d3b0e7ae)\n"
+                    "acmeca revoke --token $TOKEN 0xe86362a9a1ef8c4d9bf4a1d2d3b0e7ae"),
+            Example("Revoke on the CA's host without a running CA:",
+                    "acmeca revoke 308893286343609293989051180431574390766 --offline \\\n"
+                    "    --provisioner-password-file password.txt"),
+        ],
+    )
+    parser.add_argument("serial", nargs="?", metavar="serial-number",
+                        help="The serial number of the certificate to revoke: decimal, 0x-prefixed hex, or hex "
+                             "as openssl prints it (see above). May be left out with --cert and --key.")
     add_ca_flags(parser)
-    add_provisioner_flags(parser)
-    parser.add_argument("--reason", help="free-text reason")
-    parser.add_argument("--reasonCode", "--reason-code", dest="reason_code", help="RFC 5280 reason name or 0-10")
-    parser.add_argument("--token", help="a revoke token from 'acmeca token --revoke'")
-    parser.add_argument("--cert", help="revoke this certificate over mTLS (--key is then its private key)")
+    add_provisioner_flags(
+        parser,
+        offline="Revoke without contacting the CA, through the CA's own configuration, keys and database "
+                "(--ca-config); the provisioner password file also decrypts the intermediate key. Ignored with "
+                "--cert, which always asks the CA.",
+        key="With --cert: the certificate's private key (PEM). Otherwise a file with the provisioner's private "
+            "JWK, to sign the revoke token with instead of decrypting the provisioner's encryptedKey.",
+    )
+    parser.add_argument("--reason", metavar="text", help="A free-text reason, recorded with the revocation.")
+    parser.add_argument("--reasonCode", "--reason-code", dest="reason_code", metavar="code",
+                        help=f"""\
+The RFC 5280 reason for the revocation, by number or by name (case-insensitive; spaces and underscores are
+ignored, so "key compromise" is KeyCompromise). The default is Unspecified (0). The reasons are:
+
+{REASONS}""")
+    parser.add_argument("--token", metavar="token",
+                        help="A revoke token from 'acmeca token --revoke' to use instead of minting one.")
+    parser.add_argument("--cert", metavar="file",
+                        help="Revoke this certificate (PEM) over mTLS with it, --key being its private key.")
     parser.set_defaults(handler=revoke)
