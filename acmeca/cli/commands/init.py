@@ -13,6 +13,7 @@ from typing import Any
 
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import read_password_file, write_json
+from acmeca.cli.help import CURVE, KEY_SIZE, KEY_TYPE, Example, add_command
 from acmeca.config import acmeca_path, parse_config
 from acmeca.config.sections import TLSOptions
 from acmeca.crypto import certs
@@ -195,21 +196,60 @@ def init(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser("init", help="initialize the CA PKI")
-    parser.add_argument("--name", help="the name of the new PKI")
-    parser.add_argument("--dns", action="append", help="DNS name or IP address of the CA (repeatable)")
-    parser.add_argument("--address", help="address the CA listens on, e.g. :443 or 127.0.0.1:8443")
-    parser.add_argument("--provisioner", help="name of the first (JWK) provisioner")
-    parser.add_argument("--password-file", help="file with the password for the CA keys")
-    parser.add_argument("--provisioner-password-file", help="file with the password for the provisioner key")
-    parser.add_argument("--acme", action="store_true", help="add an ACME provisioner named 'acme'")
-    parser.add_argument("--kty", default="EC", help="key type of the CA keys: EC (default), RSA or OKP")
-    parser.add_argument("--curve", "--crv", dest="curve", help="curve for EC (P-256) or OKP (Ed25519)")
-    parser.add_argument("--size", type=int, help="RSA key size in bits (2048)")
-    parser.add_argument("--deployment-type", default="standalone", help="only 'standalone' is supported")
-    parser.add_argument("-f", "--force", action="store_true", help="overwrite an existing PKI")
+    parser = add_command(
+        commands, "init", summary="initialize the CA PKI",
+        description="""\
+acmeca init creates a public key infrastructure for the CA in $ACMECA_PATH (default ~/.acmeca), laid out
+as 'step ca init' does: a root and an intermediate certificate with their keys, encrypted with the
+password, a ca.json with a first JWK provisioner, and a defaults.json for the client commands.
+
+    certs/             root_ca.crt, intermediate_ca.crt
+    secrets/ (0700)    root_ca_key, intermediate_ca_key
+    config/            ca.json (0600), defaults.json
+    db/ (0700)         the SQLite database
+
+In a terminal, init asks for the name, DNS names, address and provisioner name not given as flags, and for
+a password (left empty, one is generated and printed). Elsewhere those flags and --password-file are
+required. The first provisioner's key is encrypted with --provisioner-password-file, or with the same
+password.
+
+ca.json is checked with the same rules as 'acmeca serve' before it is written. An existing ca.json is only
+replaced with --force. init prints the root certificate's fingerprint, which 'acmeca bootstrap' needs on
+other machines.""",
+        examples=[
+            Example("Initialize a PKI, answering the questions in the terminal:", "acmeca init"),
+            Example("Initialize a PKI without questions, for a CA reachable as ca.example.com and 10.0.0.1:",
+                    "acmeca init --name Example --dns ca.example.com --dns 10.0.0.1 --address :443 \\\n"
+                    "    --provisioner admin@example.com --password-file password.txt"),
+            Example("Initialize a PKI with RSA keys, an ACME provisioner and the admin API:",
+                    "acmeca init --name Example --dns ca.example.com --address :8443 --provisioner admin \\\n"
+                    "    --password-file password.txt --kty RSA --size 3072 --acme --remote-management"),
+        ],
+    )
+    parser.add_argument("--name",
+                        help="The name of the new PKI: the organization of the CA certificates, whose common "
+                             "names are '<name> Root CA' and '<name> Intermediate CA'.")
+    parser.add_argument("--dns", action="append", metavar="name",
+                        help="A DNS name or IP address clients use to reach the CA; repeat the flag for several. "
+                             "The first one makes the CA URL in defaults.json.")
+    parser.add_argument("--address", help="The address the CA listens on, e.g. :443 or 127.0.0.1:8443.")
+    parser.add_argument("--provisioner", metavar="name", help="The name of the first (JWK) provisioner.")
+    parser.add_argument("--password-file", metavar="file",
+                        help="The file with the password that encrypts the CA keys (trailing whitespace is "
+                             "ignored).")
+    parser.add_argument("--provisioner-password-file", metavar="file",
+                        help="The file with the password that encrypts the first provisioner's key. Defaults to "
+                             "the CA keys' password.")
+    parser.add_argument("--acme", action="store_true", help="Also add an ACME provisioner named 'acme'.")
+    parser.add_argument("--kty", default="EC", help=KEY_TYPE.replace("of key to generate", "of the CA keys"))
+    parser.add_argument("--curve", "--crv", dest="curve", help=CURVE)
+    parser.add_argument("--size", type=int, help=KEY_SIZE)
+    parser.add_argument("--deployment-type", default="standalone", metavar="name",
+                        help="The deployment type, as in step. Only standalone (the default) is supported.")
+    parser.add_argument("-f", "--force", action="store_true", help="Replace an existing PKI and ca.json.")
     parser.add_argument("--remote-management", action="store_true",
-                        help="enable the admin API (admins, provisioners, policies, EAB keys)")
-    parser.add_argument("--admin-subject", "--admin-name", dest="admin_subject",
-                        help="subject of the first super admin (default 'step'; needs --remote-management)")
+                        help="Enable the admin API (admins, provisioners, policies, EAB keys); the CA creates "
+                             "the first super admin when it first starts.")
+    parser.add_argument("--admin-subject", "--admin-name", dest="admin_subject", metavar="subject",
+                        help="The subject of the first super admin (default 'step'). Needs --remote-management.")
     parser.set_defaults(handler=init)
