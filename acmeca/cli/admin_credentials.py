@@ -33,15 +33,25 @@ TOKEN_LIFETIME = timedelta(minutes=5)
 DEFAULT_SUBJECT = "step"
 
 
+ADMIN_CREDENTIALS = """\
+The admin API needs an admin's credentials: --admin-cert and --admin-key name a certificate the CA issued
+to an admin; without them, the command gets a certificate for --admin-subject (default 'step') from the
+JWK provisioner --admin-provisioner, decrypting its key with --admin-password-file, and uses that."""
+
+
 def add_admin_flags(parser: argparse.ArgumentParser) -> None:
     add_ca_flags(parser)
-    parser.add_argument("--admin-cert", help="admin certificate (chain) issued by the CA")
-    parser.add_argument("--admin-key", help="private key of --admin-cert")
-    parser.add_argument("--admin-subject", "--admin-name", dest="admin_subject",
-                        help="admin subject to obtain a certificate for (default 'step')")
-    parser.add_argument("--admin-provisioner", "--admin-issuer", dest="admin_provisioner",
-                        help="JWK provisioner that issues the admin certificate")
-    parser.add_argument("--admin-password-file", help="password of the --admin-provisioner key")
+    parser.add_argument("--admin-cert", metavar="file",
+                        help="An admin's certificate (chain, PEM) issued by the CA, used with --admin-key to "
+                             "authenticate to the admin API.")
+    parser.add_argument("--admin-key", metavar="file", help="The private key of --admin-cert.")
+    parser.add_argument("--admin-subject", "--admin-name", dest="admin_subject", metavar="subject",
+                        help="Without --admin-cert: the admin subject to get a certificate for (default 'step').")
+    parser.add_argument("--admin-provisioner", "--admin-issuer", dest="admin_provisioner", metavar="name",
+                        help="Without --admin-cert: the JWK provisioner that issues that certificate; needed "
+                             "when the CA has more than one.")
+    parser.add_argument("--admin-password-file", metavar="file",
+                        help="The file with the password that decrypts the --admin-provisioner key.")
 
 
 def admin_token(chain: list[x509.Certificate], key: PrivateKey, *, subject: str, audience: str) -> str:

@@ -331,8 +331,8 @@ renewal after expiry for an expired certificate).
         commands, "rekey", summary="rekey a certificate",
         description=f"""\
 acmeca rekey asks the CA, over mTLS with the current certificate (which must still be valid), for a new
-certificate with a new key (POST /1.0/rekey). The new certificate has the common name and the DNS and IP
-names of crt-file. The key is generated here (--kty, --curve, --size) unless --private-key gives one.
+certificate with the same names and a new key (POST /1.0/rekey). The key is generated here (--kty, --curve,
+--size) unless --private-key gives one.
 
 The new key is written first, then the certificate, replacing key-file and crt-file (or writing --out-key
 and --out-cert) atomically with mode 0600. The new key is written unencrypted.
