@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from acmeca.cli.admin_credentials import AdminSession, add_admin_flags, admin_session
+from acmeca.cli.admin_credentials import ADMIN_CREDENTIALS, AdminSession, add_admin_flags, admin_session
 from acmeca.cli.errors import CLIError
+from acmeca.cli.help import Example, add_command, add_group
 
 HEADER = ("SUBJECT", "PROVISIONER", "TYPE")
 
@@ -110,26 +111,90 @@ def _bool_flag(value: str) -> bool:
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = commands.add_parser("admin", help="manage the administrators of the CA (remote management)")
-    sub = group.add_subparsers(dest="admin_command", metavar="<subcommand>", required=True)
-    listing = sub.add_parser("list", help="list admins")
-    listing.add_argument("--super", action="store_true", help="only super admins")
-    listing.add_argument("--provisioner", help="only admins of this provisioner")
+    sub = add_group(
+        commands, "admin", summary="manage the administrators of the CA (remote management)", dest="admin_command",
+        description=f"""\
+acmeca admin lists, adds, updates and removes the administrators of the CA's admin API, which is on when
+ca.json has enableAdmin ('acmeca init --remote-management'). An admin is a subject together with
+the provisioner that authenticates it. An ADMIN may manage provisioners, policies and EAB keys; a
+SUPER_ADMIN may also manage admins. The CA creates the first super admin itself, and the last super admin
+can be neither removed nor demoted.
+
+Admins are printed as a table of SUBJECT, PROVISIONER (name and type) and TYPE.
+
+{ADMIN_CREDENTIALS}""",
+        examples=[
+            Example("List the admins:", "acmeca admin list"),
+            Example("Add an admin authenticated by the 'admin' provisioner:",
+                    "acmeca admin add alice@example.com admin"),
+            Example("Make an admin a super admin:", "acmeca admin update alice@example.com --super"),
+        ],
+    )
+    listing = add_command(
+        sub, "list", summary="list admins",
+        description="""\
+acmeca admin list prints the admins of the CA as a table of SUBJECT, PROVISIONER (name and type) and TYPE
+(ADMIN or SUPER_ADMIN), optionally only the super admins or only those of one provisioner.""",
+        examples=[
+            Example("List all the admins:", "acmeca admin list"),
+            Example("List the super admins authenticated by the 'admin' provisioner:",
+                    "acmeca admin list --super --provisioner admin"),
+        ],
+    )
+    listing.add_argument("--super", action="store_true", help="Only list super admins.")
+    listing.add_argument("--provisioner", metavar="name", help="Only list the admins of this provisioner.")
     listing.set_defaults(handler=list_admins)
-    add = sub.add_parser("add", help="add an admin")
-    add.add_argument("subject")
-    add.add_argument("provisioner_name", metavar="provisioner")
-    add.add_argument("--super", action="store_true", help="make it a SUPER_ADMIN")
+    add = add_command(
+        sub, "add", summary="add an admin",
+        description="""\
+acmeca admin add makes subject an admin, authenticated by the named provisioner: an ADMIN, or a SUPER_ADMIN
+with --super. Only a super admin may add admins. The new admin is printed as a table row.""",
+        examples=[
+            Example("Add an admin authenticated by the 'admin' JWK provisioner:",
+                    "acmeca admin add alice@example.com admin"),
+            Example("Add a super admin, authenticating with an admin certificate:",
+                    "acmeca admin add bob@example.com admin --super --admin-cert admin.crt --admin-key admin.key"),
+        ],
+    )
+    add.add_argument("subject", help="The subject of the new admin: the name its certificates or tokens carry.")
+    add.add_argument("provisioner_name", metavar="provisioner",
+                     help="The name of the provisioner that authenticates the new admin.")
+    add.add_argument("--super", action="store_true", help="Make the new admin a SUPER_ADMIN rather than an ADMIN.")
     add.set_defaults(handler=add_admin)
-    update = sub.add_parser("update", help="change an admin's role")
-    update.add_argument("subject")
-    update.add_argument("--super", nargs="?", const=True, default=False, type=_bool_flag,
-                        help="SUPER_ADMIN (--super=false demotes to ADMIN)")
-    update.add_argument("--provisioner", help="the admin's provisioner, when the subject is ambiguous")
+    update = add_command(
+        sub, "update", summary="change an admin's role",
+        description="""\
+acmeca admin update sets the role of the admin with the given subject: SUPER_ADMIN with --super, ADMIN
+without it or with --super=false. Only a super admin may change roles, and the last super admin cannot be
+demoted. When several admins have the subject, --provisioner says which one. The updated admin is printed
+as a table row.""",
+        examples=[
+            Example("Promote an admin to super admin:", "acmeca admin update alice@example.com --super"),
+            Example("Demote a super admin of the 'admin' provisioner to admin:",
+                    "acmeca admin update alice@example.com --super=false --provisioner admin"),
+        ],
+    )
+    update.add_argument("subject", help="The subject of the admin to update.")
+    update.add_argument("--super", nargs="?", const=True, default=False, type=_bool_flag, metavar="true|false",
+                        help="Make the admin a SUPER_ADMIN; without the flag, or with --super=false, it becomes an "
+                             "ADMIN. Takes true/false, 1/0 or yes/no.")
+    update.add_argument("--provisioner", metavar="name",
+                        help="The provisioner of the admin, when several admins have the subject.")
     update.set_defaults(handler=update_admin)
-    remove = sub.add_parser("remove", help="remove an admin")
-    remove.add_argument("subject")
-    remove.add_argument("--provisioner", help="the admin's provisioner, when the subject is ambiguous")
+    remove = add_command(
+        sub, "remove", summary="remove an admin",
+        description="""\
+acmeca admin remove removes the admin with the given subject. Only a super admin may remove admins, and the
+last super admin cannot be removed. When several admins have the subject, --provisioner says which one.""",
+        examples=[
+            Example("Remove an admin:", "acmeca admin remove alice@example.com"),
+            Example("Remove the admin of the 'admin' provisioner when the subject has several:",
+                    "acmeca admin remove alice@example.com --provisioner admin"),
+        ],
+    )
+    remove.add_argument("subject", help="The subject of the admin to remove.")
+    remove.add_argument("--provisioner", metavar="name",
+                        help="The provisioner of the admin, when several admins have the subject.")
     remove.set_defaults(handler=remove_admin)
     for parser in (listing, add, update, remove):
         add_admin_flags(parser)
