@@ -13,9 +13,10 @@ from typing import Any
 from urllib.parse import quote
 
 from acmeca.admin.service.eab import MAX_REFERENCE
-from acmeca.cli.admin_credentials import add_admin_flags, admin_session
+from acmeca.cli.admin_credentials import ADMIN_CREDENTIALS, add_admin_flags, admin_session
 from acmeca.cli.commands.admin import all_pages, print_table
 from acmeca.cli.errors import CLIError
+from acmeca.cli.help import Example, add_command, add_group
 from acmeca.domain.encoding import b64url_encode
 
 LIST_HEADER = ("Key ID", "Provisioner", "Key (masked)", "Created At", "Bound At", "Account", "Reference")
@@ -82,27 +83,111 @@ async def renewal_window(args: argparse.Namespace) -> int:
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    group = commands.add_parser("acme", help="manage ACME settings of the CA")
-    acme_commands = group.add_subparsers(dest="acme_command", metavar="<subcommand>", required=True)
-    eab = acme_commands.add_parser("eab", help="manage External Account Binding keys")
-    sub = eab.add_subparsers(dest="eab_command", metavar="<subcommand>", required=True)
-    listing = sub.add_parser("list", help="list EAB keys of an ACME provisioner")
-    listing.add_argument("provisioner")
-    listing.add_argument("reference", nargs="?")
-    listing.add_argument("--limit", type=int, help="show at most this many keys")
+    acme_commands = add_group(
+        commands, "acme", summary="manage ACME settings of the CA", dest="acme_command",
+        description=f"""\
+acmeca acme manages what ACME clients see, through the admin API: the External Account Binding (EAB) keys
+of ACME provisioners that require them, and the ACME Renewal Information (ARI) windows that tell clients
+when to renew.
+
+{ADMIN_CREDENTIALS}""",
+        examples=[
+            Example("Create an EAB key for the ACME provisioner 'acme':", "acmeca acme eab add acme my-team"),
+            Example("Ask ARI clients to renew two certificates now:",
+                    "acmeca acme renewal-window --now --serial 0x7e5fa29c \\\n"
+                    "    --serial 308893286343609293989051180431574390766"),
+        ],
+    )
+    eab = add_group(
+        acme_commands, "eab", summary="manage External Account Binding keys", dest="eab_command",
+        description=f"""\
+acmeca acme eab lists, creates and deletes the External Account Binding (EAB) keys of an ACME provisioner.
+An ACME provisioner with requireEAB (see 'acmeca provisioner add --require-eab') only lets a client create an
+account with a key ID and HMAC key created here; other ACME provisioners refuse these commands. An EAB key
+binds one account, and may carry a reference (a name of your choice) to find it by.
+
+{ADMIN_CREDENTIALS}""",
+        examples=[
+            Example("Create an EAB key with a reference, and give it to certbot:",
+                    "acmeca acme eab add acme my-team\n"
+                    "certbot register --server https://ca.example.com/acme/acme/directory \\\n"
+                    "    --eab-kid <Key ID> --eab-hmac-key <Key> --email admin@example.com"),
+            Example("List the EAB keys of the provisioner 'acme':", "acmeca acme eab list acme"),
+            Example("Delete an EAB key:", "acmeca acme eab remove acme kZ3nV8qT2Xg5mXj1a0ZqTf0cV3tJ1fAw"),
+        ],
+    )
+    listing = add_command(
+        eab, "list", summary="list EAB keys of an ACME provisioner",
+        description="""\
+acmeca acme eab list prints the EAB keys of an ACME provisioner as a table: key ID, provisioner, the key
+itself masked (it is only shown when created), creation time, when it was bound, the account it is bound to,
+and its reference. With a reference, only the key with that reference is listed.""",
+        examples=[
+            Example("List the EAB keys of the provisioner 'acme':", "acmeca acme eab list acme"),
+            Example("Show the key with the reference my-team:", "acmeca acme eab list acme my-team"),
+            Example("List at most 10 keys:", "acmeca acme eab list acme --limit 10"),
+        ],
+    )
+    listing.add_argument("provisioner", help="The name of the ACME provisioner whose keys to list.")
+    listing.add_argument("reference", nargs="?", help="Only list the key with this reference.")
+    listing.add_argument("--limit", type=int, metavar="number", help="List at most this many keys.")
     listing.set_defaults(handler=list_keys)
-    add = sub.add_parser("add", help="create an EAB key (its HMAC key is shown once)")
-    add.add_argument("provisioner")
-    add.add_argument("reference", nargs="?")
+    add = add_command(
+        eab, "add", summary="create an EAB key (its HMAC key is shown once)",
+        description=f"""\
+acmeca acme eab add creates an EAB key for an ACME provisioner that requires EAB, and prints its key ID and
+HMAC key. The HMAC key is shown only this once, base64url without padding, as certbot's --eab-hmac-key and
+lego's --hmac take it; keep it secret until the ACME client has used it. The reference, at most
+{MAX_REFERENCE} characters, is a name to find the key by later.""",
+        examples=[
+            Example("Create an EAB key for the provisioner 'acme':", "acmeca acme eab add acme"),
+            Example("Create an EAB key with the reference my-team:", "acmeca acme eab add acme my-team"),
+        ],
+    )
+    add.add_argument("provisioner", help="The name of the ACME provisioner the key is for.")
+    add.add_argument("reference", nargs="?",
+                     help=f"A reference for the key, to find it by later (at most {MAX_REFERENCE} characters).")
     add.set_defaults(handler=add_key)
-    remove = sub.add_parser("remove", help="delete an EAB key")
-    remove.add_argument("provisioner")
-    remove.add_argument("key_id", metavar="key-id")
+    remove = add_command(
+        eab, "remove", summary="delete an EAB key",
+        description="""\
+acmeca acme eab remove deletes an EAB key of an ACME provisioner, by its key ID (as 'acmeca acme eab list'
+shows it). An unused key can then no longer create an account; an account already bound with it is not
+affected.""",
+        examples=[
+            Example("Delete an EAB key:", "acmeca acme eab remove acme kZ3nV8qT2Xg5mXj1a0ZqTf0cV3tJ1fAw"),
+            Example("Find a key's ID by its reference, then delete it:",
+                    "acmeca acme eab list acme my-team\nacmeca acme eab remove acme kZ3nV8qT2Xg5mXj1a0ZqTf0cV3tJ1fAw"),
+        ],
+    )
+    remove.add_argument("provisioner", help="The name of the ACME provisioner the key belongs to.")
+    remove.add_argument("key_id", metavar="key-id", help="The ID of the key to delete.")
     remove.set_defaults(handler=remove_key)
-    window = acme_commands.add_parser("renewal-window", help="ask ARI clients to renew certificates now")
-    window.add_argument("--serial", action="append", default=[], help="a certificate serial (repeatable)")
-    window.add_argument("--issuer", help="every live certificate of this intermediate (SKI in hex)")
-    window.add_argument("--now", action="store_true", help="move the suggested renewal window to now")
+    window = add_command(
+        acme_commands, "renewal-window", summary="ask ARI clients to renew certificates now",
+        description="""\
+acmeca acme renewal-window moves the ACME Renewal Information (ARI) window of certificates to now, so ACME
+clients that follow ARI renew them at their next poll: after a key compromise, or when an intermediate must
+be replaced. It applies to the certificates given with --serial, or to every certificate of the
+intermediate given with --issuer; only certificates that are issued, unexpired and not revoked are moved.
+--now is required, to say that the window moves to now. The command prints how many certificates were
+moved, and their serial numbers.""",
+        examples=[
+            Example("Ask ARI clients to renew two certificates now:",
+                    "acmeca acme renewal-window --now --serial 0x7e5fa29c \\\n"
+                    "    --serial 308893286343609293989051180431574390766"),
+            Example("Ask for every certificate of an intermediate to be renewed now:",
+                    "acmeca acme renewal-window --now \\\n"
+                    "    --issuer 7e:5f:a2:9c:13:44:0b:d1:88:02:ff:60:2a:11:c4:9d:01:02:03:04"),
+        ],
+    )
+    window.add_argument("--serial", action="append", default=[], metavar="serial-number",
+                        help="The serial number of a certificate, in decimal or 0x-prefixed hex; repeat the flag "
+                             "for several (up to 1000). Not with --issuer.")
+    window.add_argument("--issuer", metavar="ski",
+                        help="The subject key identifier of an intermediate, in hex (colons allowed): every live "
+                             "certificate it issued. Not with --serial.")
+    window.add_argument("--now", action="store_true", help="Move the suggested renewal window to now (required).")
     window.set_defaults(handler=renewal_window)
     for parser in (listing, add, remove, window):
         add_admin_flags(parser)
