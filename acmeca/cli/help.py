@@ -136,7 +136,7 @@ def _examples_text(examples: Sequence[Example], width: int) -> list[str]:
     return lines
 
 
-def _commands_text(actions: Iterable[argparse.Action]) -> list[str]:
+def _commands_text(actions: Iterable[Commands]) -> list[str]:
     rows = [(choice.dest, choice.help or "") for action in actions for choice in action._get_subactions()]
     width = max(len(name) for name, _ in rows)
     return [f"{name.ljust(width)}  {text}" for name, text in rows]
