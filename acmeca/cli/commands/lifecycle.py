@@ -278,6 +278,13 @@ The token is the one given with --token, whose names become the request's names,
 JWK provisioner (see 'acmeca token') for the subject and the --san names. Names go into the request as DNS
 names and IP addresses; for email or URI names, make your own request and use 'acmeca sign'.
 
+With --provisioner naming an ACME provisioner of the CA, or with --acme and the directory URL of any ACME
+server, the certificate is obtained with ACME instead, as step does: a new account (--contact), an order for
+the subject and every --san (DNS names and IP addresses), http-01 answered by a server of its own on
+--http-listen (--standalone, the default) or by files written under --webroot for a running web server,
+then the request. With --acme the server's TLS certificate is verified with --root if given, else with the
+system's trusted roots.
+
 Existing files are not overwritten without --force.""",
         examples=[
             Example("Request a certificate for a name, using the flags set by 'acmeca bootstrap':",
@@ -292,13 +299,24 @@ Existing files are not overwritten without --force.""",
             Example("Issue a certificate on the CA's host without a running CA:",
                     "acmeca certificate internal.example.com internal.crt internal.key --offline \\\n"
                     "    --provisioner-password-file password.txt"),
+            Example("Get a certificate with the CA's ACME provisioner 'acme', answering http-01 on port 8080:",
+                    "acmeca certificate internal.example.com internal.crt internal.key --provisioner acme \\\n"
+                    "    --http-listen :8080"),
+            Example("Get a certificate from another ACME server, with files served by a running web server:",
+                    "acmeca certificate www.example.com www.crt www.key \\\n"
+                    "    --acme https://acme.example.net/directory --webroot /var/www/html \\\n"
+                    "    --contact admin@example.com"),
         ],
     )
-    parser.add_argument("subject", help=f"The subject (common name) of the certificate. {NAMES}")
+    parser.add_argument("subject", help=f"The subject (common name) of the certificate. {NAMES} With ACME, the "
+                                        "subject and every --san.")
     parser.add_argument("crt_file", help="The file to write the certificate chain to (PEM, leaf first).")
     parser.add_argument("key_file", help="The file to write the new private key to (PEM, not encrypted).")
     add_ca_flags(parser)
-    add_provisioner_flags(parser, offline=OFFLINE_SIGN)
+    add_provisioner_flags(parser, offline=OFFLINE_SIGN,
+                          provisioner="The name of the provisioner to use: a JWK provisioner to mint the token "
+                                      "with (needed only when the CA has more than one), or an ACME provisioner "
+                                      "to get the certificate with ACME.")
     _add_validity_flags(parser)
     parser.add_argument("--san", action="append", metavar="name",
                         help="A DNS name or IP address for the certificate; repeat the flag for several. Not with "
@@ -306,11 +324,20 @@ Existing files are not overwritten without --force.""",
     parser.add_argument("--kty", default="EC", help=KEY_TYPE)
     parser.add_argument("--curve", "--crv", dest="curve", help=CURVE)
     parser.add_argument("--size", type=int, help=KEY_SIZE)
-    parser.add_argument("--acme", metavar="URL", help="ACME directory URL of any ACME server")
-    parser.add_argument("--standalone", action="store_true", help="answer http-01 with a built-in server (default)")
-    parser.add_argument("--webroot", help="answer http-01 by writing files under this web root")
-    parser.add_argument("--http-listen", default=DEFAULT_LISTEN, help="address of the standalone server (:80)")
-    parser.add_argument("--contact", action="append", help="ACME account contact email (repeatable)")
+    parser.add_argument("--acme", metavar="URL",
+                        help="Get the certificate with ACME from the server with this directory URL (any ACME "
+                             "server). Not with --token.")
+    parser.add_argument("--standalone", action="store_true",
+                        help="ACME: answer http-01 with a server of its own on --http-listen, only while the "
+                             "command runs (the default). Not with --webroot.")
+    parser.add_argument("--webroot", metavar="dir",
+                        help="ACME: answer http-01 by writing the challenge files under dir/.well-known/"
+                             "acme-challenge/ for a web server that serves dir, removing them afterwards.")
+    parser.add_argument("--http-listen", default=DEFAULT_LISTEN, metavar="address",
+                        help="ACME: the [host]:port the --standalone server listens on (default :80, every "
+                             "interface), e.g. 127.0.0.1:8080.")
+    parser.add_argument("--contact", action="append", metavar="email",
+                        help="ACME: a contact email (or URI) for the new account; repeat the flag for several.")
     parser.set_defaults(handler=certificate)
 
     parser = add_command(

@@ -25,12 +25,14 @@ from acmeca.cli.tokens import (
 from acmeca.config import load_config
 
 
-def add_provisioner_flags(parser: argparse.ArgumentParser, *, offline: str, key: str | None = None) -> None:
-    """The flags that choose and unlock the JWK provisioner a token is minted with; ``offline`` and ``key``
-    say what ``--offline`` and ``--key`` mean for this command."""
+def add_provisioner_flags(
+    parser: argparse.ArgumentParser, *, offline: str, key: str | None = None, provisioner: str | None = None
+) -> None:
+    """The flags that choose and unlock the JWK provisioner a token is minted with; ``offline``, ``key`` and
+    ``provisioner`` say what ``--offline``, ``--key`` and ``--provisioner`` mean for this command."""
     parser.add_argument("--provisioner", "--issuer", dest="provisioner", metavar="name",
-                        help="The name of the JWK provisioner to mint the token with. Needed only when the CA has "
-                             "more than one JWK provisioner.")
+                        help=provisioner or "The name of the JWK provisioner to mint the token with. Needed only "
+                                            "when the CA has more than one JWK provisioner.")
     parser.add_argument("--kid", help="The kid of the provisioner's key, to choose among JWK provisioners.")
     parser.add_argument("--key", metavar="file",
                         help=key or "A file with the provisioner's private JWK, to sign the token with instead of "
