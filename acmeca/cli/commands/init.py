@@ -241,9 +241,10 @@ other machines.""",
                         help="The file with the password that encrypts the first provisioner's key. Defaults to "
                              "the CA keys' password.")
     parser.add_argument("--acme", action="store_true", help="Also add an ACME provisioner named 'acme'.")
-    parser.add_argument("--kty", default="EC", help=KEY_TYPE.replace("of key to generate", "of the CA keys"))
-    parser.add_argument("--curve", "--crv", dest="curve", help=CURVE)
-    parser.add_argument("--size", type=int, help=KEY_SIZE)
+    parser.add_argument("--kty", default="EC", metavar="type",
+                        help=KEY_TYPE.replace("of key to generate", "of the CA keys"))
+    parser.add_argument("--curve", "--crv", dest="curve", metavar="curve", help=CURVE)
+    parser.add_argument("--size", type=int, metavar="bits", help=KEY_SIZE)
     parser.add_argument("--deployment-type", default="standalone", metavar="name",
                         help="The deployment type, as in step. Only standalone (the default) is supported.")
     parser.add_argument("-f", "--force", action="store_true", help="Replace an existing PKI and ca.json.")

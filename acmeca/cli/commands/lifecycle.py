@@ -321,9 +321,9 @@ Existing files are not overwritten without --force.""",
     parser.add_argument("--san", action="append", metavar="name",
                         help="A DNS name or IP address for the certificate; repeat the flag for several. Not with "
                              "--token, whose names are used.")
-    parser.add_argument("--kty", default="EC", help=KEY_TYPE)
-    parser.add_argument("--curve", "--crv", dest="curve", help=CURVE)
-    parser.add_argument("--size", type=int, help=KEY_SIZE)
+    parser.add_argument("--kty", default="EC", metavar="type", help=KEY_TYPE)
+    parser.add_argument("--curve", "--crv", dest="curve", metavar="curve", help=CURVE)
+    parser.add_argument("--size", type=int, metavar="bits", help=KEY_SIZE)
     parser.add_argument("--acme", metavar="URL",
                         help="Get the certificate with ACME from the server with this directory URL (any ACME "
                              "server). Not with --token.")

@@ -360,9 +360,9 @@ and --out-cert) atomically with mode 0600. The new key is written unencrypted.
     parser.add_argument("--private-key", metavar="file",
                         help="Use this private key (PEM, not encrypted) instead of generating one; --kty, "
                              "--curve and --size are then ignored.")
-    parser.add_argument("--kty", default="EC", help=KEY_TYPE)
-    parser.add_argument("--curve", "--crv", dest="curve", help=CURVE)
-    parser.add_argument("--size", type=int, help=KEY_SIZE)
+    parser.add_argument("--kty", default="EC", metavar="type", help=KEY_TYPE)
+    parser.add_argument("--curve", "--crv", dest="curve", metavar="curve", help=CURVE)
+    parser.add_argument("--size", type=int, metavar="bits", help=KEY_SIZE)
     parser.add_argument("--rekey-period", metavar="duration",
                         help=f"With --daemon: rekey at this fixed interval. {DURATION}")
     _add_daemon_flags(parser, "rekey")
