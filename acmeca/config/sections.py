@@ -12,7 +12,8 @@ from acmeca.config.errors import ConfigError
 from acmeca.config.registry import Key, LoadNotes, Reader, Reload, section
 
 DB = section("db", "The database: the embedded SQLite file, or PostgreSQL for production and replicas.", (
-    Key("type", "string", '"sqlite" (or "sqlite3") or "postgresql" (or "postgres").', Reload.RESTART),
+    Key("type", "string", '"sqlite" (or "sqlite3") or "postgresql" (or "postgres"). step-ca\'s badger, bbolt '
+        'and mysql load, but serve refuses them.', Reload.RESTART),
     Key("dataSource", "string", "The SQLite file, or a postgresql:// URL.", Reload.RESTART),
     Key("database", "string", "PostgreSQL database name, overriding the one in dataSource.", Reload.RESTART),
 ), ("valueDir", "badgerFileLoadingMode"))
@@ -116,12 +117,17 @@ class PolicyConfig:
         return self == PolicyConfig()
 
 
+STEP_CA_DATABASES = frozenset({"badger", "badgerv1", "badgerv2", "bbolt", "mysql"})
+
+
 def read_db(reader: Reader) -> DatabaseConfig:
+    """sqlite or postgresql; step-ca's own database types load (a step-ca ca.json still loads for the client
+    commands), and ``acmeca serve`` refuses them with the way forward."""
     kind = reader.string("type").lower()
     aliases = {"sqlite": "sqlite", "sqlite3": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}
-    if kind and kind not in aliases:
+    if kind and kind not in aliases and kind not in STEP_CA_DATABASES:
         raise reader.fail("type", f"{kind!r} is not supported (use sqlite or postgresql)")
-    config = DatabaseConfig(aliases.get(kind, ""), reader.string("dataSource"), reader.string("database"))
+    config = DatabaseConfig(aliases.get(kind, kind), reader.string("dataSource"), reader.string("database"))
     if config.type and not config.data_source:
         raise reader.fail("dataSource", "is required: the SQLite file or a postgresql:// URL")
     if config.type == "postgresql" and not config.data_source.startswith(("postgresql://", "postgres://")):

@@ -19,6 +19,11 @@ def first_line(exc: BaseException) -> str:
 def settings_of(db: DatabaseConfig) -> DatabaseSettings:
     if not db.type:
         raise StartupError("ca.json has no db: acmeca needs a database (sqlite or postgresql)")
+    if db.type not in ("sqlite", "postgresql"):
+        raise StartupError(
+            f"db.type {db.type!r} is step-ca's own database, which acmeca cannot open: use sqlite or postgresql "
+            "('acmeca init --from-step-ca' converts a step-ca)"
+        )
     try:
         return database_settings(db)
     except ValueError as exc:

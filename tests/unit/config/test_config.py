@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,7 @@ def test_claims_crl_logger_and_policy_parse(tmp_path: Path) -> None:
          "authority.provisioners[1].name", "used twice"),
         ({"crl": {"cacheDuration": "1h", "renewPeriod": "2h"}}, "crl.renewPeriod", "between 0 and cacheDuration"),
         ({"db": "sqlite"}, "db", "must be an object"),
-        ({"db": {"type": "mysql", "dataSource": "x"}}, "db.type", "not supported"),
+        ({"db": {"type": "oracle", "dataSource": "x"}}, "db.type", "not supported"),
         ({"db": {"type": "postgresql", "dataSource": "host=x"}}, "db.dataSource", "postgresql:// URL"),
         ({"logger": {"format": "common"}}, "logger.format", 'must be "text" or "json"'),
         ({"logger": {"level": "loud"}}, "logger.level", "must be one of"),
@@ -126,3 +127,22 @@ def test_policy_rules_are_checked_when_the_policy_is_built(tmp_path: Path) -> No
                                                    ("[::1]:9000", ("::1", 9000))])
 def test_addresses(address: str, expected: tuple[str, int]) -> None:
     assert parse_listen_address(address) == expected
+
+
+def test_a_ca_json_written_by_step_ca_0_19_loads(tmp_path: Path) -> None:
+    """The file `step ca init` (0.19) writes, plus `step ca provisioner add acme --type ACME`, as it is."""
+    document = json.loads((Path(__file__).resolve().parents[2] / "testdata" / "step-ca-0.19-ca.json").read_text())
+    (tmp_path / "config").mkdir()
+    config = load_config(write(tmp_path / "config", document))
+    assert [(p.name, p.type.value) for p in config.authority.provisioners] == [("admin", "JWK"), ("acme", "ACME")]
+    assert config.db.type == "badgerv2"
+    assert config.common_name == "Step Online CA"
+    assert config.notes.ignored_keys == []  # its step-only keys (template, insecureAddress) are empty
+
+
+def test_serve_refuses_step_cas_own_database_with_the_way_forward() -> None:
+    from acmeca.config import DatabaseConfig
+    from acmeca.server.database import StartupError, settings_of
+
+    with pytest.raises(StartupError, match="--from-step-ca"):
+        settings_of(DatabaseConfig("badgerv2", "/var/lib/step/db"))
