@@ -71,6 +71,11 @@ class IssuingEngine:
     def authority(self) -> SigningAuthority:
         return self._authority
 
+    @property
+    def backdate(self) -> timedelta:
+        """How far a defaulted notBefore is set before now (ca.json ``authority.backdate``)."""
+        return self._backdate
+
     def replace_authority(self, authority: SigningAuthority) -> None:
         """A rotated intermediate (SIGHUP): the next certificate is signed by it."""
         self._authority = authority

@@ -7,6 +7,7 @@ revoked and stored nothing beyond the spent token.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from cryptography import x509
 
@@ -23,6 +24,7 @@ from acmeca.engine.catalog import ProvisionerCatalog, ProvisionerEntry
 from acmeca.engine.crl import CRLService
 from acmeca.engine.issuer import IssuingEngine, parse_serial_or_malformed
 from acmeca.engine.requests import IssuanceRequest, IssuedCertificate, Validity
+from acmeca.engine.validity import requested_time
 from acmeca.step.ott import AuthorizedToken, Purpose, TokenVerifier
 from acmeca.step.provisioners.third_party import CSR_SANS, csr_claims
 from acmeca.step.sans import TokenSANs, check_csr_against_token
@@ -93,18 +95,14 @@ class StepService:
 
     def _validity(self, request: SignRequest, token: AuthorizedToken) -> Validity:
         now = self._clock.now()
-        try:
-            not_before = parse_time_or_duration(request.not_before, now=now) if request.not_before else None
-            not_after = (
-                parse_time_or_duration(request.not_after, now=not_before or now) if request.not_after else None
-            )
-        except OverflowError:
-            raise Malformed("notBefore/notAfter is out of range") from None
+        not_before = _requested(request.not_before, "notBefore", now)
+        not_after = _requested(request.not_after, "notAfter", not_before or now)  # a duration counts from nb
         leaf = token.evidence.leaf
         if leaf is not None:  # X5C: never outlive the certificate that authorized the request
             limit = leaf.not_valid_after_utc
             start = not_before or now
-            wanted = not_after or start + token.provisioner.claims.default_duration
+            default = token.provisioner.claims.default_duration
+            wanted = not_after or (limit if limit - start < default else start + default)  # no overflow
             not_after = min(wanted, limit)
         return Validity(not_before=not_before, not_after=not_after)
 
@@ -197,6 +195,16 @@ class StepService:
 
     async def crl(self) -> StoredCRL:
         return await self._crl.current()
+
+
+def _requested(text: str, name: str, base: datetime) -> datetime | None:
+    """A TimeDuration of step-ca: "" and Go's zero time are unset; a duration is relative to ``base``."""
+    if not text:
+        return None
+    try:
+        return requested_time(parse_time_or_duration(text, now=base), name)
+    except OverflowError:
+        raise Malformed(f"{name} {text!r} is out of range") from None
 
 
 SANType = type[x509.RFC822Name] | type[x509.UniformResourceIdentifier]

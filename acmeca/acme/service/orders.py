@@ -35,7 +35,7 @@ from acmeca.domain.identifiers import Identifier, IdentifierType, parse_identifi
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
 from acmeca.engine.name_policy import StoredNamePolicy
 from acmeca.engine.requests import Validity
-from acmeca.engine.validity import resolve_validity
+from acmeca.engine.validity import requested_time, resolve_validity
 from acmeca.store import acme_orders as store
 from acmeca.store.database import Database
 from acmeca.store.transaction import Transaction
@@ -104,6 +104,11 @@ def failed_validation_key(account_id: str, identifier: Identifier) -> str:
 
 
 def _time(value: object, name: str) -> datetime | None:
+    """newOrder's notBefore/notAfter (RFC 3339), in UTC; absent or Go's zero time is unset.
+
+    step sends ``"0001-01-01T00:00:00Z"`` for both whenever a flag is not given, and step-ca reads Go's zero
+    time as unset. A time UTC cannot hold is ``malformed``, naming the field.
+    """
     if value is None:
         return None
     if not isinstance(value, str):
@@ -114,15 +119,16 @@ def _time(value: object, name: str) -> datetime | None:
         raise Malformed(f"{name} {value!r} is not an RFC 3339 timestamp") from None
     if parsed.tzinfo is None:
         raise Malformed(f"{name} must carry a time zone")
-    return parsed
+    return requested_time(parsed, name)
 
 
 class OrderService:
     def __init__(
         self, db: Database, clock: Clock, name_policy: StoredNamePolicy, *, renewals: RenewalService | None = None,
-        limiter: RateLimiter | None = None,
+        limiter: RateLimiter | None = None, backdate: timedelta = timedelta(minutes=1),
     ) -> None:
         self._db = db
+        self._backdate = backdate
         self._clock = clock
         self._name_policy = name_policy  # the engine's too: checked at newOrder so a refused name fails early
         self._renewals = renewals
@@ -139,10 +145,7 @@ class OrderService:
         not_after = _time(payload.get("notAfter"), "notAfter")
         now = self._clock.now()
         if not_before is not None or not_after is not None:
-            try:
-                resolve_validity(Validity(not_before, not_after), provisioner.claims, now=now, backdate=timedelta(0))
-            except Forbidden as exc:  # a duration outside the claims is a bad request, not a bad name
-                raise Malformed(exc.detail) from None
+            not_before = self._requested_start(provisioner, not_before, not_after, now)
         profile = select_profile(provisioner, payload.get("profile"))
         replaces = payload.get("replaces")
         renewing = await self._renewals.check_replaces(account, identifiers, replaces) if self._renewals else None
@@ -170,6 +173,23 @@ class OrderService:
             )
             await store.insert_order(tx, order)
         return order  # every reused authorization is valid and every new one pending: the status is exact
+
+    def _requested_start(
+        self, provisioner: AcmeProvisioner, not_before: datetime | None, not_after: datetime | None, now: datetime,
+    ) -> datetime:
+        """Check a requested window against the claims now, and fix its start as step-ca does.
+
+        Without a requested notBefore the order's starts at now − backdate, so the certificate's duration is
+        the one checked here however long validation takes, and a notAfter the client computed a moment
+        before sending (``step ca certificate --not-after 5m``) still meets a 5m minimum.
+        """
+        try:
+            resolved = resolve_validity(
+                Validity(not_before, not_after), provisioner.claims, now=now, backdate=self._backdate
+            )
+        except Forbidden as exc:  # a duration outside the claims is a bad request, not a bad name
+            raise Malformed(exc.detail) from None
+        return resolved.not_before
 
     async def _rate_limit(
         self, provisioner: AcmeProvisioner, account: AccountRecord, identifiers: Sequence[Identifier], *,

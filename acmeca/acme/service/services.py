@@ -54,7 +54,9 @@ def build_acme_services(
     provisioners = AcmeProvisioners(catalog)
     renewals = RenewalService(db, clock, engine)
     limiter = RateLimiter(db, clock)
-    orders = OrderService(db, clock, name_policy=name_policy, renewals=renewals, limiter=limiter)
+    orders = OrderService(
+        db, clock, name_policy=name_policy, renewals=renewals, limiter=limiter, backdate=engine.backdate
+    )
     finalize = FinalizeService(
         db, clock, engine, orders, provisioners, owner=owner, renewals=renewals,
         caa=CAARecheck(db, clock, validation),

@@ -10,6 +10,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from acmeca.crypto import certs
+from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import AlreadyRevoked, Forbidden, Malformed, NotFound, NotImplementedYet, Unauthenticated
 from acmeca.domain.status import RevocationReason
 from acmeca.step.service import RevokeRequest, SignRequest
@@ -63,7 +64,7 @@ async def test_csr_must_match_the_token(
 
 @pytest.mark.parametrize(
     ("not_after", "error", "message"),
-    [("30s", Forbidden, "less than the authorized minimum"), ("25h", Forbidden, "more than the authorized maximum"),
+    [("25h", Forbidden, "more than the authorized maximum"),
      ("-1h", Malformed, "notAfter"), ("soon", Malformed, "invalid time or duration"),
      ("99999999999999h", Malformed, "out of range")],
 )
@@ -73,6 +74,30 @@ async def test_durations_outside_the_claims_are_refused(
     with pytest.raises(error, match=message):
         await _issue(step_env, not_after=not_after)
     assert await step_env.certificate_count() == 0
+
+
+async def test_the_duration_counts_from_the_backdated_not_before(step_env: StepEnv) -> None:
+    """step computes an absolute notAfter, then spends a second or more before the request arrives; step-ca
+    measures from its backdated notBefore (now − 1m), so a notAfter just short of the minimum from arrival
+    passes (here the minimum is 1m), and the maximum admits the backdate."""
+    now = step_env.clock.now().replace(microsecond=0)
+    leaf = await _issue(step_env, not_after=rfc3339(now + timedelta(seconds=59)))
+    assert (leaf.not_valid_before_utc, leaf.not_valid_after_utc) == (now - timedelta(minutes=1),
+                                                                     now + timedelta(seconds=59))
+    with pytest.raises(Forbidden, match=r"^requested duration of 59s is less than the authorized minimum"):
+        await _issue(step_env, not_before="30s", not_after="59s")  # relative to the requested, unbackdated start
+    with pytest.raises(Forbidden, match=r"^requested duration of 24h1m1s is more than the authorized maximum "
+                                        "certificate duration of 24h1m0s$"):
+        await _issue(step_env, not_after=rfc3339(now + timedelta(hours=24, seconds=1)))
+
+
+async def test_go_zero_time_is_unset(step_env: StepEnv) -> None:
+    zero = "0001-01-01T00:00:00Z"
+    leaf = await _issue(step_env, not_before=zero, not_after=zero)
+    assert leaf.not_valid_after_utc - leaf.not_valid_before_utc == timedelta(hours=1, minutes=1)
+    with pytest.raises(Malformed, match=r"^notBefore 0001-01-01T00:00:00[+]01:00 is out of range$"):
+        await _issue(step_env, not_before="0001-01-01T00:00:00+01:00")
+    assert await step_env.certificate_count() == 1
 
 
 async def test_missing_fields_follow_step_order(step_env: StepEnv) -> None:
@@ -203,7 +228,7 @@ async def test_eddsa_provisioner_and_its_own_claims(step_env: StepEnv) -> None:
     csr, _ = make_csr("ed.test", ["ed.test"])
     issued = await step_env.service.sign(SignRequest(csr=csr, ott=ott("ed.test")))
     assert issued.not_after - issued.not_before == timedelta(minutes=31)  # provisioner default + backdate
-    with pytest.raises(Forbidden, match="maximum certificate duration of 2h0m0s"):
+    with pytest.raises(Forbidden, match="maximum certificate duration of 2h1m0s"):  # max + backdate
         await step_env.service.sign(SignRequest(csr=csr, ott=ott("ed.test"), not_after="3h"))
     with pytest.raises(Unauthenticated, match="algorithm ES256"):
         await step_env.service.sign(SignRequest(csr=csr, ott=step_env.token(
