@@ -24,7 +24,8 @@ class AdminRecord:
 
 @dataclass(frozen=True)
 class StoredProvisioner:
-    """A provisioner created through the admin API (ca.json ones never get a row)."""
+    """A provisioner kept in the database: created through the admin API or ``init --remote-management``, or
+    imported from ca.json on the first start with remote management."""
 
     id: str
     name: str

@@ -43,6 +43,7 @@ from acmeca.engine.trust import (
 from acmeca.policy import X509Policy
 from acmeca.runtime import Runtime
 from acmeca.server.database import StartupError, first_line, open_database
+from acmeca.server.stored_management import import_config_provisioners, served_from_config
 from acmeca.server.tls_certificate import ServerCertificate
 from acmeca.step.ott import TokenVerifier
 from acmeca.step.service import StepService
@@ -83,6 +84,7 @@ class ServiceGraph:
     step: StepService
     acme: AcmeServices
     admin: AdminServices
+    remote_management: bool = False  # as started: provisioners live in the database, ca.json's list is ignored
     tls: ServerCertificate | None = None
 
     @property
@@ -187,8 +189,9 @@ def _wire(
         authority=authority, db=database, clock=clock, runtime=runtime,
         backdate=config.authority.backdate, crl_urls=crl_urls(config), name_policy=name_policy,
     )
+    remote_management = config.authority.enable_admin
     catalog = ProvisionerCatalog(
-        config.authority.provisioners, database, clock,
+        served_from_config(config, remote_management=remote_management), database, clock,
         authority_claims=config.authority.claims, refresh_interval=CATALOG_REFRESH,
     )
     crl = CRLService(
@@ -208,6 +211,7 @@ def _wire(
     return ServiceGraph(
         live=live, password=password, clock=clock, database=database, runtime=runtime, trust=trust, engine=engine,
         catalog=catalog, name_policy=name_policy, crl=crl, step=step, acme=acme, admin=admin,
+        remote_management=remote_management,
     )
 
 
@@ -228,10 +232,13 @@ def _admin_services(
 
 
 async def _start(graph: ServiceGraph, options: GraphOptions) -> None:
-    """What must hold before the first request: issuers recorded, the first admin, the TLS certificate."""
+    """What must hold before the first request: issuers recorded, ca.json's provisioners imported into the
+    database (remote management, once), the first admin, the TLS certificate."""
     config = graph.config
     await record_issuers(graph.database, graph.trust, graph.engine.authority, graph.clock)
-    if config.authority.enable_admin:
+    if graph.remote_management:
+        await import_config_provisioners(graph.database, config, graph.clock)
+        graph.catalog.invalidate()
         await graph.admin.admins.ensure_first_admin(config.authority.admin_subject)
     if options.server_tls:
         graph.tls = ServerCertificate(graph.live, graph.engine, graph.trust, graph.clock)

@@ -20,6 +20,7 @@ from acmeca.engine.trust import SigningAuthority
 from acmeca.logs import setup_logging
 from acmeca.server.database import StartupError
 from acmeca.server.graph import ServiceGraph, record_issuers, signing_authority
+from acmeca.server.stored_management import IGNORED, served_from_config
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,9 @@ async def reload_config(graph: ServiceGraph) -> bool:
     old = graph.config
     changed = changed_keys(old, new)
     graph.live.replace(new)
-    graph.catalog.replace_config(new.authority.provisioners)
+    graph.catalog.replace_config(served_from_config(new, remote_management=graph.remote_management))
+    if graph.remote_management and new.authority.provisioners:
+        log.warning(IGNORED, extra={"provisioners": [p.name for p in new.authority.provisioners]})
     graph.name_policy.replace_config_policy(policy)
     if authority is not None:
         graph.engine.replace_authority(authority)

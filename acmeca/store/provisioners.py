@@ -27,6 +27,11 @@ async def live(tx: Transaction) -> list[StoredProvisioner]:
     return [_record(r) for r in rows]
 
 
+async def ever_stored(tx: Transaction) -> bool:
+    """Whether the table has any row, deleted ones included: a CA that once kept its provisioners here."""
+    return await tx.scalar(sa.select(provisioners.c.id).limit(1)) is not None
+
+
 async def latest_change(tx: Transaction) -> datetime | None:
     """The newest create/update/delete time: replicas poll it to refresh their catalog cheaply."""
     value = await tx.scalar(

@@ -54,6 +54,8 @@ OTHER_ROOT = "Other Root CA"
 
 
 def _configure(document: dict[str, Any], validation: dict[str, Any]) -> None:
+    """ca.json with provisioners and remote management: the first start imports them into the database."""
+    document["authority"].update({"enableAdmin": True, "adminSubject": SUPER})
     document["validation"] = validation
     document["alternateChains"] = [["certs/intermediate_cross.crt", "certs/other_root.crt"]]
     claims = {"minTLSCertDuration": "1h", "maxTLSCertDuration": "48h", "defaultTLSCertDuration": "24h"}
@@ -88,8 +90,7 @@ class FleetPool:
             (self._directory / backend).mkdir(parents=True, exist_ok=True)
             db, drop = fresh_db_config(backend, self._directory / backend, exclusive=True)
             self._drops.append(drop)
-            server = init_ca(self._directory / backend / "ca", db,
-                             extra=("--remote-management", "--admin-subject", SUPER))
+            server = init_ca(self._directory / backend / "ca", db)
             make_cross_signed_chain(server.home, PASSWORD.encode(), other_root_cn=OTHER_ROOT)
             http_port, tls_port = free_port(), free_port()
             validation = {"resolver": self._dns.address, "http01Port": http_port, "tlsAlpn01Port": tls_port,

@@ -6,6 +6,7 @@ ca.json (claims, validation settings, CRL) before the server starts.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -22,6 +23,9 @@ from typing import Any
 
 import pytest
 
+from acmeca.config import parse_database
+from acmeca.store import admins, provisioners
+from acmeca.store.database import Database, database_settings
 from tests.support.databases import fresh_db_config
 
 PASSWORD = "correct horse battery staple"
@@ -190,7 +194,31 @@ def init_ca(
         args.append("--acme")
     run_cli(*args, env=server.env)
     server.edit_config(lambda document: document.update({"db": db}))
+    if "--remote-management" in extra:
+        carry_stored_management(home / "db" / "acmeca.db", db)
     return server
+
+
+def carry_stored_management(init_database: Path, db: dict[str, Any]) -> None:
+    """``init --remote-management`` stores its provisioners and first admin in the SQLite database it creates;
+    carry them to the test's database, as an operator moving the CA to another database would."""
+    async def carry() -> None:
+        source = Database.connect(database_settings(parse_database({"type": "sqlite",
+                                                                    "dataSource": str(init_database)})))
+        target = Database.connect(database_settings(parse_database(db)))
+        try:
+            async with source.read() as tx:
+                rows, people = await provisioners.live(tx), await admins.live(tx)
+            async with target.write() as tx:
+                for row in rows:
+                    await provisioners.create(tx, row)
+                for person in people:
+                    await admins.create(tx, person)
+        finally:
+            await source.close()
+            await target.close()
+
+    asyncio.run(carry())
 
 
 @pytest.fixture

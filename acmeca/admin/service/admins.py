@@ -62,8 +62,8 @@ class AdminService:
         """With no admin at all, make ``subject`` a SUPER_ADMIN of the first JWK provisioner, as step-ca does on
         its first start with remote management.
 
-        The composition root calls this at every start rather than ``init`` once, so a CA whose database is
-        replaced or moved to PostgreSQL still gets its first admin.
+        ``init --remote-management`` stores the first admin; the composition root also calls this at every
+        start, so a CA migrated from ca.json, or whose admins are gone from the database, still gets one.
         """
         if await self.count() != 0:
             return

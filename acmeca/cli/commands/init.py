@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import secrets
 import sys
@@ -14,7 +15,15 @@ from typing import Any
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import read_password_file, write_json
 from acmeca.cli.help import CURVE, KEY_SIZE, KEY_TYPE, Example, add_command
-from acmeca.config import acmeca_path, parse_config
+from acmeca.config import (
+    DEFAULT_ADMIN_SUBJECT,
+    CAConfig,
+    ConfigError,
+    ProvisionerConfig,
+    acmeca_path,
+    parse_config,
+    parse_provisioner,
+)
 from acmeca.config.sections import TLSOptions
 from acmeca.crypto import certs
 from acmeca.crypto.jose import encrypt_private_jwk, generate_jwk, public_part
@@ -22,6 +31,10 @@ from acmeca.crypto.keys import KeySpec, generate_key, save_private_key, write_pr
 from acmeca.domain.addresses import parse_listen_address
 from acmeca.domain.errors import Malformed
 from acmeca.engine.pki import create_ca_certificates
+from acmeca.server.database import StartupError, open_database
+from acmeca.server.stored_management import add_super_admin, store_provisioners
+from acmeca.store import admins, provisioners
+from acmeca.store.database import Database
 
 
 @dataclass(frozen=True)
@@ -92,13 +105,13 @@ def _provisioners(answers: InitAnswers, acme: bool) -> list[dict[str, Any]]:
         "key": public_part(private),
         "encryptedKey": encrypt_private_jwk(private, answers.provisioner_password),
     }
-    provisioners: list[dict[str, Any]] = [jwk_provisioner]
+    made: list[dict[str, Any]] = [jwk_provisioner]
     if acme:
-        provisioners.append({"type": "ACME", "name": "acme"})
-    return provisioners
+        made.append({"type": "ACME", "name": "acme"})
+    return made
 
 
-def _ca_json(base: Path, answers: InitAnswers, provisioners: list[dict[str, Any]]) -> dict[str, Any]:
+def _ca_json(base: Path, answers: InitAnswers, listed: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "root": str(base / "certs" / "root_ca.crt"),
         "federatedRoots": None,
@@ -109,10 +122,63 @@ def _ca_json(base: Path, answers: InitAnswers, provisioners: list[dict[str, Any]
         "dnsNames": list(answers.dns_names),
         "logger": {"format": "text"},
         "db": {"type": "sqlite", "dataSource": str(base / "db" / "acmeca.db")},
-        "authority": {"provisioners": provisioners, "enableAdmin": False},
+        "authority": {"provisioners": listed, "enableAdmin": False},
         "tls": _tls_document(TLSOptions()),
         "crl": {"enabled": True, "generateOnRevoke": True},
     }
+
+
+def _configuration(
+    args: argparse.Namespace, answers: InitAnswers, base: Path, ca_json_path: Path, admin_subject: str
+) -> tuple[dict[str, Any], CAConfig, list[ProvisionerConfig]]:
+    """ca.json, parsed, and with remote management the provisioners that go to the database instead of it."""
+    documents = _provisioners(answers, args.acme)
+    document = _ca_json(base, answers, documents)
+    if args.remote_management:  # as step writes it: no provisioners in ca.json
+        document["authority"] = {"enableAdmin": True, "adminSubject": admin_subject}
+    config = parse_config(document, path=ca_json_path)  # init never writes a ca.json that serve would refuse
+    return document, config, [_parsed(d, config) for d in documents] if args.remote_management else []
+
+
+def _parsed(document: dict[str, Any], config: CAConfig) -> ProvisionerConfig:
+    """The typed parser the admin API validates with and the catalog reads stored rows through."""
+    try:
+        return parse_provisioner(document, authority_claims=config.authority.claims,
+                                 where=f"provisioner {document['name']}")
+    except ConfigError as exc:  # a bug if it happens: init builds these documents itself
+        raise CLIError(str(exc)) from None
+
+
+async def _open(config: CAConfig) -> Database:
+    try:
+        return await open_database(config, migrate=None)  # SQLite is migrated in place, as serve does
+    except StartupError as exc:
+        raise CLIError(str(exc)) from None
+
+
+async def _refuse_used_database(config: CAConfig) -> None:
+    """Checked before any file is written: init never mixes its provisioners with another CA's rows."""
+    database = await _open(config)
+    try:
+        async with database.read() as tx:
+            used = await provisioners.ever_stored(tx) or await admins.count(tx) > 0
+    finally:
+        await database.close()
+    if used:
+        raise CLIError(f"the database {config.db.data_source} already holds provisioners or admins: "
+                       "remove it to start afresh, or init without --remote-management")
+
+
+async def _store_management(config: CAConfig, stored: list[ProvisionerConfig], subject: str) -> None:
+    """The provisioners and the first SUPER_ADMIN (of the JWK one), in the database, as the admin API writes them."""
+    database = await _open(config)
+    try:
+        now = datetime.now(UTC)
+        async with database.write() as tx:
+            entries = await store_provisioners(tx, stored, now=now)
+            await add_super_admin(tx, subject, entries, admin_id=secrets.token_hex(16), now=now)
+    finally:
+        await database.close()
 
 
 def _tls_document(tls: TLSOptions) -> dict[str, Any]:
@@ -142,10 +208,14 @@ def init(args: argparse.Namespace) -> int:
     except Malformed as exc:
         raise CLIError(exc.detail) from None
     answers = _collect(args)
+    admin_subject = args.admin_subject or DEFAULT_ADMIN_SUBJECT
+    document, config, stored = _configuration(args, answers, base, ca_json_path, admin_subject)
     for folder in ("certs", "secrets", "config", "db"):
         (base / folder).mkdir(parents=True, exist_ok=True)
     os.chmod(base / "secrets", 0o700)
     os.chmod(base / "db", 0o700)
+    if args.remote_management:
+        asyncio.run(_refuse_used_database(config))
 
     print("Generating root certificate... ", end="", flush=True)
     root_key, intermediate_key = generate_key(spec), generate_key(spec)
@@ -166,11 +236,9 @@ def init(args: argparse.Namespace) -> int:
     print("done!")
 
     fingerprint = certs.sha256_fingerprint(pki.root)
-    document = _ca_json(base, answers, _provisioners(answers, args.acme))
-    if args.remote_management:
-        document["authority"].update({"enableAdmin": True, "adminSubject": args.admin_subject or "step"})
-    parse_config(document, path=ca_json_path)  # init never writes a ca.json that serve would refuse
     write_json(ca_json_path, document, private=True)
+    if args.remote_management:
+        asyncio.run(_store_management(config, stored, admin_subject))
     defaults_path = base / "config" / "defaults.json"
     write_json(defaults_path, {
         "ca-url": _ca_url(answers), "ca-config": str(ca_json_path), "fingerprint": fingerprint,
@@ -189,7 +257,7 @@ def init(args: argparse.Namespace) -> int:
     print(f"✔ Certificate Authority configuration: {ca_json_path}")
     if args.remote_management:
         print(f"✔ Admin provisioner: {answers.provisioner} (JWK)")
-        print(f"✔ Super admin subject: {args.admin_subject or 'step'}")
+        print(f"✔ Super admin subject: {admin_subject}")
     print()
     print("Your PKI is ready to go. To generate certificates for individual services see 'acmeca certificate --help'.")
     return 0
