@@ -15,6 +15,7 @@ from typing import Any
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import read_password_file, write_json
 from acmeca.cli.help import CURVE, KEY_SIZE, KEY_TYPE, Example, add_command
+from acmeca.cli.stepca_import import import_step_ca
 from acmeca.config import (
     DEFAULT_ADMIN_SUBJECT,
     CAConfig,
@@ -195,6 +196,8 @@ def _ca_url(answers: InitAnswers) -> str:
 
 
 def init(args: argparse.Namespace) -> int:
+    if args.from_step_ca:
+        return import_step_ca(args)
     base = acmeca_path().absolute()
     ca_json_path = base / "config" / "ca.json"
     if ca_json_path.exists() and not args.force:
@@ -286,6 +289,8 @@ replaced with --force. init prints the root certificate's fingerprint, which 'ac
 other machines.""",
         examples=[
             Example("Initialize a PKI, answering the questions in the terminal:", "acmeca init"),
+            Example("Adopt the step-ca in /etc/step-ca, keeping its root, intermediate and provisioners:",
+                    "acmeca init --from-step-ca /etc/step-ca --password-file password.txt"),
             Example("Initialize a PKI without questions, for a CA reachable as ca.example.com and 10.0.0.1:",
                     "acmeca init --name Example --dns ca.example.com --dns 10.0.0.1 --address :443 \\\n"
                     "    --provisioner admin@example.com --password-file password.txt"),
@@ -321,4 +326,10 @@ other machines.""",
                              "the first super admin when it first starts.")
     parser.add_argument("--admin-subject", "--admin-name", dest="admin_subject", metavar="subject",
                         help="The subject of the first super admin (default 'step'). Needs --remote-management.")
+    parser.add_argument("--from-step-ca", metavar="steppath",
+                        help="Adopt the existing step-ca in steppath instead of creating a PKI: its root and "
+                             "intermediate certificates and keys are copied as they are (--password-file "
+                             "decrypts the intermediate key to check it), and its ca.json keeps its provisioners, "
+                             "claims, policy, address, DNS names and TLS options, with acmeca's SQLite database "
+                             "in place of step-ca's. See docs/migrating-from-step-ca.md.")
     parser.set_defaults(handler=init)
