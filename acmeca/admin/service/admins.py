@@ -7,9 +7,10 @@ import hashlib
 import secrets
 from typing import Any
 
+from acmeca.admin.service import linkedca_schema as schema
 from acmeca.admin.service.auth import AdminIdentity, require_super
+from acmeca.admin.service.linkedca import AUTHORITY_ID
 from acmeca.domain.clock import Clock
-from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed
 from acmeca.domain.management import AdminRecord, AdminType
 from acmeca.domain.status import ProvisionerType
@@ -18,7 +19,6 @@ from acmeca.logs import audit
 from acmeca.store import admins
 from acmeca.store.database import Database
 
-AUTHORITY_ID = "00000000-0000-0000-0000-000000000000"
 _TYPES = {1: AdminType.ADMIN, 2: AdminType.SUPER_ADMIN, "ADMIN": AdminType.ADMIN, "SUPER_ADMIN": AdminType.SUPER_ADMIN}
 
 
@@ -30,26 +30,22 @@ def admin_type(value: Any) -> AdminType:
     return found
 
 
-def admin_json(admin: AdminRecord, provisioner_name: str | None = None) -> dict[str, Any]:
-    """linkedca Admin protojson, plus the provisioner name so clients need not look it up."""
-    body: dict[str, Any] = {
+def _fields(admin: AdminRecord) -> dict[str, Any]:
+    return {
         "id": admin.id, "authorityId": AUTHORITY_ID, "subject": admin.subject, "provisionerId": admin.provisioner_id,
-        "type": admin.type.value, "createdAt": rfc3339(admin.created_at),
+        "type": admin.type.value, "createdAt": admin.created_at,
     }
-    if provisioner_name is not None:
-        body["provisionerName"] = provisioner_name
-    return body
+
+
+def admin_json(admin: AdminRecord) -> dict[str, Any]:
+    """linkedca ``Admin`` as protojson writes it (step decodes it strictly: nothing linkedca lacks)."""
+    return schema.encode("Admin", _fields(admin))
 
 
 def admin_list_json(admin: AdminRecord) -> dict[str, Any]:
     """[quirk] upstream lists admins with Go's encoding/json over the proto struct: snake_case keys, a numeric
     type and a Timestamp object. step's CLI decodes exactly that, so the list keeps it."""
-    seconds = admin.created_at.timestamp()
-    return {
-        "id": admin.id, "authority_id": AUTHORITY_ID, "subject": admin.subject, "provisioner_id": admin.provisioner_id,
-        "type": 2 if admin.type is AdminType.SUPER_ADMIN else 1,
-        "created_at": {"seconds": int(seconds), "nanos": admin.created_at.microsecond * 1000},
-    }
+    return schema.encode("Admin", _fields(admin), go=True)
 
 
 class AdminService:
@@ -80,13 +76,6 @@ class AdminService:
             await self.add_first(record)
             audit("admin created", admin="acmeca", target=subject, provisioner=jwk.name, role="SUPER_ADMIN")
 
-    async def _named(self, admin: AdminRecord) -> dict[str, Any]:
-        try:
-            name: str | None = (await self._catalog.by_id(admin.provisioner_id)).name
-        except Exception:
-            name = None
-        return admin_json(admin, name)
-
     async def page(self, cursor: str = "", limit: int = 100) -> tuple[list[dict[str, Any]], str]:
         async with self._db.read() as tx:
             live = await admins.live(tx)
@@ -108,10 +97,11 @@ class AdminService:
     async def get(self, admin_id: str) -> dict[str, Any]:
         async with self._db.read() as tx:
             record = await admins.get(tx, admin_id)
-        return await self._named(record)
+        return admin_json(record)
 
     async def create(self, caller: AdminIdentity, body: dict[str, Any]) -> dict[str, Any]:
         require_super(caller)
+        schema.only(body, ("subject", "provisioner", "type"), "creating an admin")
         subject = body.get("subject")
         if not isinstance(subject, str) or not subject.strip():
             raise Malformed("admin subject cannot be empty")
@@ -127,15 +117,16 @@ class AdminService:
             await admins.create(tx, record)
         audit("admin created", admin=caller.subject, target=record.subject, provisioner=provisioner.name,
               role=record.type.value)
-        return admin_json(record, provisioner.name)
+        return admin_json(record)
 
     async def update(self, caller: AdminIdentity, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
         require_super(caller)
+        schema.only(body, ("type",), "updating an admin")
         new_type = admin_type(body.get("type"))
         async with self._db.write() as tx:
             record = await admins.update_type(tx, admin_id, new_type)
         audit("admin updated", admin=caller.subject, target=record.subject, role=record.type.value)
-        return await self._named(record)
+        return admin_json(record)
 
     async def delete(self, caller: AdminIdentity, admin_id: str) -> None:
         require_super(caller)

@@ -10,11 +10,11 @@ import base64
 import secrets
 from typing import Any
 
+from acmeca.admin.service import linkedca_schema as schema
 from acmeca.admin.service.auth import AdminIdentity
 from acmeca.config import ACMEProvisionerConfig
 from acmeca.domain.acme import EabKeyRecord
 from acmeca.domain.clock import Clock
-from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed, NotFound
 from acmeca.domain.management import PolicyScope
 from acmeca.engine.catalog import ProvisionerCatalog, ProvisionerEntry
@@ -39,20 +39,23 @@ def new_hmac_key() -> bytes:
             return key
 
 
-def _time(value: Any) -> str:
-    return rfc3339(value) if value is not None else ""
+def eab_json(key: EabKeyRecord, provisioner: str) -> dict[str, Any]:
+    """A new key as upstream's POST answers: linkedca ``EABKey`` in protojson, with the HMAC key."""
+    return schema.encode("EABKey", {
+        "id": key.id, "hmacKey": key.hmac_key, "provisioner": provisioner, "reference": key.reference,
+        "createdAt": key.created_at,
+    })
 
 
-def eab_json(key: EabKeyRecord, provisioner: str, *, with_secret: bool, policy: Any = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": key.id, "provisioner": provisioner, "reference": key.reference or "",
-        "account": key.account_id or "", "createdAt": _time(key.created_at), "boundAt": _time(key.bound_at),
-    }
-    if with_secret:
-        body["hmacKey"] = base64.b64encode(key.hmac_key).decode()
-    if policy:
-        body["policy"] = policy
-    return body
+def eab_list_json(key: EabKeyRecord, provisioner: str, policy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """[quirk] A listed key as upstream writes it: Go's encoding/json over ``linkedca.EABKey`` (snake_case,
+    Timestamps as ``{"seconds", "nanos"}``), without the HMAC key. An unbound key's ``bound_at`` is Go's zero
+    time, as ``timestamppb.New(time.Time{})`` makes it: step prints an empty "Bound At" only for that (it
+    would print 1970-01-01 for a missing one)."""
+    return schema.encode("EABKey", {
+        "id": key.id, "provisioner": provisioner, "reference": key.reference, "account": key.account_id,
+        "createdAt": key.created_at, "boundAt": key.bound_at or schema.GO_ZERO_TIME, "policy": policy,
+    }, go=True, strict=False)
 
 
 class EabKeyService:
@@ -96,13 +99,14 @@ class EabKeyService:
     async def _json(self, key: EabKeyRecord, provisioner: str) -> dict[str, Any]:
         async with self._db.read() as tx:
             policy = await policies.find(tx, PolicyScope.EAB_KEY, key.id)
-        return eab_json(key, provisioner, with_secret=False, policy=policy.document if policy else None)
+        return eab_list_json(key, provisioner, policy.document if policy else None)
 
     async def _by_reference(self, provisioner_id: str, reference: str) -> EabKeyRecord | None:
         async with self._db.read() as tx:
             return await eab_keys.by_reference(tx, provisioner_id, reference)
 
     async def add(self, caller: AdminIdentity, provisioner: str, body: dict[str, Any]) -> dict[str, Any]:
+        schema.only(body, ("reference",), "creating an ACME EAB key")
         entry = await self.provisioner(provisioner)
         reference = body.get("reference") or None
         if reference is not None and (not isinstance(reference, str) or len(reference) > MAX_REFERENCE):
@@ -119,7 +123,7 @@ class EabKeyService:
             await eab_keys.create(tx, key)
         audit("acme eab key created", admin=caller.subject, provisioner=provisioner, key_id=key.id,
               reference=reference)
-        return eab_json(key, entry.name, with_secret=True)
+        return eab_json(key, entry.name)
 
     async def delete(self, caller: AdminIdentity, provisioner: str, key_id: str) -> None:
         entry = await self.provisioner(provisioner)

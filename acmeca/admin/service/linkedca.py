@@ -2,7 +2,8 @@
 
 The catalog and every verifier read ca.json-shaped documents; the admin API speaks linkedca. Converting at
 this one boundary keeps the rest of the code to one shape. Bytes fields are standard base64, as protojson
-writes them.
+writes them. Bodies are checked against linkedca's field tables first (``linkedca_schema``), and what goes
+out is rendered through them, so step's strict protojson decoder reads every answer.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from acmeca.admin.service import linkedca_schema as schema
 from acmeca.domain.durations import format_duration, parse_duration
 from acmeca.domain.errors import Malformed, NotImplementedYet
+
+AUTHORITY_ID = "00000000-0000-0000-0000-000000000000"
 
 TYPES = {"JWK": "JWK", "ACME": "ACME", "X5C": "X5C", "OIDC": "OIDC", "K8SSA": "K8sSA"}
 CHALLENGES = {
@@ -27,6 +32,12 @@ _OIDC_FIELDS = {
 }
 _DURATIONS = (("min", "minTLSCertDuration"), ("max", "maxTLSCertDuration"), ("default", "defaultTLSCertDuration"))
 _FLAGS = ("disableRenewal", "allowRenewalAfterExpiry", "disableSmallstepExtensions")
+_ACME_TEXT = {"termsOfService": "termsOfService", "website": "website", "caaIdentities": "caaIdentities"}
+# linkedca fields acmeca cannot honour yet: refused when set, never stored and ignored
+_UNSUPPORTED = {
+    "webhooks": "provisioner webhooks", "attestationFormats": "ACME device attestation formats",
+    "attestationRoots": "ACME device attestation roots",
+}
 
 
 def _b64decode(value: Any, field: str) -> bytes:
@@ -66,6 +77,7 @@ def _details_to_config(kind: str, details: Mapping[str, Any]) -> dict[str, Any]:
         out = {"forceCN": bool(details.get("forceCn", False)), "requireEAB": bool(details.get("requireEab", False))}
         if challenges:
             out["challenges"] = challenges
+        out.update({config: details[linked] for linked, config in _ACME_TEXT.items() if details.get(linked)})
         return out
     if kind == "X5C":
         roots = b"".join(_b64decode(r, "details.X5C.roots") for r in details.get("roots") or ())
@@ -89,37 +101,30 @@ def _claims_to_config(claims: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _refuse_templates(body: Mapping[str, Any]) -> None:
-    """Templates are stored as given, but a non-empty one cannot be honoured yet: say so instead of ignoring it."""
+def _refuse_unsupported(body: Mapping[str, Any], details: Mapping[str, Any]) -> None:
+    """Templates, webhooks and attestation are linkedca fields acmeca cannot honour yet: say so instead of
+    storing and ignoring them (an empty value is the same as none)."""
     for key in ("x509Template", "sshTemplate"):
         template = body.get(key) or {}
-        if isinstance(template, Mapping) and (template.get("template") or template.get("data")):
+        if template.get("template") or template.get("data"):
             raise NotImplementedYet(f"custom {key} is not supported yet; remove it to create the provisioner")
+    for key, what in _UNSUPPORTED.items():
+        if body.get(key) or details.get(key):
+            raise NotImplementedYet(f"{what} ({key}) are not supported yet; remove them to create the provisioner")
 
 
 def to_config(body: Mapping[str, Any]) -> dict[str, Any]:
     """A ca.json provisioner object from a linkedca one; raises Malformed / NotImplementedYet."""
+    body = schema.decode("Provisioner", body)
     kind = provisioner_type(body.get("type"))
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
         raise Malformed("provisioner name cannot be empty")
-    _refuse_templates(body)
-    details_root = body.get("details")
-    details_root = {} if details_root is None else details_root
-    if not isinstance(details_root, Mapping):
-        raise Malformed("details must be an object")
-    details = details_root.get(kind) or details_root.get(kind.upper()) or {}
-    if not isinstance(details, Mapping):
-        raise Malformed(f"details.{kind} must be an object")
+    details = (body.get("details") or {}).get(kind) or {}
+    _refuse_unsupported(body, details)
     document: dict[str, Any] = {"type": kind, "name": name, **_details_to_config(kind, details)}
-    claims = body.get("claims") or {}
-    if not isinstance(claims, Mapping):
-        raise Malformed("claims must be an object")
-    if config_claims := _claims_to_config(claims):
+    if config_claims := _claims_to_config(body.get("claims") or {}):
         document["claims"] = config_claims
-    for key in ("x509Template", "sshTemplate"):
-        if body.get(key):
-            document.setdefault("options", {})[key] = body[key]
     return document
 
 
@@ -133,7 +138,8 @@ def _details_from_config(kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
         reverse = {v: k for k, v in CHALLENGES.items()}
         return {
             "forceCn": bool(doc.get("forceCN", False)), "requireEab": bool(doc.get("requireEAB", False)),
-            "challenges": [reverse.get(c, c) for c in doc.get("challenges") or ()],
+            "challenges": [reverse[c] for c in doc.get("challenges") or () if c in reverse],
+            **{linked: doc[config] for linked, config in _ACME_TEXT.items() if config in doc},
         }
     if kind == "X5C":
         return {"roots": [doc["roots"]] if doc.get("roots") else []}
@@ -142,25 +148,30 @@ def _details_from_config(kind: str, doc: Mapping[str, Any]) -> dict[str, Any]:
     return {linked: doc[config] for linked, config in _OIDC_FIELDS.items() if config in doc}
 
 
-def from_config(
-    entry_id: str, doc: Mapping[str, Any], *, created_at: str = "", policy: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """The linkedca JSON of a stored (or ca.json) provisioner."""
-    kind = provisioner_type(doc.get("type"))
-    claims = doc.get("claims") or {}
+def _claims_from_config(claims: Mapping[str, Any]) -> dict[str, Any]:
     durations = {linked: claims[config] for linked, config in _DURATIONS if claims.get(config)}
-    out: dict[str, Any] = {
-        "id": entry_id, "authorityId": "00000000-0000-0000-0000-000000000000", "type": kind.upper(),
-        "name": doc.get("name"), "details": {kind: _details_from_config(kind, doc)},
-        "claims": {"x509": {"enabled": True, "durations": durations}, **{f: bool(claims.get(f)) for f in _FLAGS}},
-        "createdAt": created_at,
+    return {"x509": {"enabled": True, "durations": durations}, **{f: bool(claims.get(f)) for f in _FLAGS}}
+
+
+def from_config(
+    entry_id: str, doc: Mapping[str, Any], *, created_at: str | datetime | None = None,
+    policy: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The linkedca JSON of a stored (or ca.json) provisioner, as protojson writes it: a provisioner from
+    ca.json has no creation time, so it has no ``createdAt`` (protojson refuses an empty one)."""
+    kind = provisioner_type(doc.get("type"))
+    if isinstance(created_at, str):
+        created_at = schema.parse_timestamp(created_at) if created_at else None
+    linked: dict[str, Any] = {
+        "id": entry_id, "authorityId": AUTHORITY_ID, "type": kind.upper(), "name": doc.get("name"),
+        "details": {kind: _details_from_config(kind, doc)}, "claims": _claims_from_config(doc.get("claims") or {}),
+        "createdAt": created_at, "policy": schema.encode("Policy", policy, strict=False) if policy else None,
     }
-    for key in ("x509Template", "sshTemplate"):
-        if (doc.get("options") or {}).get(key):
-            out[key] = doc["options"][key]
-    if policy:
-        out["policy"] = policy
-    return out
+    options = doc.get("options") or {}
+    for key in ("x509Template", "sshTemplate"):  # linkedca Templates the CLI keeps in options (refused on write)
+        if isinstance(options.get(key), Mapping):
+            linked[key] = {k: v for k, v in options[key].items() if k in ("template", "data")}
+    return schema.encode("Provisioner", linked)
 
 
 __all__ = ["format_duration", "from_config", "provisioner_type", "to_config"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
+from acmeca.admin.service import linkedca_schema as schema
 from acmeca.admin.service.policies import PolicyTarget, authority_target, eab_key_target, provisioner_target
 from acmeca.admin.web.context import identity, services
 from acmeca.admin.web.requests import json_body, ok, paging
@@ -23,21 +26,27 @@ async def _target(request: web.Request) -> PolicyTarget:
     return authority_target()
 
 
+def _policy_json(document: dict[str, Any], status: int = 200) -> web.Response:
+    """linkedca ``Policy`` as protojson writes it (no ``allowWildcardNames: false``)."""
+    return web.json_response(schema.encode("Policy", document, strict=False), status=status)
+
+
 async def policy(request: web.Request) -> web.Response:
-    """One handler for GET/POST/PUT/DELETE on every policy level."""
+    """One handler for GET/POST/PUT/DELETE on every policy level; bodies are linkedca ``Policy`` messages."""
     target = await _target(request)
     service = services(request).policies
     if request.method == "GET":
-        return web.json_response(await service.get(target))
+        return _policy_json(await service.get(target))
     if request.method == "DELETE":
         await service.delete(identity(request), target)
         return ok()
-    body = await json_body(request)
+    if request.method not in ("POST", "PUT"):
+        raise MethodNotAllowed(f"method {request.method} is not allowed here",
+                               allowed=["GET", "POST", "PUT", "DELETE"])
+    body = schema.decode("Policy", await json_body(request))
     if request.method == "POST":
-        return web.json_response(await service.create(identity(request), target, body), status=201)
-    if request.method == "PUT":
-        return web.json_response(await service.update(identity(request), target, body))
-    raise MethodNotAllowed(f"method {request.method} is not allowed here", allowed=["GET", "POST", "PUT", "DELETE"])
+        return _policy_json(await service.create(identity(request), target, body), status=201)
+    return _policy_json(await service.update(identity(request), target, body))
 
 
 async def list_eab_keys(request: web.Request) -> web.Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +28,17 @@ def raw_url_key(std_base64: str) -> str:
     return b64url_encode(base64.b64decode(std_base64))
 
 
+def listed_time(value: Any) -> str:
+    """A listed key's ``created_at``/``bound_at`` (Go's JSON of a Timestamp) as step prints it; Go's zero
+    time, which the list gives an unbound key, prints as nothing."""
+    if not isinstance(value, dict):
+        return ""
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(
+        seconds=int(value.get("seconds") or 0), microseconds=int(value.get("nanos") or 0) // 1000
+    )
+    return "" if moment.year == 1 else moment.strftime("%Y-%m-%d %H:%M:%S +00:00")
+
+
 async def list_keys(args: argparse.Namespace) -> int:
     session = await admin_session(args)
     path = f"/admin/acme/eab/{quote(args.provisioner, safe='')}"
@@ -39,8 +51,8 @@ async def list_keys(args: argparse.Namespace) -> int:
         print(f"No ACME EAB keys stored for provisioner {args.provisioner}")
         return 0
     print_table(LIST_HEADER, [
-        (str(k["id"]), str(k["provisioner"]), "*****", str(k.get("createdAt") or "-"), str(k.get("boundAt") or "-"),
-         str(k.get("account") or "-"), str(k.get("reference") or "-"))
+        (str(k["id"]), str(k.get("provisioner") or ""), "*****", listed_time(k.get("created_at")) or "-",
+         listed_time(k.get("bound_at")) or "-", str(k.get("account") or "-"), str(k.get("reference") or "-"))
         for k in keys
     ])
     return 0

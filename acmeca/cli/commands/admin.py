@@ -45,11 +45,13 @@ def _provisioner_id(admin: dict[str, Any]) -> str:
 
 
 def _type(admin: dict[str, Any]) -> str:
-    return {1: "ADMIN", 2: "SUPER_ADMIN"}.get(admin.get("type"), str(admin.get("type")))  # type: ignore[arg-type]
+    """The list's numeric type or the protojson name; protojson leaves the zero value (UNKNOWN) out."""
+    value = admin.get("type", 0)
+    return {0: "UNKNOWN", 1: "ADMIN", 2: "SUPER_ADMIN"}.get(value, str(value))
 
 
 def _row(admin: dict[str, Any], provisioners: dict[str, tuple[str, str]]) -> tuple[str, str, str]:
-    name, kind = provisioners.get(_provisioner_id(admin), (str(admin.get("provisionerName", "?")), "?"))
+    name, kind = provisioners.get(_provisioner_id(admin), ("?", "?"))
     return str(admin["subject"]), f"{name} ({kind})", _type(admin)
 
 

@@ -94,12 +94,12 @@ async def test_eab_binding_and_account_level_policy(admin_ca: AdminCA, http: aio
                      body={"x509": {"deny": {"dns": ["*.team.test"]}}})
     assert await order(bob, "c.team.test") == rejected  # the provisioner policy (no restart, this replica)
     assert await order(bob, "other.test") == (201, "")
-    keys = await admin.call("GET", "/admin/acme/eab/eab")
+    keys = await admin.call("GET", "/admin/acme/eab/eab")  # [quirk] Go JSON of linkedca.EABKey, as upstream
     bound = {k["reference"]: k for k in keys["eaks"]}
     assert bound["team-a"]["account"]
-    assert bound["team-a"]["boundAt"]
-    assert "hmacKey" not in bound["team-a"]
-    assert bound["team-a"]["policy"] == {"x509": {"allow": {"dns": ["a.team.test"]}, "allowWildcardNames": False}}
+    assert bound["team-a"]["bound_at"]["seconds"] > 0
+    assert "hmac_key" not in bound["team-a"]
+    assert bound["team-a"]["policy"] == {"x509": {"allow": {"dns": ["a.team.test"]}}}
 
 
 async def test_admin_api_errors_have_the_admin_shape(admin_ca: AdminCA, http: aiohttp.ClientSession,
