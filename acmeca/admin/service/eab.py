@@ -1,13 +1,14 @@
 """ACME EAB key management (``/admin/acme/eab/{provisioner}``): upstream's open-source build answers 501.
 
-Keys are 256-bit random HMAC secrets generated here and returned once, at creation; listings never carry
-them. Only ACME provisioners with ``requireEAB`` have keys, as upstream enforces.
+Keys are made as step-ca makes them: a 32-character alphanumeric key id and 32 random bytes of HMAC key,
+returned once, at creation; listings never carry them. Only ACME provisioners with ``requireEAB`` have keys,
+as upstream enforces.
 """
 
 from __future__ import annotations
 
-import base64
 import secrets
+import string
 from typing import Any
 
 from acmeca.admin.service import linkedca_schema as schema
@@ -22,21 +23,19 @@ from acmeca.logs import audit
 from acmeca.store import eab_keys, policies
 from acmeca.store.database import Database
 
-HMAC_KEY_BYTES = 33  # 264 bits: base64 of 33 bytes has no padding
+HMAC_KEY_BYTES = 32  # step-ca's size
+KEY_ID_LENGTH = 32
+KEY_ID_ALPHABET = string.ascii_letters + string.digits
 MAX_REFERENCE = 256
 
 
 def new_hmac_key() -> bytes:
-    """A key whose base64 text is the same in the standard and url alphabets and has no padding.
+    return secrets.token_bytes(HMAC_KEY_BYTES)
 
-    Clients disagree on how to decode the key they are given (cert-manager wants raw url base64, acme.sh
-    and others standard base64): a key that reads the same every way cannot be mis-decoded.
-    """
-    while True:
-        key = secrets.token_bytes(HMAC_KEY_BYTES)
-        text = base64.b64encode(key)
-        if b"+" not in text and b"/" not in text:
-            return key
+
+def new_key_id() -> str:
+    """step-ca's ``randutil.Alphanumeric(32)``: safe in a URL path and never read as a command-line flag."""
+    return "".join(secrets.choice(KEY_ID_ALPHABET) for _ in range(KEY_ID_LENGTH))
 
 
 def eab_json(key: EabKeyRecord, provisioner: str) -> dict[str, Any]:
@@ -116,7 +115,7 @@ class EabKeyService:
                 f"an ACME EAB key for provisioner '{provisioner}' with reference '{reference}' already exists"
             )
         key = EabKeyRecord(
-            id=secrets.token_urlsafe(24), provisioner_id=entry.id, reference=reference,
+            id=new_key_id(), provisioner_id=entry.id, reference=reference,
             hmac_key=new_hmac_key(), created_at=self._clock.now(),
         )
         async with self._db.write() as tx:

@@ -2,7 +2,8 @@
 ``acmeca acme renewal-window`` (ask ARI clients to renew early).
 
 Upstream's open-source CA answers these with 501; here they work. The HMAC key is printed once, at
-creation, base64url without padding (what certbot's ``--eab-hmac-key`` and lego's ``--hmac`` expect).
+creation, base64url without padding (what certbot's ``--eab-hmac-key`` and lego's ``--hmac`` expect). Tables
+keep step's columns, in step's order.
 """
 
 from __future__ import annotations
@@ -15,13 +16,23 @@ from urllib.parse import quote
 
 from acmeca.admin.service.eab import MAX_REFERENCE
 from acmeca.cli.admin_credentials import ADMIN_CREDENTIALS, add_admin_flags, admin_session
-from acmeca.cli.commands.admin import all_pages, print_table
+from acmeca.cli.commands.admin import all_pages
 from acmeca.cli.errors import CLIError
 from acmeca.cli.help import Example, add_command, add_group
 from acmeca.domain.encoding import b64url_encode
 
 LIST_HEADER = ("Key ID", "Provisioner", "Key (masked)", "Created At", "Bound At", "Account", "Reference")
+LIST_WIDTHS = (36, 28, 16, 30, 30, 40)  # step's "%-36s%-28s%-16s%-30s%-30s%-40s%s"
 ADD_HEADER = ("Key ID", "Provisioner", "Key (base64, raw url encoded)", "Reference")
+ADD_WIDTHS = (36, 28, 48)  # step's "%-36s%-28s%-48s%s"
+
+
+def print_columns(widths: tuple[int, ...], rows: list[tuple[str, ...]]) -> None:
+    """step's fixed-width columns; a cell too wide for its column still gets one space after it."""
+    for row in rows:
+        cells = [cell.ljust(width) if len(cell) < width else cell + " " for cell, width in
+                 zip(row[:-1], widths, strict=True)]
+        print(("".join(cells) + row[-1]).rstrip())
 
 
 def raw_url_key(std_base64: str) -> str:
@@ -50,11 +61,11 @@ async def list_keys(args: argparse.Namespace) -> int:
     if not keys:
         print(f"No ACME EAB keys stored for provisioner {args.provisioner}")
         return 0
-    print_table(LIST_HEADER, [
-        (str(k["id"]), str(k.get("provisioner") or ""), "*****", listed_time(k.get("created_at")) or "-",
-         listed_time(k.get("bound_at")) or "-", str(k.get("account") or "-"), str(k.get("reference") or "-"))
+    print_columns(LIST_WIDTHS, [LIST_HEADER, *[
+        (str(k["id"]), str(k.get("provisioner") or ""), "*****", listed_time(k.get("created_at")),
+         listed_time(k.get("bound_at")), str(k.get("account") or ""), str(k.get("reference") or ""))
         for k in keys
-    ])
+    ]])
     return 0
 
 
@@ -64,7 +75,8 @@ async def add_key(args: argparse.Namespace) -> int:
     session = await admin_session(args)
     body = {"reference": args.reference or ""}
     key = await session.call("POST", f"/admin/acme/eab/{quote(args.provisioner, safe='')}", body=body, expect=(201,))
-    print_table(ADD_HEADER, [
+    print_columns(ADD_WIDTHS, [
+        ADD_HEADER,
         (str(key["id"]), str(key["provisioner"]), raw_url_key(str(key["hmacKey"])), str(key.get("reference") or "")),
     ])
     return 0

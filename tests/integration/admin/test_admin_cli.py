@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 import ssl
 import time
 import urllib.request
@@ -131,20 +133,27 @@ def test_provisioner_policy_is_served_although_upstream_answers_501(admin_ca: Ad
     assert code == 0
     assert json.loads(out)["x509"]["allow"]["dns"] == ["*.team.test"]
     code, out = admin_ca.admin_cli("acme", "eab", "add", "acme-eab", "team-a")
-    lines = out.strip().splitlines()
-    assert lines[0].split("   ")[0].strip() == "Key ID"
-    assert "Key (base64, raw url encoded)" in lines[0]
-    key_id, _, hmac_key, reference = lines[1].split()
-    assert reference == "team-a"
-    assert len(hmac_key) == 44
-    assert "=" not in hmac_key
+    lines = out.strip().splitlines()  # step's "%-36s%-28s%-48s%s" columns, in step's order
+    assert lines[0] == f"{'Key ID':36}{'Provisioner':28}{'Key (base64, raw url encoded)':48}Reference"
+    key_id, provisioner, hmac_key, reference = lines[1].split()
+    assert lines[1] == f"{key_id:36}{provisioner:28}{hmac_key:48}{reference}"
+    assert (provisioner, reference) == ("acme-eab", "team-a")
+    assert re.fullmatch(r"[A-Za-z0-9]{32}", key_id)
+    assert len(base64.urlsafe_b64decode(hmac_key + "=")) == 32  # raw url base64 of step-ca's 32 random bytes
     code, out = admin_ca.admin_cli("policy", "acme", "x509", "allow", "dns", "a.team.test", "--provisioner",
                                    "acme-eab", "--eab-key-reference", "team-a")
     assert code == 0
     code, out = admin_ca.admin_cli("policy", "acme", "view", "--provisioner", "acme-eab", "--eab-key-id", key_id)
     assert json.loads(out)["x509"]["allow"]["dns"] == ["a.team.test"]
     code, out = admin_ca.admin_cli("acme", "eab", "list", "acme-eab")
-    assert "*****" in out
+    header, row = out.strip().splitlines()
+    assert header.split("  ")[0] == "Key ID"
+    assert [c.strip() for c in re.split(r"\s{2,}", header)] == [
+        "Key ID", "Provisioner", "Key (masked)", "Created At", "Bound At", "Account", "Reference"]
+    assert row.startswith(f"{key_id:36}{'acme-eab':28}{'*****':16}")
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+00:00 {4}$", row[80:110])  # created, never 1970
+    assert row[110:140].strip() == ""  # not bound yet
+    assert row.endswith("team-a")
     assert hmac_key not in out
     assert admin_ca.admin_cli("acme", "eab", "remove", "acme-eab", key_id)[1].strip() == "Key was deleted successfully!"
     code, out = admin_ca.admin_cli("acme", "eab", "list", "acme-eab")

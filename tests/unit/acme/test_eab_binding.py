@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from acmeca.acme.service.eab import ExternalAccountBinder, bind
-from acmeca.admin.service.eab import new_hmac_key
 from acmeca.crypto.jose import generate_jwk, public_part
 from acmeca.domain import errors as e
 from acmeca.domain.acme import EabKeyRecord
@@ -89,12 +88,3 @@ async def test_a_key_binds_exactly_one_account(binder: ExternalAccountBinder, da
             await bind(tx, verified, "account-2", NOW)  # the race loser
     with pytest.raises(e.Unauthorized, match="already bound"):
         await binder.verify("p1", {"externalAccountBinding": binding()}, account_jwk=ACCOUNT, url=URL)
-
-
-def test_generated_keys_read_the_same_in_every_base64_alphabet() -> None:
-    for _ in range(20):
-        key = new_hmac_key()
-        text = base64.b64encode(key)
-        assert len(key) * 8 >= 256
-        assert b"=" not in text
-        assert text == base64.urlsafe_b64encode(key)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 
 from acmeca.admin.service import linkedca, linkedca_schema
 from acmeca.admin.service.admins import admin_json, admin_list_json
-from acmeca.admin.service.eab import eab_json, eab_list_json
+from acmeca.admin.service.eab import eab_json, eab_list_json, new_hmac_key, new_key_id
 from acmeca.cli.commands.acme import listed_time
 from acmeca.domain import errors as e
 from acmeca.domain.acme import EabKeyRecord
@@ -139,6 +140,15 @@ def test_the_cli_prints_listed_times_as_step_does() -> None:
     assert listed_time({"seconds": int(NOW.timestamp())}) == "2026-06-01 12:30:15 +00:00"
     assert listed_time({"seconds": oracle.GO_ZERO_TIME_SECONDS}) == ""  # unbound
     assert listed_time(None) == ""
+
+
+def test_eab_keys_are_made_like_step_cas() -> None:
+    ids = {new_key_id() for _ in range(50)}
+    assert len(ids) == 50
+    assert all(re.fullmatch(r"[A-Za-z0-9]{32}", key_id) for key_id in ids)
+    keys = {new_hmac_key() for _ in range(50)}
+    assert len(keys) == 50
+    assert all(len(key) == 32 for key in keys)
 
 
 # -- requests --------------------------------------------------------------------------------------------------
