@@ -8,6 +8,7 @@ Timestamp, shows. A key from ``step beta ca acme eab add`` then binds a lego acc
 One CA (SQLite) and one STEPPATH for the module. step logs in once with the provisioner password
 (``--admin-subject step --admin-provisioner admin --password-file``; each such login decrypts the provisioner
 key); the other commands use the admin certificate ``step ca certificate`` got, as step's docs suggest.
+Provisioners are edited both when created through the admin API and when ``init`` made them.
 Without the step binary the module skips, or fails when ``CI=true`` (``tests/support/step_cli.py``).
 """
 
@@ -133,10 +134,12 @@ def test_provisioners_from_init_are_read(step: StepAdmin) -> None:
     assert step.provisioner("acme")["type"] == "ACME"
 
 
-@pytest.mark.xfail(strict=True, reason="init --remote-management stores provisioners in ca.json (other branch)")
 def test_update_of_inits_own_acme_provisioner(step: StepAdmin) -> None:
+    """init --remote-management stores its provisioners in the database, so they are editable remotely."""
     step.admin("provisioner", "update", "acme", "--force-cn")
     assert step.provisioner("acme")["details"]["ACME"]["forceCn"] is True
+    step.admin("provisioner", "update", "acme", "--force-cn=false")
+    assert "forceCn" not in step.provisioner("acme")["details"]["ACME"]
 
 
 def _eab_rows(out: str) -> list[dict[str, str]]:
