@@ -115,7 +115,7 @@ async def wildcards(args: argparse.Namespace) -> int:
 
 
 SSH_TYPES = {"user": {"email": "emails", "principal": "principals"},
-             "host": {"dns": "dns", "ip": "ips", "email": "emails", "principal": "principals"}}
+             "host": {"dns": "dns", "ip": "ips", "principal": "principals"}}  # linkedca's SSHHostNames
 
 
 async def ssh_rule(args: argparse.Namespace) -> int:
@@ -187,7 +187,7 @@ def _register_ssh(actions: argparse._SubParsersAction[argparse.ArgumentParser]) 
         actions, "ssh", summary="SSH rules", dest="cert_type", metavar="<type>",
         description=f"""\
 {prog} edits the SSH rules of the authority policy: allow and deny lists of names, for user certificates
-(emails, principals) and for host certificates (DNS names, IP addresses, emails, principals). {SSH_NOTE}""",
+(emails, principals) and for host certificates (DNS names, IP addresses, principals). {SSH_NOTE}""",
         examples=[
             Example("Allow the principal ops in SSH user certificates:", f"{prog} user allow principal ops"),
             Example("Deny a network in SSH host certificates:", f"{prog} host deny ip 10.0.0.0/8"),
