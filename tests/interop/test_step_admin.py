@@ -140,6 +140,10 @@ def test_update_of_inits_own_acme_provisioner(step: StepAdmin) -> None:
     assert step.provisioner("acme")["details"]["ACME"]["forceCn"] is True
     step.admin("provisioner", "update", "acme", "--force-cn=false")
     assert "forceCn" not in step.provisioner("acme")["details"]["ACME"]
+    step.admin("provisioner", "update", "acme", "--require-eab")  # how a step user turns on EAB
+    assert step.provisioner("acme")["details"]["ACME"]["requireEab"] is True
+    step.admin("provisioner", "update", "acme", "--require-eab=false")
+    assert "requireEab" not in step.provisioner("acme")["details"]["ACME"]
 
 
 def _eab_rows(out: str) -> list[dict[str, str]]:
