@@ -21,6 +21,7 @@ from acmeca.config import ConfigError, ProvisionerConfig, parse_provisioner
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import NotFound
+from acmeca.domain.management import StoredProvisioner
 from acmeca.domain.records import ProvisionerRef
 from acmeca.domain.status import ProvisionerType
 from acmeca.store import provisioners
@@ -36,6 +37,7 @@ class ProvisionerEntry:
     id: str
     config: ProvisionerConfig
     from_config: bool
+    created_at: datetime | None = None  # stored provisioners only: when the admin API created it
 
     @property
     def name(self) -> str:
@@ -131,11 +133,12 @@ class ProvisionerCatalog:
             if version != self._stored_version or self._checked_at is None:
                 async with self._db.read() as tx:
                     rows = await provisioners.live(tx)
-                self._stored = [e for e in (self._parse_stored(r.id, r.document, r.updated_at) for r in rows) if e]
+                self._stored = [e for e in map(self._parse_stored, rows) if e]
                 self._stored_version = version
             self._checked_at = now
 
-    def _parse_stored(self, row_id: str, document: dict[str, Any], updated_at: datetime) -> ProvisionerEntry | None:
+    def _parse_stored(self, row: StoredProvisioner) -> ProvisionerEntry | None:
+        row_id, document, updated_at = row.id, row.document, row.updated_at
         try:
             provisioner = parse_provisioner(document, authority_claims=self._authority_claims, where="provisioner")
         except ConfigError as exc:
@@ -145,7 +148,7 @@ class ProvisionerCatalog:
             return None
         if not provisioner.active:
             return None
-        return ProvisionerEntry(id=row_id, config=provisioner, from_config=False)
+        return ProvisionerEntry(id=row_id, config=provisioner, from_config=False, created_at=row.created_at)
 
 
 def _active(provisioners: Sequence[ProvisionerConfig]) -> list[ProvisionerEntry]:

@@ -76,7 +76,9 @@ class ProvisionerAdminService:
     async def linked(self, entry: ProvisionerEntry) -> dict[str, Any]:
         async with self._db.read() as tx:
             policy = await policies.find(tx, PolicyScope.PROVISIONER, entry.id)
-        return linkedca.from_config(entry.id, entry.document, policy=policy.document if policy else None)
+        return linkedca.from_config(
+            entry.id, entry.document, created_at=entry.created_at, policy=policy.document if policy else None
+        )
 
     async def create(self, caller: AdminIdentity, body: dict[str, Any]) -> dict[str, Any]:
         document = linkedca.to_config(body)
@@ -121,7 +123,7 @@ class ProvisionerAdminService:
             ))
         self._catalog.invalidate()
         audit("provisioner updated", admin=caller.subject, provisioner=document["name"], previous_name=name)
-        return linkedca.from_config(entry.id, document)
+        return linkedca.from_config(entry.id, document, created_at=entry.created_at)
 
     async def delete(self, caller: AdminIdentity, name: str | None, provisioner_id: str | None = None) -> None:
         """Certificates keep their immutable provisioner id, so they stay attributable and revocable."""

@@ -39,10 +39,12 @@ async def _provisioners(admin: AdminSession) -> None:
     assert created["createdAt"]
     fetched = await admin.call("GET", f"/admin/provisioners/id?id={created['id']}")
     check_protojson("Provisioner", fetched)
+    assert fetched["createdAt"] == created["createdAt"], "a stored provisioner keeps its creation time, as step-ca's"
     fetched["claims"]["disableRenewal"] = True  # step's update: GET, change, PUT the whole message back
     updated = await admin.call("PUT", "/admin/provisioners/team-jwk", body=fetched)
     check_protojson("Provisioner", updated)
     assert updated["claims"]["disableRenewal"] is True
+    assert updated["createdAt"] == created["createdAt"]
     acme = await admin.call("POST", "/admin/provisioners", expect=(201,), body={
         "type": "ACME", "name": "eab", "details": {"ACME": {"requireEab": True, "challenges": ["HTTP_01"]}},
         "policy": {"x509": {"allow": {"dns": ["*.team.test"]}}},
