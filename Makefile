@@ -5,9 +5,9 @@ BIN := $(VENV)/bin
 ACMECA_DEMO := $(CURDIR)/.acmeca
 DEMO_PORT ?= 8443
 PYTEST_ARGS ?=
-# The real smallstep step CLI and step-ca 0.19, built offline by the shared script into a cache outside the clone
-# (keyed by the script's inputs, so CI on the same machine reuses it) and linked at .tools/bin.
-SHARED_TOOLS := $(abspath ../shared/tools)
+# The real smallstep step CLI and step-ca 0.19, built offline by the shared script (../shared/tools, or
+# $ACMECA_SHARED_TOOLS) into a cache outside the clone (keyed by the script's inputs, so CI on the same machine
+# reuses it) and linked at .tools/bin; without the script, the newest cached build is linked.
 STEP_TOOLS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/acmeca/step-tools
 
 .PHONY: run test lint unit integration interop bench clean venv step-tools
@@ -42,16 +42,25 @@ test: $(VENV)/.installed step-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 step-tools:
-	@if [ ! -f "$(SHARED_TOOLS)/build-step-tools.sh" ]; then \
-		echo "step-tools: $(SHARED_TOOLS) is missing: the step CLI tests need smallstep's step 0.19 at .tools/bin/step (or \$$ACMECA_STEP_BIN); build it with build-step-tools.sh from acmeca's shared tools"; \
-	else \
-		sum=$$(cd "$(SHARED_TOOLS)" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16); \
+	@tools=""; \
+	for d in "$(ACMECA_SHARED_TOOLS)" ../shared/tools ../../shared/tools; do \
+		if [ -n "$$d" ] && [ -f "$$d/build-step-tools.sh" ]; then tools=$$(cd "$$d" && pwd); break; fi; \
+	done; \
+	if [ -n "$$tools" ]; then \
+		sum=$$(cd "$$tools" && find . -type f | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16); \
 		dest="$(STEP_TOOLS_CACHE)/$$sum/bin"; \
 		if [ ! -x "$$dest/step" ] || [ ! -x "$$dest/step-ca" ]; then \
-			mkdir -p "$$dest" && bash "$(SHARED_TOOLS)/build-step-tools.sh" "$$dest"; \
+			mkdir -p "$$dest" && bash "$$tools/build-step-tools.sh" "$$dest"; \
 		fi; \
-		mkdir -p .tools; [ -L .tools/bin ] || rm -rf .tools/bin; ln -sfn "$$dest" .tools/bin; \
-	fi
+	else \
+		dest=$$(ls -1dt "$(STEP_TOOLS_CACHE)"/*/bin 2>/dev/null | head -n 1); \
+		if [ -z "$$dest" ] || [ ! -x "$$dest/step" ]; then \
+			echo "step-tools: no ../shared/tools (or \$$ACMECA_SHARED_TOOLS) and no cached build: the step CLI tests need smallstep's step 0.19 at .tools/bin/step or \$$ACMECA_STEP_BIN"; \
+			exit 0; \
+		fi; \
+		echo "step-tools: ../shared/tools not found; using the cached build in $$dest"; \
+	fi; \
+	mkdir -p .tools; [ -L .tools/bin ] || rm -rf .tools/bin; ln -sfn "$$dest" .tools/bin
 
 unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

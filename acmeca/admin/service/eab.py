@@ -16,6 +16,7 @@ from acmeca.admin.service.auth import AdminIdentity
 from acmeca.config import ACMEProvisionerConfig
 from acmeca.domain.acme import EabKeyRecord
 from acmeca.domain.clock import Clock
+from acmeca.domain.encoding import b64url_encode
 from acmeca.domain.errors import Conflict, Malformed, NotFound
 from acmeca.domain.management import PolicyScope
 from acmeca.engine.catalog import ProvisionerCatalog, ProvisionerEntry
@@ -30,7 +31,16 @@ MAX_REFERENCE = 256
 
 
 def new_hmac_key() -> bytes:
-    return secrets.token_bytes(HMAC_KEY_BYTES)
+    """32 random bytes, as step-ca makes them, drawn again when their base64url text would start with '-'.
+
+    Clients take the key as a command-line value (certbot ``--eab-hmac-key``, lego ``--hmac``), and their flag
+    parsers read a leading '-' as a flag: certbot refused such a key in our CI. Re-drawing one value in 64 of
+    the first six bits costs under 0.03 bits of the key's 256.
+    """
+    while True:
+        key = secrets.token_bytes(HMAC_KEY_BYTES)
+        if not b64url_encode(key).startswith("-"):
+            return key
 
 
 def new_key_id() -> str:

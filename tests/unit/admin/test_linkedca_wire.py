@@ -151,6 +151,14 @@ def test_eab_keys_are_made_like_step_cas() -> None:
     assert all(len(key) == 32 for key in keys)
 
 
+def test_eab_hmac_keys_never_read_as_a_command_line_flag(monkeypatch: pytest.MonkeyPatch) -> None:
+    """certbot's --eab-hmac-key refused a key whose base64url began with '-' (seen in CI)."""
+    dashed = base64.urlsafe_b64decode("-" + "A" * 42 + "=")  # 32 bytes whose text starts with '-'
+    draws = iter([dashed, b"\x01" * 32])
+    monkeypatch.setattr("acmeca.admin.service.eab.secrets.token_bytes", lambda n: next(draws))
+    assert new_hmac_key() == b"\x01" * 32
+
+
 # -- requests --------------------------------------------------------------------------------------------------
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
