@@ -16,6 +16,7 @@ from jwcrypto.common import JWException
 
 from acmeca.domain.encoding import b64url_decode
 from acmeca.domain.errors import Unauthenticated
+from acmeca.domain.json_limits import loads_limited
 
 _EC_ALGORITHMS = {"P-256": ("ES256",), "P-384": ("ES384",), "P-521": ("ES512",)}
 _RSA_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
@@ -33,7 +34,7 @@ class CompactJWS:
 def _b64_json(part: str, what: str) -> dict[str, Any]:
     try:
         data = b64url_decode(part)
-        value = json.loads(data)
+        value = loads_limited(data)
     except (ValueError, UnicodeDecodeError):
         raise Unauthenticated(f"invalid token: the {what} is not base64url JSON") from None
     if not isinstance(value, dict):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from acmeca.crypto.jose import thumbprint
 from acmeca.domain.encoding import b64url_decode
 from acmeca.domain.errors import ExternalAccountRequired, Malformed, Unauthorized
+from acmeca.domain.json_limits import loads_limited
 from acmeca.store import eab_keys
 from acmeca.store.database import Database
 from acmeca.store.transaction import Transaction
@@ -43,7 +43,7 @@ def _b64url(value: Any, what: str) -> bytes:
 
 def _json_object(data: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(data)
+        value = loads_limited(data)
     except (ValueError, UnicodeDecodeError):
         raise Malformed(f"externalAccountBinding {what} is not JSON") from None
     if not isinstance(value, dict):

@@ -33,6 +33,7 @@ from acmeca.domain.errors import (
     Unauthorized,
     UnsupportedMediaType,
 )
+from acmeca.domain.json_limits import loads_limited
 
 MAX_BODY = 64 * 1024
 JOSE_MEDIA_TYPE = "application/jose+json"
@@ -138,7 +139,7 @@ def parse_flattened(document: object) -> Flattened:
     b64decode(payload_b64, "payload")
     signature = b64decode(document["signature"], "signature")
     try:
-        protected = json.loads(b64decode(protected_b64, "protected header"))
+        protected = loads_limited(b64decode(protected_b64, "protected header"))
     except ValueError:
         raise Malformed("the protected header is not JSON") from None
     if not isinstance(protected, dict):
@@ -178,7 +179,7 @@ def decode_payload(jws: Flattened) -> dict[str, Any] | None:
     if jws.payload_b64 == "":
         return None
     try:
-        payload = json.loads(b64decode(jws.payload_b64, "payload"))
+        payload = loads_limited(b64decode(jws.payload_b64, "payload"))
     except ValueError:
         raise Malformed("the JWS payload is not JSON") from None
     if not isinstance(payload, dict):
@@ -212,7 +213,7 @@ async def verify_request(
     if "Replay-Nonce" in request.headers:  # nonces travel in the JWS only (Boulder and Pebble refuse this too)
         raise Malformed("a Replay-Nonce request header is not allowed; put the nonce in the JWS header")
     try:
-        document = json.loads(body)
+        document = loads_limited(body)
     except ValueError:
         raise Malformed("the request body is not JSON") from None
     jws = parse_flattened(document)

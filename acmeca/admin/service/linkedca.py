@@ -18,6 +18,7 @@ from typing import Any
 from acmeca.admin.service import linkedca_schema as schema
 from acmeca.domain.durations import format_duration, parse_duration
 from acmeca.domain.errors import Malformed, NotImplementedYet
+from acmeca.domain.json_limits import loads_limited
 
 AUTHORITY_ID = "00000000-0000-0000-0000-000000000000"
 
@@ -65,7 +66,7 @@ def _details_to_config(kind: str, details: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "JWK":
         key = _b64decode(details.get("publicKey", ""), "details.JWK.publicKey")
         try:
-            public = json.loads(key)
+            public = loads_limited(key)
         except ValueError:
             raise Malformed("details.JWK.publicKey is not a JSON web key") from None
         out: dict[str, Any] = {"key": public}

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
 from acmeca.domain.errors import Malformed
+from acmeca.domain.json_limits import loads_limited
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -15,7 +15,7 @@ MAX_LIMIT = 100
 
 async def json_body(request: web.Request) -> dict[str, Any]:
     try:
-        body = json.loads(await request.text() or "null")
+        body = loads_limited(await request.text() or "null")
     except (ValueError, UnicodeDecodeError):
         raise Malformed("error reading request body: not valid JSON") from None
     if not isinstance(body, dict):

@@ -11,7 +11,6 @@ exempt). ``nonce`` is the replay key. Non-admins get a certificate for their e-m
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +22,7 @@ from jwcrypto import jwk
 from acmeca.config import OIDCProvisionerConfig
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Unauthenticated
+from acmeca.domain.json_limits import loads_limited
 from acmeca.domain.records import ProvisionerRef
 from acmeca.step.jwt import CompactJWS, verify_signature
 from acmeca.step.provisioners.base import ProvisionerIdentity, TokenEvidence
@@ -45,7 +45,7 @@ async def fetch_json(url: str) -> dict[str, Any]:
         async with aiohttp.ClientSession(timeout=FETCH_TIMEOUT) as session, session.get(url) as response:
             if response.status != 200:
                 raise Unauthenticated(f"OIDC provider answered {response.status} for {url}")
-            document = json.loads(await response.read())
+            document = loads_limited(await response.read())
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         raise Unauthenticated(f"cannot reach the OIDC provider at {url}: {type(exc).__name__}") from None
     if not isinstance(document, dict):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import ssl
 from email.utils import format_datetime
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from acmeca.domain.errors import Malformed
+from acmeca.domain.json_limits import loads_limited
 from acmeca.edge.keys import CONFIG
 from acmeca.step.service import IssuedCertificate, RevokeRequest, SignRequest
 from acmeca.step.web.keys import STEP
@@ -19,7 +19,7 @@ from acmeca.step.web.keys import STEP
 async def _body(request: web.Request) -> dict[str, Any]:
     """The JSON object body; anything else is step's 400 "error reading request body"."""
     try:
-        document = json.loads(await request.read() or b"null")
+        document = loads_limited(await request.read() or b"null")
     except (ValueError, UnicodeDecodeError):
         raise Malformed("error reading request body") from None
     if not isinstance(document, dict):

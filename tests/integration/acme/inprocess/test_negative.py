@@ -153,6 +153,34 @@ async def _(env: AcmeEnv) -> Attack:
     return lambda: _send(c, url, body, **{"Replay-Nonce": nonce})
 
 
+DEEP = 20_000  # far under the 64 KiB cap, far over Python's recursion limit
+
+
+@case("body nested deeply", 400, "malformed")
+async def _(env: AcmeEnv) -> Attack:
+    c = env.client()
+    url = await _orders_url(c)
+    return lambda: _send(c, url, b"[" * 30_000 + b"]" * 30_000)
+
+
+@case("protected header nested deeply", 400, "malformed")
+async def _(env: AcmeEnv) -> Attack:
+    c = env.client()
+    url = await _orders_url(c)
+    body = {"protected": b64(b'{"alg":"ES256","x":' + b"[" * DEEP), "payload": "", "signature": b64(b"x" * 64)}
+    return lambda: _send(c, url, body)
+
+
+@case("payload nested deeply", 400, "malformed")
+async def _(env: AcmeEnv) -> Attack:
+    c = await env.registered()
+    url = await _orders_url(c)
+    protected = b64(json.dumps({"alg": c.key.alg, "url": url, "nonce": await c.nonce(), "kid": c.kid}).encode())
+    payload = b64(b'{"identifiers":' + b"[" * DEEP + b"]" * DEEP + b"}")
+    signature = b64(c.key.sign(f"{protected}.{payload}".encode()))
+    return lambda: _send(c, url, {"protected": protected, "payload": payload, "signature": signature})
+
+
 # -- nonces ---------------------------------------------------------------------------------------------------
 @case("missing nonce", 400, "badNonce")
 async def _(env: AcmeEnv) -> Attack:
