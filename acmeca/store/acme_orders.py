@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from acmeca.domain.acme import AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.identifiers import Identifier, IdentifierType
@@ -52,18 +53,23 @@ def _order(row: Row, authz_ids: Sequence[str]) -> OrderRecord:
 
 
 # -- orders ---------------------------------------------------------------------------------------------------
-async def insert_order(tx: Transaction, order: OrderRecord) -> None:
-    await tx.execute(_INSERT_ORDER, {
+async def insert_order(tx: Transaction, order: OrderRecord) -> bool:
+    """Insert the order and its authorizations; False (nothing inserted) when its ``replaces`` names a
+    certificate another live order already replaces (the unique index ``uq_acme_orders_live_replaces``)."""
+    inserted = await tx.execute(_INSERT_ORDER[tx.dialect], {
         "id": order.id, "account_id": order.account_id, "provisioner_id": order.provisioner_id,
         "status": order.status.value, "identifiers": [i.to_json() for i in order.identifiers],
         "profile": order.profile, "not_before": order.not_before, "not_after": order.not_after,
         "expires_at": order.expires_at, "replaces": order.replaces, "created_at": order.created_at,
         "updated_at": order.updated_at,
     })
+    if inserted != 1:
+        return False
     await tx.execute(
         acme_order_authorizations.insert(),
         [{"order_id": order.id, "authz_id": a, "position": n} for n, a in enumerate(order.authz_ids)],
     )
+    return True
 
 
 # The lookups every polling client repeats, built once: building a statement costs more than running it.
@@ -82,7 +88,13 @@ _CHALLENGES_OF_AUTHZ = fast_read(
 _CHALLENGE_BY_ID = fast_read(
     sa.select(acme_challenges).where(acme_challenges.c.id == sa.bindparam("id"))
 )
-_INSERT_ORDER = acme_orders.insert()
+# The only unique key an order can collide on besides its random id is the live-``replaces`` index, so a
+# conflict means another live order replaces the same certificate. DO NOTHING rather than a caught
+# IntegrityError, so PostgreSQL's transaction is not aborted (docs/storage.md).
+_INSERT_ORDER = {
+    "postgresql": postgresql.insert(acme_orders).on_conflict_do_nothing(),
+    "sqlite": sqlite.insert(acme_orders).on_conflict_do_nothing(),
+}
 _INSERT_AUTHZ = acme_authorizations.insert()
 _REUSABLE_AUTHZ = fast_read(
     sa.select(acme_authorizations.c.id)

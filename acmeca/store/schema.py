@@ -214,6 +214,11 @@ acme_orders = sa.Table(
     sa.Column("certificate_serial", sa.String(64), nullable=True),
     _ts("created_at"),
     _ts("updated_at"),
+    # RFC 9773 §5: at most one live order replaces a certificate. Two newOrders racing on the same ``replaces``
+    # both pass the service's check on PostgreSQL; this index refuses the second insert (migration 0003).
+    sa.Index("uq_acme_orders_live_replaces", "replaces", unique=True,
+             postgresql_where=sa.text("replaces IS NOT NULL AND status <> 'invalid'"),
+             sqlite_where=sa.text("replaces IS NOT NULL AND status <> 'invalid'")),
 )
 
 acme_authorizations = sa.Table(

@@ -21,6 +21,7 @@ from acmeca.acme.service.renewals import RenewalService
 from acmeca.domain.acme import AccountRecord, AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import (
+    AlreadyReplaced,
     CAError,
     ErrorSummary,
     Forbidden,
@@ -171,7 +172,8 @@ class OrderService:
                 expires_at=now + lifetimes.order, created_at=now, updated_at=now, authz_ids=tuple(authz_ids),
                 not_before=not_before, not_after=not_after,
             )
-            await store.insert_order(tx, order)
+            if not await store.insert_order(tx, order):  # lost a race on ``replaces``: the authzs roll back too
+                raise AlreadyReplaced(f"certificate {replaces} has already been replaced by another order")
         return order  # every reused authorization is valid and every new one pending: the status is exact
 
     def _requested_start(

@@ -6,7 +6,8 @@ Runs on SQLite and PostgreSQL (the ``database`` fixture).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,11 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from acmeca.acme.service.renewal_info import encode_cert_id
 from acmeca.acme.service.renewals import RenewalService
+from acmeca.domain.acme import AccountRecord
 from acmeca.domain.errors import CAAProblem, Malformed
-from acmeca.store.schema import certificates
+from acmeca.domain.identifiers import Identifier
+from acmeca.domain.records import CertificateRecord
+from acmeca.store.schema import acme_orders, certificates
 from tests.integration.acme.inprocess.fleet_env import FleetEnv, fleet_environment
 from tests.support.acme_client import AcmeClient, make_csr
 
@@ -136,6 +140,52 @@ async def test_replaces_marks_the_old_certificate_and_refuses_a_second_use(fleet
         )
     assert replaced_by is not None
     again = await client.new_order([{"type": "dns", "value": "renew.test"}], replaces=cert_id)
+    assert (again.status, again.problem_type) == (409, "alreadyReplaced")
+
+
+async def test_racing_renewals_of_one_certificate_give_one_order_and_one_already_replaced(
+    fleet_env: FleetEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """D7: two newOrders naming the same ``replaces`` both pass the service's check (held at a barrier until both
+    have, as two PostgreSQL replicas can); the database lets only one order in and the other gets 409."""
+    client = await fleet_env.registered_in("fleet")
+    _, old = await _issue(fleet_env, client, ["race.test"])
+    cert_id = _cert_id(fleet_env, old)
+
+    both_checked = asyncio.Barrier(2)
+    check = RenewalService.check_replaces
+
+    async def check_then_wait(
+        self: RenewalService, account: AccountRecord, identifiers: Sequence[Identifier], replaces: object
+    ) -> CertificateRecord | None:
+        record = await check(self, account, identifiers, replaces)
+        await asyncio.wait_for(both_checked.wait(), 10)
+        return record
+
+    monkeypatch.setattr(RenewalService, "check_replaces", check_then_wait)
+    replies = await asyncio.gather(*(
+        client.new_order([{"type": "dns", "value": "race.test"}], replaces=cert_id) for _ in range(2)
+    ))
+    monkeypatch.undo()
+
+    assert sorted(reply.status for reply in replies) == [201, 409], [r.body for r in replies]
+    winner = next(reply for reply in replies if reply.status == 201)
+    loser = next(reply for reply in replies if reply.status == 409)
+    assert loser.problem_type == "alreadyReplaced"
+    async with fleet_env.database.read() as tx:
+        live = await tx.scalars(sa.select(acme_orders.c.id).where(acme_orders.c.replaces == cert_id))
+    assert len(live) == 1  # the loser left nothing behind, its new authorizations included
+
+    order = winner.json()
+    assert (order["replaces"], order["status"]) == (cert_id, "ready")  # race.test's authorization is reused
+    finalized = await client.finalize(order, make_csr(["race.test"])[0])
+    assert finalized.status == 200, finalized.body
+    async with fleet_env.database.read() as tx:
+        replaced_by = await tx.scalars(
+            sa.select(certificates.c.replaced_by_order).where(certificates.c.serial == str(old.serial_number))
+        )
+    assert replaced_by == [live[0]]
+    again = await client.new_order([{"type": "dns", "value": "race.test"}], replaces=cert_id)
     assert (again.status, again.problem_type) == (409, "alreadyReplaced")
 
 
