@@ -80,3 +80,25 @@ def _read_tlv(data: bytes) -> tuple[int, bytes, bytes]:
     if len(data) < offset + length:
         raise ValueError("truncated DER: the length does not match the data")
     return tag, data[offset : offset + length], data[offset + length :]
+
+
+def csr_with_version_zero(data: bytes) -> tuple[int, bytes, bytes]:
+    """Split a CertificationRequest (RFC 2986) whose version may not be 0.
+
+    Returns (the version it carries, the certificationRequestInfo element exactly as sent, the whole request
+    re-encoded with version 0 and everything else byte for byte). The signature covers the original element,
+    so callers verify against that and read fields from the normalised copy.
+    """
+    tag, body, rest = _read_tlv(data)
+    if tag != 0x30 or rest:
+        raise ValueError("not a CertificationRequest SEQUENCE")
+    tbs_tag, tbs_body, after_tbs = _read_tlv(body)
+    if tbs_tag != 0x30:
+        raise ValueError("certificationRequestInfo is not a SEQUENCE")
+    tbs = body[: len(body) - len(after_tbs)]
+    version_tag, version_body, after_version = _read_tlv(tbs_body)
+    if version_tag != 0x02 or not version_body:
+        raise ValueError("certificationRequestInfo does not start with an INTEGER version")
+    version = int.from_bytes(version_body, "big", signed=True)
+    normalised = sequence(sequence(integer(0), after_version), after_tbs)
+    return version, tbs, normalised

@@ -69,12 +69,41 @@ def _looks_like_ip(value: str) -> bool:
 
 
 def canonical_ip(value: str) -> str:
-    """RFC 5952 text of an IP address; rejects prefixes, zones and non-canonical IPv4 forms."""
+    """RFC 5952 text of an IP address given in any form ``ipaddress`` reads (CSR contents, step token SANs).
+
+    Case and zero compression are normalised, since those callers compare addresses, not text. Refused even
+    here: prefixes and leading-zero IPv4 (``ipaddress`` does not read them) and IPv6 zone ids (``fe80::1%eth0``:
+    a zone is a host-local interface name, not part of the address, and no certificate can carry it) →
+    malformed; IPv4-mapped IPv6 addresses (``::ffff:1.2.3.4``) → rejectedIdentifier, because they are
+    well-formed but name an IPv4 host in IPv6 clothing, and a certificate for them would not match clients
+    that connect over IPv4 (request the IPv4 address instead).
+    """
+    if "%" in value:
+        raise Malformed(f"IP address {value!r} carries a zone id, which is not part of an address")
     try:
         address = ipaddress.ip_address(value)
     except ValueError as exc:
         raise Malformed(f"invalid IP address {value!r}") from exc
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        raise RejectedIdentifier(
+            f"IP address {value!r} is an IPv4-mapped IPv6 address: request {address.ipv4_mapped} instead"
+        )
     return str(address)
+
+
+def ip_identifier_value(value: str) -> str:
+    """The value of an ACME ``ip`` identifier, which RFC 8738 §3 requires in canonical textual form.
+
+    The value MUST be the RFC 1123 §2.1 dotted quad or the RFC 5952 §4 IPv6 text, so anything whose text
+    differs from ``ipaddress``'s canonical str (upper-case hex, uncompressed or wrongly compressed zeros, a
+    zone id, leading zeros) breaks the protocol's syntax and is ``malformed``, not silently rewritten: the
+    identifier the client names must be the one the order, its authorizations and the certificate hold.
+    The rules of :func:`canonical_ip` apply first (so a mapped address is ``rejectedIdentifier``).
+    """
+    canonical = canonical_ip(value)
+    if canonical != value:
+        raise Malformed(f"IP identifier {value!r} is not in canonical RFC 8738 form (expected {canonical!r})")
+    return canonical
 
 
 def parse_identifier(type_: str, value: str) -> Identifier:
@@ -84,7 +113,7 @@ def parse_identifier(type_: str, value: str) -> Identifier:
     if type_ == IdentifierType.DNS:
         return Identifier(IdentifierType.DNS, canonical_dns_name(value))
     if type_ == IdentifierType.IP:
-        return Identifier(IdentifierType.IP, canonical_ip(value))
+        return Identifier(IdentifierType.IP, ip_identifier_value(value))
     raise UnsupportedIdentifier(f"identifier type {type_!r} is not supported")
 
 

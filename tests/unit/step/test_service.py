@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from acmeca.crypto import certs
@@ -14,6 +16,7 @@ from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import AlreadyRevoked, Forbidden, Malformed, NotFound, NotImplementedYet, Unauthenticated
 from acmeca.domain.status import RevocationReason
 from acmeca.step.service import RevokeRequest, SignRequest
+from tests.support.csr_versions import with_version
 from tests.unit.step.conftest import StepEnv, make_csr
 
 
@@ -233,3 +236,33 @@ async def test_eddsa_provisioner_and_its_own_claims(step_env: StepEnv) -> None:
     with pytest.raises(Unauthenticated, match="algorithm ES256"):
         await step_env.service.sign(SignRequest(csr=csr, ott=step_env.token(
             "ed.test", issuer="ed", header={"kid": step_env.ed_key["kid"]})))
+
+
+def _version_2_pem(name: str, *, break_signature: bool = False) -> str:
+    pem, key = make_csr(name, [name])
+    der = x509.load_pem_x509_csr(pem.encode()).public_bytes(serialization.Encoding.DER)
+    body = base64.encodebytes(with_version(der, key, 2, break_signature=break_signature)).decode()
+    return f"-----BEGIN CERTIFICATE REQUEST-----\n{body}-----END CERTIFICATE REQUEST-----\n"
+
+
+async def test_sign_accepts_a_version_2_csr(step_env: StepEnv) -> None:
+    issued = await step_env.service.sign(SignRequest(csr=_version_2_pem("v2.test"), ott=step_env.token("v2.test")))
+    leaf = x509.load_pem_x509_certificate(issued.leaf_pem.encode())
+    assert leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+        x509.DNSName
+    ) == ["v2.test"]
+
+
+@pytest.mark.parametrize(
+    "csr",
+    [
+        _version_2_pem("v2.test", break_signature=True),
+        "-----BEGIN CERTIFICATE REQUEST-----\nMAMCAQI=\n-----END CERTIFICATE REQUEST-----\n",
+        "garbage",
+    ],
+    ids=["version-2-broken-signature", "truncated", "garbage"],
+)
+async def test_sign_refuses_an_unreadable_csr_as_malformed(step_env: StepEnv, csr: str) -> None:
+    with pytest.raises(Malformed, match="invalid csr"):
+        await step_env.service.sign(SignRequest(csr=csr, ott=step_env.token("v2.test")))
+    assert await step_env.certificate_count() == 0

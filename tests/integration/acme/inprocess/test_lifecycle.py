@@ -146,7 +146,7 @@ async def test_challenge_reply_links_up_and_uses_the_fixed_key_authorization(acm
 async def test_wildcard_and_ip_offer_only_fitting_challenges(acme_env: AcmeEnv) -> None:
     client = await acme_env.registered()
     order = (await client.new_order(
-        [{"type": "dns", "value": "*.Wild.test"}, {"type": "ip", "value": "::ffff:0:1"}]
+        [{"type": "dns", "value": "*.Wild.test"}, {"type": "ip", "value": "fd00::1"}]
     )).json()
     assert order["identifiers"][0] == {"type": "dns", "value": "*.wild.test"}
     wild = (await client.get(order["authorizations"][0])).json()
