@@ -13,10 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
 
 from acmeca.config import parse_database
 from acmeca.store.database import Database, database_settings
-from acmeca.store.migrate import upgrade
+from acmeca.store.migrate import MIGRATIONS, upgrade
 from tests.support.postgres import PostgresServer, create_database, drop_database, postgres_server
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -126,3 +129,17 @@ async def database(ca_db: dict[str, Any]) -> AsyncIterator[Database]:
     db = Database.connect(database_settings(parse_database(ca_db)))
     yield db
     await db.close()
+
+
+async def migrate_to(database: Database, revision: str, *, down: bool = False) -> None:
+    """Run alembic up (or down) to ``revision`` on ``database``, as ``acmeca db migrate`` would."""
+
+    def run(sync: sa.Connection) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["connection"] = sync
+        (command.downgrade if down else command.upgrade)(config, revision)
+
+    async with database.engine.connect() as conn:
+        await conn.run_sync(run)
+        await conn.commit()

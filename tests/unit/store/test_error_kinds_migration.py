@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
-import secrets
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
 import acmeca.policy.constraints  # noqa: F401  (registers InvalidPolicy, whose name 0001 could have stored)
 from acmeca.acme.service.accounts import summary_from_json
-from acmeca.config import parse_database
 from acmeca.domain import errors as e
 from acmeca.domain.errors import error_from_summary
-from acmeca.store.database import Database, database_settings
-from acmeca.store.migrate import MIGRATIONS, current_revision, head_revision, upgrade
+from acmeca.store.database import Database
+from acmeca.store.migrate import current_revision, head_revision, upgrade
 from acmeca.store.schema import UTCDateTime
-from tests.support.postgres import create_database, drop_database, postgres_server
+from tests.support.databases import migrate_to
 
 MIGRATION = importlib.import_module("acmeca.store.migrations.versions.0002_error_kinds")
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -57,34 +49,6 @@ GENERIC_ERROR = {"kind": "CAError", "detail": "the certificate could not be issu
 UNKNOWN_ERROR = {"kind": "SomeRemovedClass", "detail": "from long ago", "subproblems": []}
 
 
-@pytest.fixture
-def empty_db_config(backend: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A database with no schema at all, so the test decides which revisions run."""
-    if backend == "sqlite":
-        yield {"type": "sqlite", "dataSource": str(tmp_path / "legacy.db")}
-        return
-    server, name = postgres_server(), f"acmeca_legacy_{secrets.token_hex(6)}"
-    yield {"type": "postgresql", "dataSource": asyncio.run(create_database(server, name))}
-    asyncio.run(drop_database(server, name))
-
-
-@pytest.fixture
-async def empty_database(empty_db_config: dict[str, Any]) -> AsyncIterator[Database]:
-    database = Database.connect(database_settings(parse_database(empty_db_config)))
-    yield database
-    await database.close()
-
-
-async def _migrate(database: Database, revision: str, *, down: bool = False) -> None:
-    def run(sync: sa.Connection) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = sync
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-    async with database.engine.connect() as conn:
-        await conn.run_sync(run)
-        await conn.commit()
 
 
 async def _insert_legacy_rows(database: Database) -> None:
@@ -116,7 +80,7 @@ async def _errors(database: Database, table: sa.TableClause) -> dict[str, Any]:
 
 
 async def test_legacy_class_names_are_rewritten_to_kinds_and_back(empty_database: Database) -> None:
-    await _migrate(empty_database, "0001")
+    await migrate_to(empty_database, "0001")
     await _insert_legacy_rows(empty_database)
 
     assert await upgrade(empty_database) == ("0001", head_revision())
@@ -140,7 +104,7 @@ async def test_legacy_class_names_are_rewritten_to_kinds_and_back(empty_database
     unknown = error_from_summary(summary_from_json(orders["o-unknown"]))
     assert (type(unknown), unknown.detail) == (e.CAError, "from long ago")
 
-    await _migrate(empty_database, "0001", down=True)
+    await migrate_to(empty_database, "0001", down=True)
     assert await current_revision(empty_database) == "0001"
     orders = await _errors(empty_database, ORDERS)
     assert (orders["o-legacy"], orders["o-generic"], orders["o-unknown"]) == (

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 
-from acmeca.config import parse_database
-from acmeca.store.database import Database, database_settings
-from acmeca.store.migrate import MIGRATIONS, current_revision, head_revision, upgrade
+from acmeca.store.database import Database
+from acmeca.store.migrate import current_revision, head_revision, upgrade
 from acmeca.store.schema import UTCDateTime
-from tests.support.postgres import create_database, drop_database, postgres_server
+from tests.support.databases import migrate_to
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -37,33 +30,6 @@ CERTIFICATES = sa.table(
 )
 
 
-@pytest.fixture
-def empty_db_config(backend: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    if backend == "sqlite":
-        yield {"type": "sqlite", "dataSource": str(tmp_path / "legacy.db")}
-        return
-    server, name = postgres_server(), f"acmeca_replaces_{secrets.token_hex(6)}"
-    yield {"type": "postgresql", "dataSource": asyncio.run(create_database(server, name))}
-    asyncio.run(drop_database(server, name))
-
-
-@pytest.fixture
-async def empty_database(empty_db_config: dict[str, Any]) -> AsyncIterator[Database]:
-    database = Database.connect(database_settings(parse_database(empty_db_config)))
-    yield database
-    await database.close()
-
-
-async def _migrate(database: Database, revision: str, *, down: bool = False) -> None:
-    def run(sync: sa.Connection) -> None:
-        config = Config()
-        config.set_main_option("script_location", str(MIGRATIONS))
-        config.attributes["connection"] = sync
-        (command.downgrade if down else command.upgrade)(config, revision)
-
-    async with database.engine.connect() as conn:
-        await conn.run_sync(run)
-        await conn.commit()
 
 
 def _order(order_id: str, status: str, replaces: str | None, minutes: int) -> dict[str, Any]:
@@ -80,7 +46,7 @@ async def _replaces(database: Database) -> dict[str, str | None]:
 
 
 async def test_duplicate_live_replaces_are_cleared_then_refused(empty_database: Database) -> None:
-    await _migrate(empty_database, "0002")
+    await migrate_to(empty_database, "0002")
     async with empty_database.write() as tx:
         await tx.execute(ORDERS.insert(), [
             # cert-x: two live orders raced; the later one issued and is recorded on the certificate, so it stays
@@ -109,7 +75,7 @@ async def test_duplicate_live_replaces_are_cleared_then_refused(empty_database: 
             _order("y-dead", "invalid", "cert-y", 9), _order("plain-2", "pending", None, 9),
         ])
 
-    await _migrate(empty_database, "0002", down=True)
+    await migrate_to(empty_database, "0002", down=True)
     assert await current_revision(empty_database) == "0002"
     async with empty_database.write() as tx:  # the index is gone again
         await tx.execute(ORDERS.insert().values(**_order("y-again", "pending", "cert-y", 9)))
