@@ -22,6 +22,7 @@ import aiohttp
 from josepy.jwa import ES256
 from josepy.jwk import JWKEC
 
+from acmeca.cli.client import transport_errors
 from acmeca.cli.errors import CLIError
 from acmeca.crypto import certs
 from acmeca.crypto.keys import KeySpec, PrivateKey, generate_key
@@ -158,15 +159,9 @@ class AcmeClient:
 
     async def _send(self, method: str, url: str, *, data: bytes | None = None,
                     headers: dict[str, str] | None = None) -> Reply:
-        try:
+        with transport_errors(f"the ACME server at {url}", url):
             async with self.session.request(method, url, data=data, headers=headers) as response:
                 reply = Reply(response.status, response.headers, await response.read())
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise CLIError(f"cannot verify the ACME server at {url}: {exc.certificate_error}") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise CLIError(f"cannot connect to the ACME server at {url}: {exc.os_error.strerror or exc}") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise CLIError(f"request to {url} failed: {type(exc).__name__} {exc}".rstrip()) from None
         self._nonce = reply.headers.get("Replay-Nonce") or self._nonce
         return reply
 

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import json
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from acmeca.cli.errors import CLIError
+
+
+@contextmanager
+def transport_errors(server: str, url: str) -> Iterator[None]:
+    """aiohttp's connection failures as the one-line CLI errors every command prints (``server``: who was asked)."""
+    try:
+        yield
+    except aiohttp.ClientConnectorCertificateError as exc:
+        raise CLIError(f"cannot verify {server}: {exc.certificate_error}") from None
+    except aiohttp.ClientConnectorError as exc:
+        raise CLIError(f"cannot connect to {server}: {exc.os_error.strerror or exc}") from None
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise CLIError(f"request to {url} failed: {type(exc).__name__} {exc}".rstrip()) from None
 
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 
@@ -48,18 +63,12 @@ class CAClient:
         data = None if body is None else json.dumps(body).encode()
         send_headers = {"Content-Type": "application/json"} if data is not None else {}
         send_headers.update(headers or {})
-        try:
+        with transport_errors(f"the CA at {self.ca_url}", url):
             async with (
                 aiohttp.ClientSession(timeout=TIMEOUT) as session,
                 session.request(method, url, data=data, headers=send_headers, ssl=self._ssl) as response,
             ):
                 return response.status, await response.read(), dict(response.headers)
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise CLIError(f"cannot verify the CA at {self.ca_url}: {exc.certificate_error}") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise CLIError(f"cannot connect to the CA at {self.ca_url}: {exc.os_error.strerror or exc}") from None
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise CLIError(f"request to {url} failed: {type(exc).__name__} {exc}".rstrip()) from None
 
     async def json(self, method: str, path: str, *, body: Any = None, expect: tuple[int, ...] = (200, 201),
                    headers: dict[str, str] | None = None) -> Any:

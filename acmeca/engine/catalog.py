@@ -100,11 +100,6 @@ class ProvisionerCatalog:
     def invalidate(self) -> None:
         self._checked_at = None
 
-    @property
-    def version(self) -> tuple[int, datetime | None]:
-        """Moves whenever the set of provisioners may have changed: caches keyed by it stay honest."""
-        return (id(self._config), self._stored_version)
-
     async def all(self) -> list[ProvisionerEntry]:
         await self._refresh()
         return [*self._config, *self._stored]
