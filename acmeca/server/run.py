@@ -1,4 +1,8 @@
-"""Run one server process: bind, build the service graph, serve, reload on SIGHUP, drain on SIGTERM/SIGINT."""
+"""Run the server: bind, build the service graph, serve, reload on SIGHUP, drain on SIGTERM/SIGINT.
+
+One worker serves in this process; more are run by :mod:`acmeca.server.supervisor`, whose workers come back
+here through :func:`serve_graph` with the socket and the TLS context the supervisor gave them.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import errno
 import logging
 import signal
 import socket
+import ssl
 from collections.abc import Callable
 
 from aiohttp import web
@@ -33,18 +38,28 @@ async def serve(
     try:
         async with service_graph(config, password, migrate=migrate) as graph:
             assert graph.tls is not None
-            runner = web.AppRunner(build_app(graph), shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
-            await runner.setup()
-            try:
-                await web.SockSite(runner, listener, ssl_context=graph.tls.context).start()
-                _log_start(graph)
-                if ready is not None:
-                    ready(config.address)
-                await _wait_for_signals(graph)
-            finally:
-                await runner.cleanup()
+            await serve_graph(graph, listener, graph.tls.context, ready=ready)
     finally:
         listener.close()
+
+
+async def serve_graph(
+    graph: ServiceGraph,
+    listener: socket.socket,
+    context: ssl.SSLContext,
+    *,
+    ready: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve ``graph`` on a bound socket until SIGTERM/SIGINT (or ``stop``), reloading on SIGHUP."""
+    runner = web.AppRunner(build_app(graph), shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
+    await runner.setup()
+    try:
+        await web.SockSite(runner, listener, ssl_context=context).start()
+        _log_start(graph)
+        await _wait_for_signals(graph, stop or asyncio.Event(), ready=lambda: ready and ready(graph.config.address))
+    finally:
+        await runner.cleanup()
 
 
 def _log_start(graph: ServiceGraph) -> None:
@@ -84,13 +99,14 @@ async def _reload(graph: ServiceGraph) -> None:
     await reload_config(graph)
 
 
-async def _wait_for_signals(graph: ServiceGraph) -> None:
+async def _wait_for_signals(graph: ServiceGraph, stop: asyncio.Event, *, ready: Callable[[], object]) -> None:
+    """Handle signals, then say ``ready``: a supervisor sends SIGHUP only to a worker that said it."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: graph.runtime.spawn_once("reload", _reload(graph)))
     try:
+        ready()
         await stop.wait()
         log.info("shutting down")
     finally:
