@@ -2,8 +2,8 @@
 
 ``auto`` counts the CPUs this process may really use: its affinity mask, capped by a cgroup v2 CPU quota
 (a container limited to 1.5 CPUs gets 2 workers, not the host's 64). On SQLite ``auto`` is one process:
-SQLite admits one writer per file, and our SQLite path runs statements on the event loop, so a second
-process waiting on the file lock stalls its own loop; one process per file measured faster than two.
+SQLite admits one writer per file, and our SQLite path runs statements on the event loop, so a process
+waiting for the file lock held by another stalls its own loop for that time.
 """
 
 from __future__ import annotations
