@@ -99,7 +99,7 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=3, help="open/close cycles (at most 10)")
     args = parser.parse_args()
     count, cycles = min(args.n, 10_000), min(args.cycles, 10)
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     tls = ssl.create_default_context()
     tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
