@@ -1,4 +1,9 @@
-"""Run one server process: bind, build the service graph, serve, reload on SIGHUP, drain on SIGTERM/SIGINT."""
+"""Run one server process: bind, build the service graph, serve, reload on SIGHUP, drain on SIGTERM/SIGINT.
+
+Connections are accepted by :class:`ConnectionListener` rather than aiohttp's SockSite, so the process
+enforces ca.json's ``server`` limits: a cap on open connections and a deadline for each request to arrive
+(aiohttp's keep-alive timeout is the idle timeout).
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,9 @@ from aiohttp import web
 from acmeca.config import CAConfig
 from acmeca.domain.addresses import parse_listen_address
 from acmeca.server.app import build_app
+from acmeca.server.connections import ConnectionListener, protocol_factory
 from acmeca.server.database import StartupError
+from acmeca.server.file_limit import ensure_file_limit
 from acmeca.server.graph import ServiceGraph, service_graph
 from acmeca.server.reload import reload_config
 
@@ -29,19 +36,27 @@ async def serve(
     migrate: bool | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
+    ensure_file_limit(config.server.max_connections)
     listener = bind(config.address)
     try:
         async with service_graph(config, password, migrate=migrate) as graph:
             assert graph.tls is not None
             runner = web.AppRunner(build_app(graph), shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
             await runner.setup()
+            assert runner.server is not None
+            connections = ConnectionListener(
+                listener, protocol_factory(runner.server, config.server), tls=graph.tls.context,
+                handshake_timeout=config.server.request_timeout.total_seconds(),
+                max_connections=config.server.max_connections,
+            )
             try:
-                await web.SockSite(runner, listener, ssl_context=graph.tls.context).start()
+                connections.start()
                 _log_start(graph)
                 if ready is not None:
                     ready(config.address)
                 await _wait_for_signals(graph)
             finally:
+                await connections.stop()
                 await runner.cleanup()
     finally:
         listener.close()
@@ -54,7 +69,8 @@ def _log_start(graph: ServiceGraph) -> None:
     if config.notes.inactive_provisioners:
         log.warning("provisioners of types acmeca does not serve are inactive",
                     extra={"provisioners": config.notes.inactive_provisioners})
-    log.info("serving", extra={"address": config.address, "dns_names": list(config.dns_names)})
+    log.info("serving", extra={"address": config.address, "dns_names": list(config.dns_names),
+                               "max_connections": config.server.max_connections})
 
 
 def bind(address: str) -> socket.socket:
