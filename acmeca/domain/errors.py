@@ -99,6 +99,10 @@ class PayloadTooLarge(Malformed, kind="payloadTooLarge"):
     """The request body exceeds the configured cap."""
 
 
+class RequestTimeout(Malformed, kind="requestTimeout"):
+    """The request body did not arrive within the server's deadline (a slow or stalled sender)."""
+
+
 class NotFound(CAError, kind="notFound"):
     """The named resource does not exist (or is not visible to the caller)."""
 

@@ -2,6 +2,10 @@
 
 One worker serves in this process; more are run by :mod:`acmeca.server.supervisor`, whose workers come back
 here through :func:`serve_graph` with the socket and the TLS context the supervisor gave them.
+
+Connections are accepted by :class:`ConnectionListener` rather than aiohttp's SockSite, so each process
+enforces ca.json's ``server`` limits: a cap on open connections and a deadline for each request to arrive
+(aiohttp's keep-alive timeout is the idle timeout).
 """
 
 from __future__ import annotations
@@ -19,7 +23,9 @@ from aiohttp import web
 from acmeca.config import CAConfig
 from acmeca.domain.addresses import parse_listen_address
 from acmeca.server.app import build_app
+from acmeca.server.connections import ConnectionListener, protocol_factory
 from acmeca.server.database import StartupError
+from acmeca.server.file_limit import ensure_file_limit
 from acmeca.server.graph import ServiceGraph, service_graph
 from acmeca.server.reload import reload_config
 
@@ -34,6 +40,7 @@ async def serve(
     migrate: bool | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
+    ensure_file_limit(config.server.max_connections)
     listener = bind(config.address)
     try:
         async with service_graph(config, password, migrate=migrate) as graph:
@@ -52,13 +59,20 @@ async def serve_graph(
     stop: asyncio.Event | None = None,
 ) -> None:
     """Serve ``graph`` on a bound socket until SIGTERM/SIGINT (or ``stop``), reloading on SIGHUP."""
+    limits = graph.config.server
     runner = web.AppRunner(build_app(graph), shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
     await runner.setup()
+    assert runner.server is not None
+    connections = ConnectionListener(
+        listener, protocol_factory(runner.server, limits), tls=context,
+        handshake_timeout=limits.request_timeout.total_seconds(), max_connections=limits.max_connections,
+    )
     try:
-        await web.SockSite(runner, listener, ssl_context=context).start()
+        connections.start()
         _log_start(graph)
         await _wait_for_signals(graph, stop or asyncio.Event(), ready=lambda: ready and ready(graph.config.address))
     finally:
+        await connections.stop()
         await runner.cleanup()
 
 
@@ -69,7 +83,8 @@ def _log_start(graph: ServiceGraph) -> None:
     if config.notes.inactive_provisioners:
         log.warning("provisioners of types acmeca does not serve are inactive",
                     extra={"provisioners": config.notes.inactive_provisioners})
-    log.info("serving", extra={"address": config.address, "dns_names": list(config.dns_names)})
+    log.info("serving", extra={"address": config.address, "dns_names": list(config.dns_names),
+                               "max_connections": config.server.max_connections})
 
 
 def bind(address: str) -> socket.socket:

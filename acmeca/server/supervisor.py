@@ -31,6 +31,7 @@ from typing import Any
 
 from acmeca.config import CAConfig
 from acmeca.server.database import StartupError
+from acmeca.server.file_limit import ensure_file_limit
 from acmeca.server.graph import GraphOptions, ServiceGraph, service_graph
 from acmeca.server.reload import reload_config
 from acmeca.server.run import SHUTDOWN_GRACE_SECONDS, bind
@@ -204,6 +205,7 @@ async def supervise(
     migrate: bool | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
+    ensure_file_limit(config.server.max_connections)  # raised here, inherited by every worker
     listener = bind(config.address)
     try:
         # Migrations, the issuers table, imported provisioners and the TLS certificate, once, before any worker.

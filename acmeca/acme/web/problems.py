@@ -26,6 +26,7 @@ TABLE: e.ErrorTable[tuple[str, int]] = e.ErrorTable({
     e.MethodNotAllowed: ("malformed", 405),
     e.UnsupportedMediaType: ("malformed", 415),
     e.PayloadTooLarge: ("malformed", 413),
+    e.RequestTimeout: ("malformed", 408),
     e.NotFound: ("malformed", 404),
     e.Unauthorized: ("unauthorized", 403),
     e.Unauthenticated: ("unauthorized", 401),

@@ -17,6 +17,7 @@ STATUS: e.ErrorTable[int] = e.ErrorTable({
     ),
     e.MethodNotAllowed: 405,
     e.PayloadTooLarge: 413,
+    e.RequestTimeout: 408,
     e.UnsupportedMediaType: 415,
     e.NotFound: 404,
     e.AccountDoesNotExist: 404,
