@@ -80,11 +80,13 @@ def is_outage(error: BaseException, *, connecting: bool) -> bool:
 
 
 def root_cause(error: BaseException) -> BaseException:
-    """The driver's own exception under SQLAlchemy's wrappers: its class and message name the outage."""
-    deepest = error
+    """The driver's own exception under SQLAlchemy's wrappers and adapters: its class and message name the
+    outage (CannotConnectNowError "the database system is shutting down", sqlite3's "database is locked")."""
+    found = error
     for link in _chain(error):
-        deepest = link
-    return deepest
+        if not type(link).__module__.startswith("sqlalchemy"):
+            found = link
+    return found
 
 
 class Availability:
