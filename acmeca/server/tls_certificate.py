@@ -15,7 +15,7 @@ from acmeca.config import LiveConfig
 from acmeca.crypto.keys import KeySpec, PrivateKey, generate_key
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import Clock
-from acmeca.domain.errors import CAError, ServiceUnavailable
+from acmeca.domain.errors import CAError
 from acmeca.domain.identifiers import Identifier, dns, ip
 from acmeca.domain.key_usage import ExtendedKeyUsage
 from acmeca.domain.records import Requester
@@ -80,9 +80,6 @@ class ServerCertificate:
             await asyncio.sleep(self.next_renewal_delay().total_seconds())
             try:
                 await self.issue()
-            except ServiceUnavailable:
-                log.warning("server TLS certificate renewal postponed: the database is unavailable")
-                await asyncio.sleep(RETRY_AFTER_FAILURE.total_seconds())
             except Exception:
                 log.exception("server TLS certificate renewal failed; retrying")
                 await asyncio.sleep(RETRY_AFTER_FAILURE.total_seconds())

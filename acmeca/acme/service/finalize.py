@@ -26,15 +26,7 @@ from acmeca.crypto.keypolicy import KeyRejected, check_public_key
 from acmeca.domain.acme import AccountRecord, OrderRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import b64url_decode, b64url_encode
-from acmeca.domain.errors import (
-    BadCSR,
-    BadPublicKey,
-    CAError,
-    ErrorSummary,
-    InvalidProfile,
-    OrderNotReady,
-    ServiceUnavailable,
-)
+from acmeca.domain.errors import BadCSR, BadPublicKey, CAError, ErrorSummary, InvalidProfile, OrderNotReady
 from acmeca.domain.identifiers import Identifier, IdentifierType, canonical_dns_name, canonical_ip
 from acmeca.domain.records import JobRecord, Requester
 from acmeca.domain.status import OrderStatus, RequesterKind
@@ -171,8 +163,6 @@ class FinalizeService:
             # The CSR was at fault (e.g. its key is blocked), not the order: back to ready for another CSR.
             await self._settle(order, OrderStatus.READY)
             raise BadCSR(exc.detail) from None
-        except ServiceUnavailable:
-            raise  # not the order's fault: it stays processing and its job finishes it once the database is back
         except CAError as exc:
             await self._settle(order, OrderStatus.INVALID, error=summary_json(ErrorSummary.of(exc)))
             raise

@@ -112,6 +112,8 @@ async def test_sqlite_lock_full_disk_and_missing_folder_answer_503_and_recover(
     load.sign_requests(Minter.of(server), workers=2)
     load.health_probes()
     await load.until(lambda _: len(load.of("sign")) >= 3, patience=20)
+    async with session.get(f"{server.url}/health?probe=started", ssl=tls) as reply:
+        assert reply.status == 400  # only ready and live are probes
 
     # Another process holds the write lock past busyTimeout.
     holder = sqlite3.connect(tmpfs / "db" / "acmeca.db", isolation_level=None, check_same_thread=False)
