@@ -222,7 +222,14 @@ class ServerInternal(CAError, kind="serverInternal"):
 
 
 class ServiceUnavailable(CAError, kind="serviceUnavailable"):
-    """A dependency (database, signer) is temporarily unavailable; the client may retry."""
+    """A dependency (database, signer) is temporarily unavailable; the client may retry after ``retry_after``."""
+
+    retry_after: timedelta = timedelta(seconds=5)
+
+    def __init__(self, detail: str, *, retry_after: timedelta | None = None) -> None:
+        super().__init__(detail)
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 # Validation outcomes: recorded on challenges, never raised through the web edge directly.

@@ -32,6 +32,7 @@ def build_app(graph: ServiceGraph) -> web.Application:
     app[keys.ENGINE] = graph.engine
     app[keys.CATALOG] = graph.catalog
     app[keys.TRUST] = graph.trust
+    app[keys.DATABASE_STATE] = graph.database.availability
     app[STEP] = graph.step
     app[ACME] = graph.acme
     app[ADMIN] = graph.admin

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from acmeca.domain.clock import Clock
+from acmeca.domain.errors import ServiceUnavailable
 from acmeca.domain.records import JobRecord
 from acmeca.store import jobs
 from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
 JobHandler = Callable[[JobRecord], Awaitable[None]]
+MAX_BACKOFF = 10.0  # seconds between two polls at most while the database is unavailable
 
 
 @dataclass(frozen=True)
@@ -68,9 +70,18 @@ class JobWorker:
         task.add_done_callback(self._running.discard)
 
     async def run_forever(self) -> None:
+        """Poll for jobs; while the database is unavailable, poll less often (up to MAX_BACKOFF) and say
+        nothing: the store logs the outage once."""
+        idle = self._poll
         try:
             while True:
-                claimed = await self.run_once()
+                try:
+                    claimed = await self.run_once()
+                except ServiceUnavailable:
+                    idle = min(idle * 2, max(MAX_BACKOFF, self._poll))
+                    await asyncio.sleep(idle)
+                    continue
+                idle = self._poll
                 if not claimed:
                     await asyncio.sleep(self._poll)
         finally:
@@ -108,5 +119,7 @@ class JobWorker:
                     await kind.run(job)
             except asyncio.CancelledError:
                 raise
+            except ServiceUnavailable:
+                log.info("job interrupted by a database outage; it will be retried", extra={"job": job.id})
             except Exception:
                 log.exception("job failed; its lease will expire and it will be retried", extra={"job": job.id})
