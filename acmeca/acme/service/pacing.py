@@ -3,7 +3,7 @@
 A challenge or finalize POST writes its durable job first, then gives the work up to ``settleWithin`` to
 finish so the reply can carry the outcome (as step-ca's does). Work that takes longer goes on in the
 background and the reply says ``processing`` with a ``Retry-After`` that grows with the time the work has
-already taken: a slow validation is usually one retrying with backoff (0.2 s, 0.4 s, ... 2 s), so polling
+already taken: a slow validation is often one retrying with backoff (0.2 s, 0.4 s, ... 2 s), so polling
 about as long again as it has run keeps the number of polls small while adding at most that much delay,
 and never later than the work's own time budget ends.
 """
