@@ -48,8 +48,8 @@ class ValidationSettings:
     timeout: timedelta = timedelta(seconds=10)
     deny_private_addresses: bool = False
     caa_recheck_after: timedelta = timedelta(hours=7)
-    # A reply within 2 s does not feel hung, and covers validations that succeed (local ones take ~0.1 s,
-    # across the internet a few round trips); one that needs longer is retrying or timing out (see ``timeout``).
+    # A reply within 2 s does not feel hung and covers validations that succeed at the first try (tens of ms on
+    # loopback, a few round trips across the internet); longer ones are retrying or timing out (see ``timeout``).
     settle_within: timedelta = timedelta(seconds=2)
 
     @property
