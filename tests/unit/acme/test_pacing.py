@@ -1,13 +1,17 @@
-"""Retry-After for work in flight, and the bounded wait that never cancels the work it waits for."""
+"""Retry-After for work in flight, the bounded wait that never cancels it, and the worker that supervises it."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
 import pytest
 
 from acmeca.acme.service.pacing import retry_after, settled_within
+from acmeca.acme.service.worker import JobWorker
+from acmeca.domain.clock import SystemClock
+from acmeca.store.database import Database
 
 START = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 BUDGET = timedelta(seconds=10)
@@ -49,3 +53,20 @@ async def test_a_zero_bound_does_not_wait_for_work_that_has_not_started() -> Non
     task = asyncio.create_task(asyncio.sleep(0))
     assert not await settled_within(task, timedelta(0))
     await task
+
+
+async def test_supervised_work_that_crashes_is_logged_for_the_lease_to_take_over(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    worker = JobWorker(cast(Database, None), SystemClock(), owner="test:1", kinds={})  # supervise needs neither
+
+    async def crash() -> None:
+        raise RuntimeError("the database went away")
+
+    task = worker.supervise(crash(), name="finalize-o1")
+    with pytest.raises(RuntimeError):
+        await task
+    await asyncio.sleep(0)  # done callbacks run on the next loop turn
+    [record] = [r for r in caplog.records if r.name == "acmeca.acme.service.worker"]
+    assert record.getMessage() == "job work failed; its lease will expire and it will be retried"
+    assert getattr(record, "task", None) == "finalize-o1"

@@ -193,7 +193,7 @@ async def test_a_slow_finalize_answers_processing_and_issues_in_the_background(
 
 
 async def test_a_finalize_taken_over_after_its_lease_is_settled_once(
-    acme_env: AcmeEnv, monkeypatch: pytest.MonkeyPatch
+    acme_env: AcmeEnv, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = await acme_env.registered()
     order = await acme_env.ready_order(client, ["finalize-race.test"])
@@ -210,5 +210,9 @@ async def test_a_finalize_taken_over_after_its_lease_is_settled_once(
     assert (await client.get(order["url"])).json()["certificate"] == stored["certificate"]
     # The late attempt had already signed when it lost; its certificate is stored but belongs to no order.
     assert await acme_env.certificate_count() == 2
+    [lost] = [r for r in caplog.records if r.name == "acmeca.acme.service.finalize"]
+    assert lost.getMessage() == "finalize settled by another attempt; this certificate is not the order's"
+    assert isinstance(getattr(lost, "serial", None), str)
+    assert not stored["certificate"].endswith(f"/{getattr(lost, 'serial', None)}")
     async with acme_env.database.read() as tx:
         assert await tx.scalar(sa.select(sa.func.count()).select_from(jobs_table)) == 0
