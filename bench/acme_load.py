@@ -17,6 +17,8 @@ import asyncio
 import os
 import resource
 import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -140,8 +142,6 @@ async def measure(server: Running, plan: Plan, tokens: dict[str, str]) -> Row:
 
 def http01_port() -> int:
     """Port 80 when it is free (always, in the bench's own namespace), else any free port (step-ca is then skipped)."""
-    import socket
-
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", 80))
@@ -157,14 +157,15 @@ async def main_async(args: argparse.Namespace) -> int:
     tokens: dict[str, str] = {}
     rows: list[Row] = []
     notes: list[str] = []
+    failed: list[str] = []
     cluster: Cluster | None = None
 
     async def postgres() -> Cluster:
         nonlocal cluster
         if cluster is None:
             cluster = Cluster()
-            await asyncio.to_thread(cluster.start)
             require_loopback(cluster.admin_dsn)
+            await asyncio.to_thread(cluster.start)
         return cluster
 
     load = os.getloadavg()
@@ -179,6 +180,9 @@ async def main_async(args: argparse.Namespace) -> int:
                     except Skipped as exc:
                         notes.append(f"{spec.label}: skipped, {exc}")
                         continue
+                    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                        failed.append(f"{spec.label}: did not start: {str(exc)[-600:]}")
+                        continue
                     try:
                         rows.append(await measure(server, plan, tokens))
                     finally:
@@ -192,8 +196,8 @@ async def main_async(args: argparse.Namespace) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     print(header(plan, load))
     print(format_table(rows))
-    print(footer(rows, notes))
-    return 1 if any(row.notes for row in rows) else 0
+    print(footer(rows, notes + failed))
+    return 1 if failed or any(row.notes for row in rows) else 0
 
 
 def header(plan: Plan, load: tuple[float, float, float]) -> str:

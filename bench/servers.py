@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from bench.isolation import require_loopback
 from bench.postgres import Cluster, free_port
 from bench.sign_flow import Minter
 
@@ -108,13 +109,14 @@ async def start(spec: ServerSpec, env: Environment, index: int) -> Running:
     dsn, db_pid = None, None
     if spec.database == "postgresql":
         cluster = await env.postgres()
-        dsn, db_pid = await cluster.create_database(f"bench_{index}"), cluster.pid
+        dsn, db_pid = require_loopback(await cluster.create_database(f"bench_{index}")), cluster.pid
     running = start_acmeca(home, env, spec, dsn)
     running.db_pid = db_pid
     return running
 
 
 def _wait_for(url: str, context: ssl.SSLContext, process: subprocess.Popen[bytes], log: Path) -> None:
+    require_loopback(url)
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:

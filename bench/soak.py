@@ -56,6 +56,7 @@ async def soak(args: argparse.Namespace) -> int:
 
     async def postgres() -> Cluster:
         assert cluster is not None
+        require_loopback(cluster.admin_dsn)
         await asyncio.to_thread(cluster.start)
         return cluster
 
