@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # reuses it) and linked at .tools/bin; without the script, the newest cached build is linked.
 STEP_TOOLS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/acmeca/step-tools
 
-.PHONY: run test lint unit integration interop bench clean venv step-tools
+.PHONY: run test lint unit integration interop bench bench-soak clean venv step-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -76,8 +76,15 @@ lint: $(VENV)/.installed
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-bench: $(VENV)/.installed
-	$(BIN)/python -m bench.acme_load
+# Client-like load on acmeca (SQLite, PostgreSQL, 1 and N workers), Pebble and step-ca in one table; not CI.
+# It re-runs itself in its own network namespace (root, unshare); extra flags: make bench BENCH_ARGS='-n 40 -w 10'.
+BENCH_ARGS ?=
+bench: $(VENV)/.installed step-tools
+	$(BIN)/python -m bench.acme_load $(BENCH_ARGS)
+
+# acmeca's memory over at most 10,000 orders and 20 minutes: RSS per process after 1,000 and 10,000; not CI.
+bench-soak: $(VENV)/.installed
+	$(BIN)/python -m bench.soak $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,9 +1,10 @@
-"""A lean ACME client for load generation: one account per worker, full http-01 order flows, P-256 keys.
+"""A lean ACME client for load generation, behaving like the real ones: full http-01 order flows, P-256 keys.
 
-Written against RFC 8555 only (no server-specific shortcuts) so the same code drives acmeca and Pebble and
-the comparison is fair. Each step's latency is recorded under a fixed name. Polling behaves as lego,
-certbot and Go's x/crypto/acme do: a reply that is not final is followed by a wait of its ``Retry-After``
-(seconds or an HTTP date), or of ``POLL_INTERVAL`` when it has none, so each server's hint counts.
+Written against RFC 8555 only (no server-specific shortcuts), so the same code drives acmeca, Pebble and
+step-ca. Like lego and golang.org/x/crypto/acme, it treats a challenge answer that is already ``valid`` and a
+finalize answer that is already ``valid`` as done, and otherwise polls, pausing before each poll for the
+``Retry-After`` of the previous answer (100 ms without one, see bench.pacing). Each simulated client has its
+own account and its own aiohttp session with one keep-alive TLS connection, as one real client would.
 """
 
 from __future__ import annotations
@@ -14,10 +15,7 @@ import hashlib
 import json
 import ssl
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -27,38 +25,34 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
+from bench.pacing import poll_delay
+
 JOSE = "application/jose+json"
-POLL_INTERVAL = 0.1  # when a reply that is not final carries no Retry-After
-POLL_LIMIT = 30.0
+POLL_LIMIT = 60.0  # seconds one resource may stay pending before the flow fails
+REQUEST_TIMEOUT = 30.0
 
 
 class FlowError(Exception):
     """An ACME step answered something other than what a correct flow expects."""
 
 
-def retry_after(headers: Any) -> float:
-    """Seconds to wait before the next poll: the reply's Retry-After, else ``POLL_INTERVAL``."""
-    value = headers.get("Retry-After", "").strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
-    except (TypeError, ValueError):
-        return POLL_INTERVAL
-
-
 def b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def one_connection_session(tls: ssl.SSLContext) -> aiohttp.ClientSession:
+    """One client's HTTP stack: a single keep-alive connection to the server (limit_per_host=1)."""
+    connector = aiohttp.TCPConnector(limit_per_host=1, ssl=tls)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT))
+
+
 @dataclass
-class Timings:
-    """Latency samples per step name, in seconds."""
+class Counters:
+    """What one phase of a run observed, shared by its clients."""
 
-    samples: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-
-    def add(self, step: str, seconds: float) -> None:
-        self.samples[step].append(seconds)
+    requests: int = 0
+    flows: list[float] = field(default_factory=list)  # seconds per completed flow
+    errors: list[str] = field(default_factory=list)
 
 
 class Account:
@@ -86,38 +80,42 @@ class Account:
 
 
 class Client:
-    """One worker's connection to one ACME server; keeps its nonce between requests."""
+    """One simulated ACME client: its account, its connection, its nonce between requests."""
 
-    def __init__(self, session: aiohttp.ClientSession, directory_url: str, tls: ssl.SSLContext, timings: Timings):
-        self.session = session
+    def __init__(self, directory_url: str, tls: ssl.SSLContext, tokens: dict[str, str]):
+        self.session = one_connection_session(tls)
         self.directory_url = directory_url
-        self.tls = tls
-        self.timings = timings
+        self.tokens = tokens  # token -> key authorization, served by the shared http-01 responder
+        self.counters = Counters()
         self.directory: dict[str, Any] = {}
         self.nonce: str | None = None
         self.account = Account()
 
+    async def close(self) -> None:
+        await self.session.close()
+
     async def start(self) -> None:
-        async with self.session.get(self.directory_url, ssl=self.tls) as response:
+        self.counters.requests += 1
+        async with self.session.get(self.directory_url) as response:
             self.directory = await response.json()
-        started = time.perf_counter()
         _, _, headers = await self.post(self.directory["newAccount"], {"termsOfServiceAgreed": True}, jwk=True)
-        self.timings.add("newAccount", time.perf_counter() - started)
         self.account.url = headers["Location"]
 
     async def _fresh_nonce(self) -> str:
-        async with self.session.head(self.directory["newNonce"], ssl=self.tls) as response:
+        self.counters.requests += 1
+        async with self.session.head(self.directory["newNonce"]) as response:
             return response.headers["Replay-Nonce"]
 
     async def post(self, url: str, payload: Any, *, jwk: bool = False) -> tuple[Any, bytes, Any]:
-        """POST a JWS; one retry on badNonce with the nonce from the error, as RFC 8555 §6.5 asks."""
+        """POST a JWS; retried (at most twice) on badNonce with the nonce from the error, as RFC 8555 §6.5 asks."""
         for _ in range(3):
             nonce = self.nonce or await self._fresh_nonce()
             self.nonce = None
             protected: dict[str, Any] = {"alg": "ES256", "nonce": nonce, "url": url}
             protected.update({"jwk": self.account.jwk} if jwk else {"kid": self.account.url})
             data = self.account.sign(protected, payload)
-            async with self.session.post(url, data=data, headers={"Content-Type": JOSE}, ssl=self.tls) as response:
+            self.counters.requests += 1
+            async with self.session.post(url, data=data, headers={"Content-Type": JOSE}) as response:
                 body = await response.read()
                 self.nonce = response.headers.get("Replay-Nonce")
                 if response.status < 400:
@@ -128,51 +126,46 @@ class Client:
                     raise FlowError(f"POST {url}: {response.status} {problem[:300]}")
         raise FlowError(f"POST {url}: badNonce three times")
 
-    async def timed(self, step: str, url: str, payload: Any) -> tuple[Any, bytes, Any]:
-        started = time.perf_counter()
-        try:
-            return await self.post(url, payload)
-        finally:
-            self.timings.add(step, time.perf_counter() - started)
-
-    async def poll(self, step: str, url: str, done: str, after: tuple[Any, Any]) -> dict[str, Any]:
-        """Poll ``url`` until ``done``, starting from ``after`` (the reply that started the wait, and its headers)."""
-        started = time.perf_counter()
-        deadline = started + POLL_LIMIT
-        resource, headers = after
-        while resource.get("status") not in (done, "invalid"):
-            await asyncio.sleep(retry_after(headers))
+    async def wait_for(self, url: str, done: str, retry_after: str | None) -> dict[str, Any]:
+        """Poll ``url`` (POST-as-GET) until its status is ``done``, pausing for each answer's Retry-After."""
+        deadline = time.monotonic() + POLL_LIMIT
+        while True:
+            await asyncio.sleep(poll_delay(retry_after))
             resource, _, headers = await self.post(url, None)
-            if time.perf_counter() > deadline:
-                break
-        if resource.get("status") != done:
-            raise FlowError(f"{url} is {resource.get('status')}: {json.dumps(resource)[:400]}")
-        self.timings.add(step, time.perf_counter() - started)
-        return dict(resource)
+            status = resource.get("status")
+            if status == done:
+                return dict(resource)
+            if status == "invalid" or time.monotonic() > deadline:
+                raise FlowError(f"{url} is {status}: {json.dumps(resource)[:400]}")
+            retry_after = headers.get("Retry-After")
 
-    async def order_flow(self, name: str, tokens: dict[str, str]) -> None:
-        """newOrder → authz → challenge (http-01) → valid → finalize → valid → certificate."""
+    async def order_flow(self, name: str) -> None:
+        """newOrder → authz → challenge (http-01) → [poll authz] → finalize → [poll order] → certificate."""
         started = time.perf_counter()
-        order, _, headers = await self.timed(
-            "newOrder", self.directory["newOrder"], {"identifiers": [{"type": "dns", "value": name}]}
+        order, _, headers = await self.post(
+            self.directory["newOrder"], {"identifiers": [{"type": "dns", "value": name}]}
         )
         order_url = headers["Location"]
         for authz_url in order["authorizations"]:
-            authz, _, _ = await self.timed("authz", authz_url, None)
+            authz, _, _ = await self.post(authz_url, None)
             challenge = next(c for c in authz["challenges"] if c["type"] == "http-01")
-            tokens[challenge["token"]] = f"{challenge['token']}.{self.account.thumbprint}"
-            challenged, _, headers = await self.timed("challenge", challenge["url"], {})
-            await self.poll("validation", authz_url, "valid", (challenged, headers))
-            tokens.pop(challenge["token"], None)
-        finalized, _, headers = await self.timed("finalize", order["finalize"], {"csr": b64(make_csr(name))})
-        order = await self.poll("issuance", order_url, "valid", (finalized, headers))
-        _, pem, _ = await self.timed("certificate", order["certificate"], None)
+            self.tokens[challenge["token"]] = f"{challenge['token']}.{self.account.thumbprint}"
+            try:
+                answer, _, headers = await self.post(challenge["url"], {})
+                if answer.get("status") != "valid":
+                    await self.wait_for(authz_url, "valid", headers.get("Retry-After"))
+            finally:
+                self.tokens.pop(challenge["token"], None)
+        order, _, headers = await self.post(order["finalize"], {"csr": b64(make_csr(name))})
+        if order.get("status") != "valid":
+            order = await self.wait_for(order_url, "valid", headers.get("Retry-After"))
+        _, pem, _ = await self.post(order["certificate"], None)
         if b"BEGIN CERTIFICATE" not in pem:
             raise FlowError("certificate download returned no PEM")
-        self.timings.add("order (total)", time.perf_counter() - started)
+        self.counters.flows.append(time.perf_counter() - started)
 
 
-def make_csr(name: str) -> bytes:
+def make_csr(name: str, encoding: serialization.Encoding = serialization.Encoding.DER) -> bytes:
     key = ec.generate_private_key(ec.SECP256R1())
     csr = (
         x509.CertificateSigningRequestBuilder()
@@ -180,4 +173,4 @@ def make_csr(name: str) -> bytes:
         .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    return csr.public_bytes(serialization.Encoding.DER)
+    return csr.public_bytes(encoding)

@@ -1,160 +1,267 @@
-"""Bounded loopback ACME load: N full http-01 order flows with C in flight, against acmeca and Pebble.
+"""Client-like load on acmeca, Pebble and step-ca in one run, on loopback, printed as one table.
 
-    python -m bench.acme_load                       # 200 orders, 16 in flight, acmeca then Pebble
-    python -m bench.acme_load -n 500 -c 32 --target acmeca
-    python -m bench.acme_load --postgres postgresql://postgres@127.0.0.1:5432/acmeca_bench
+    python -m bench.acme_load                        # C=16 clients, W=100 warm-up + N=300 timed flows per server
+    python -m bench.acme_load -n 40 -w 10 --servers acmeca-sqlite,pebble
+    python -m bench.acme_load --lint-axis            # adds acmeca on SQLite with lint off and lint enforce
 
-Prints orders/s and p50/p99 latency per step (newAccount, newOrder, authz, challenge, validation, finalize,
-issuance, certificate, order total) for each server, then the acmeca/Pebble ratio. Everything runs on
-loopback (names resolve to 127.0.0.1/::1 through the project's test DNS server); the order count, the
-concurrency and the wall time are all capped, and the run stops by itself.
+Per server: C simulated ACME clients (one account and one keep-alive connection each) run W warm-up order
+flows, then N timed ones; then C token-API clients run W warm-up and N timed ``/1.0/sign`` calls (servers
+with a step-style API only). Over each timed window the server's process tree CPU (and the PostgreSQL
+cluster's, for acmeca on PostgreSQL) and this process's own CPU are measured. See bench/README.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import resource
 import shutil
-import statistics
+import socket
+import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 
-from bench.acme_flow import Client, FlowError, Timings
-from bench.servers import Target, free_port, start_acmeca, start_pebble, start_responder
+from bench.acme_flow import Client, Counters, FlowError
+from bench.isolation import in_own_netns, reexec_in_netns, require_loopback
+from bench.postgres import Cluster, free_port
+from bench.procstat import tree_cpu_seconds
+from bench.servers import Environment, Running, ServerSpec, Skipped, start, start_responder
+from bench.sign_flow import SignClient
+from bench.table import Phase, Row, format_table
 from tests.support.dnsserver import DNSTestServer
 
-MAX_ORDERS = 10_000
-MAX_CONCURRENCY = 256
-STEPS = ["newAccount", "newOrder", "authz", "challenge", "validation", "finalize", "issuance", "certificate",
-         "order (total)"]  # fmt: skip
+MAX_FLOWS = 10_000
+MAX_CLIENTS = 256
+MAX_SECONDS = 1800.0
+SERVERS = ("acmeca-sqlite", "acmeca-sqlite-wN", "acmeca-pg", "acmeca-pg-wN", "pebble", "step-ca")
+FLOW_ERRORS = (FlowError, aiohttp.ClientError, TimeoutError, KeyError, StopIteration, TypeError, AttributeError)
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
-class RunResult:
-    target: str
-    orders: int
-    failures: int
-    seconds: float
-    timings: Timings
-    first_error: str | None
-
-    @property
-    def orders_per_second(self) -> float:
-        return self.orders / self.seconds if self.seconds else 0.0
+class Plan:
+    clients: int
+    warmup: int
+    timed: int
+    max_seconds: float  # per server, all phases together
 
 
-async def run_load(target: Target, orders: int, concurrency: int, max_seconds: float) -> RunResult:
-    """Drive ``orders`` flows through ``concurrency`` workers (one account each); stop at ``max_seconds``."""
-    timings = Timings()
-    queue: asyncio.Queue[str] = asyncio.Queue()
-    for _ in range(orders):
-        queue.put_nowait(f"o{uuid.uuid4().hex[:16]}.bench.test")
-    done, errors = 0, []
-    connector = aiohttp.TCPConnector(limit=concurrency * 2)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as session:
-        clients = [Client(session, target.directory, target.tls, timings) for _ in range(concurrency)]
+def specs_for(names: Sequence[str], workers: int, lint_axis: bool) -> list[ServerSpec]:
+    table = {
+        "acmeca-sqlite": ServerSpec("acmeca", "sqlite", 1),
+        "acmeca-sqlite-wN": ServerSpec("acmeca", "sqlite", workers),
+        "acmeca-pg": ServerSpec("acmeca", "postgresql", 1),
+        "acmeca-pg-wN": ServerSpec("acmeca", "postgresql", workers),
+        "pebble": ServerSpec("pebble"),
+        "step-ca": ServerSpec("step-ca"),
+    }
+    specs = list(dict.fromkeys(table[name] for name in names))  # workers=1 twice collapses to one row
+    if lint_axis:
+        specs += [ServerSpec("acmeca", "sqlite", 1, lint="off"), ServerSpec("acmeca", "sqlite", 1, lint="enforce")]
+    return specs
+
+
+async def run_flows(
+    flows: Sequence[Callable[[str], Awaitable[None]]], count: int, prefix: str, counters: Counters, deadline: float
+) -> float:
+    """``count`` flows over the given clients (each runs one flow at a time); stops at ``deadline``. Wall seconds."""
+    names = iter([f"{prefix}{uuid.uuid4().hex[:16]}.bench.test" for _ in range(count)])
+
+    async def client_loop(flow: Callable[[str], Awaitable[None]]) -> None:
+        for name in names:
+            try:
+                await flow(name)
+            except FLOW_ERRORS as exc:
+                counters.errors.append(f"{type(exc).__name__}: {exc}")
+
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(
+            asyncio.gather(*(client_loop(f) for f in flows)), timeout=max(deadline - time.monotonic(), 0.1)
+        )
+    except TimeoutError:
+        counters.errors.append("stopped at the per-server time cap")
+    return time.perf_counter() - started
+
+
+async def timed_phase(
+    flows: Sequence[Callable[[str], Awaitable[None]]], counters: Counters, plan: Plan, prefix: str,
+    server: Running, deadline: float,
+) -> Phase:  # fmt: skip
+    """Warm-up flows, then the timed ones with CPU read around them; ``counters`` is what the clients fill in."""
+    await run_flows(flows, plan.warmup, prefix, counters, deadline)
+    counters.requests, counters.flows, counters.errors = 0, [], []
+    server0, client0 = tree_cpu_seconds(server.pid), own_cpu_seconds()
+    db0 = tree_cpu_seconds(server.db_pid) if server.db_pid else None
+    seconds = await run_flows(flows, plan.timed, prefix, counters, deadline)
+    server_cpu, client_cpu = tree_cpu_seconds(server.pid) - server0, own_cpu_seconds() - client0
+    db_cpu = tree_cpu_seconds(server.db_pid) - db0 if server.db_pid and db0 is not None else None
+    return Phase(len(counters.flows), len(counters.errors), seconds, counters.requests, counters.flows, server_cpu,
+                 client_cpu, db_cpu, counters.errors[0] if counters.errors else None)  # fmt: skip
+
+
+async def measure(server: Running, plan: Plan, tokens: dict[str, str]) -> Row:
+    require_loopback(server.directory)
+    row = Row(server.label)
+    deadline = time.monotonic() + plan.max_seconds
+    counters = Counters()
+    async with AsyncExitStack() as stack:
+        clients = [Client(server.directory, server.tls, tokens) for _ in range(plan.clients)]
+        for client in clients:
+            stack.push_async_callback(client.close)
+            client.counters = counters
         await asyncio.gather(*(client.start() for client in clients))
+        row.acme = await timed_phase([c.order_flow for c in clients], counters, plan, "o", server, deadline)
+    if server.minter is not None:
+        require_loopback(server.minter.sign_url)
+        counters = Counters()
+        async with AsyncExitStack() as stack:
+            signers = [SignClient(server.minter, server.tls) for _ in range(plan.clients)]
+            for signer in signers:
+                stack.push_async_callback(signer.close)
+                signer.counters = counters
+            row.sign = await timed_phase([s.sign_flow for s in signers], counters, plan, "s", server, deadline)
+    for name, phase in (("orders", row.acme), ("signs", row.sign)):
+        if phase and phase.failures:
+            row.notes.append(f"{phase.failures} {name} failed, first: {phase.first_error}")
+    return row
 
-        async def worker(client: Client) -> None:
-            nonlocal done
-            while not queue.empty():
-                name = queue.get_nowait()
-                try:
-                    await client.order_flow(name, TOKENS)
-                    done += 1
-                except (FlowError, aiohttp.ClientError, TimeoutError, KeyError) as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}")
 
-        started = time.perf_counter()
+def http01_port() -> int:
+    """Port 80 when it is free (always, in the bench's own namespace), else any free port (step-ca is then skipped)."""
+    with socket.socket() as sock:
         try:
-            await asyncio.wait_for(asyncio.gather(*(worker(c) for c in clients)), timeout=max_seconds)
-        except TimeoutError:
-            errors.append(f"stopped at the {max_seconds:.0f}s time cap")
-        elapsed = time.perf_counter() - started
-    return RunResult(target.name, done, len(errors), elapsed, timings, errors[0] if errors else None)
-
-
-TOKENS: dict[str, str] = {}  # token -> key authorization, served by the http-01 responder
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    ordered = sorted(samples)
-    if not ordered:
-        return 0.0
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
-
-
-def report(result: RunResult) -> str:
-    lines = [
-        f"== {result.target}: {result.orders} orders in {result.seconds:.2f}s = {result.orders_per_second:.1f} "
-        f"orders/s ({result.failures} failed{': ' + result.first_error if result.first_error else ''})",
-        f"   {'step':<16}{'count':>7}{'p50 ms':>10}{'p99 ms':>10}{'mean ms':>10}",
-    ]
-    for step in STEPS:
-        samples = result.timings.samples.get(step, [])
-        if samples:
-            lines.append(
-                f"   {step:<16}{len(samples):>7}{percentile(samples, 0.5) * 1000:>10.1f}"
-                f"{percentile(samples, 0.99) * 1000:>10.1f}{statistics.fmean(samples) * 1000:>10.1f}"
-            )
-    return "\n".join(lines)
+            sock.bind(("127.0.0.1", 80))
+        except OSError:
+            return free_port()
+    return 80
 
 
 async def main_async(args: argparse.Namespace) -> int:
+    plan = Plan(args.clients, args.warmup, args.orders, args.max_seconds)
+    specs = specs_for(args.servers, args.workers, args.lint_axis)
     workdir = Path(tempfile.mkdtemp(prefix="acmeca-bench-"))
-    http_port = free_port()
-    results: list[RunResult] = []
-    with DNSTestServer(zones=["bench.test", "localhost"]) as dns:
-        responder = await start_responder(TOKENS, http_port)
-        try:
-            for name in ["acmeca", "pebble"] if args.target == "both" else [args.target]:
-                target = await asyncio.to_thread(_start, name, workdir, dns.address, http_port, args.postgres)
-                try:
-                    result = await run_load(target, args.orders, args.concurrency, args.max_seconds)
-                finally:
-                    await asyncio.to_thread(target.stop)
-                print(report(result), flush=True)
-                results.append(result)
-        finally:
-            await responder.cleanup()
-    shutil.rmtree(workdir, ignore_errors=True)
-    by_name = {r.target: r for r in results}
-    if "acmeca" in by_name and "pebble" in by_name and by_name["pebble"].orders_per_second:
-        ratio = by_name["acmeca"].orders_per_second / by_name["pebble"].orders_per_second
-        print(f"== acmeca/pebble orders/s ratio at C={args.concurrency}: {ratio:.2f}")
-    return 1 if any(r.failures for r in results) else 0
+    tokens: dict[str, str] = {}
+    rows: list[Row] = []
+    notes: list[str] = []
+    failed: list[str] = []
+    cluster: Cluster | None = None
+
+    async def postgres() -> Cluster:
+        nonlocal cluster
+        if cluster is None:
+            cluster = Cluster()
+            require_loopback(cluster.admin_dsn)
+            await asyncio.to_thread(cluster.start)
+        return cluster
+
+    load = os.getloadavg()
+    try:
+        with DNSTestServer(zones=["bench.test", "localhost"]) as dns:
+            env = Environment(workdir, require_loopback(dns.address), http01_port(), args.step_bin, postgres)
+            responder = await start_responder(tokens, env.http_port)
+            try:
+                for index, spec in enumerate(specs):
+                    try:
+                        server = await start(spec, env, index)
+                    except Skipped as exc:
+                        notes.append(f"{spec.label}: skipped, {exc}")
+                        continue
+                    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                        failed.append(f"{spec.label}: did not start: {str(exc)[-600:]}")
+                        continue
+                    try:
+                        rows.append(await measure(server, plan, tokens))
+                    finally:
+                        await asyncio.to_thread(server.stop)
+                    print(f"   done: {spec.label}", file=sys.stderr, flush=True)
+            finally:
+                await responder.cleanup()
+    finally:
+        if cluster is not None:
+            await asyncio.to_thread(cluster.stop)
+        shutil.rmtree(workdir, ignore_errors=True)
+    print(header(plan, load))
+    print(format_table(rows))
+    print(footer(rows, notes + failed))
+    return 1 if failed or any(row.notes for row in rows) else 0
 
 
-def _start(name: str, workdir: Path, dns_address: str, http_port: int, postgres: str | None) -> Target:
-    if name == "pebble":
-        if not shutil.which("pebble"):
-            raise SystemExit("pebble is not installed (apt-get install -y pebble)")
-        return start_pebble(workdir, dns_address, http_port)
-    return start_acmeca(workdir, dns_address, http_port, postgres)
+def header(plan: Plan, load: tuple[float, float, float]) -> str:
+    return (
+        f"C={plan.clients} clients, W={plan.warmup} warm-up + N={plan.timed} timed flows per phase; "
+        f"{os.cpu_count()} cores, load average {load[0]:.1f} at start (other work on the machine skews every figure)"
+    )
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def footer(rows: list[Row], notes: list[str]) -> str:
+    lines = [
+        "CPU ms = server process tree (utime+stime, children included) over the timed window / flows done; "
+        "pg = the PostgreSQL cluster's tree.",
+        "client cores = this process's CPU (clients, http-01 responder, test DNS) / window; above 0.8 the phase is "
+        "client-bound: its throughput has a *, and ratios using it are in (parentheses) and do not count.",
+    ]
+    by_label = {row.label: row for row in rows}
+    off, on = by_label.get("acmeca sqlite w1 lint=off"), by_label.get("acmeca sqlite w1 lint=enforce")
+    if off and on:
+        for name, a, b in (("order", off.acme, on.acme), ("sign", off.sign, on.sign)):
+            if a and b and a.per_flow_ms(a.server_cpu) and b.per_flow_ms(b.server_cpu):
+                x, y = a.per_flow_ms(a.server_cpu) or 0.0, b.per_flow_ms(b.server_cpu) or 0.0
+                lines.append(
+                    f"lint: CPU ms per certificate ({name} path) off {x:.2f} -> enforce {y:.2f} ({y - x:+.2f}); "
+                    "the weak-key checks are not switched by this axis"
+                )
+    lines += [f"{row.label}: {note}" for row in rows for note in row.notes]
+    return "\n".join(lines + notes)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.acme_load", description=__doc__.split("\n")[0])
-    parser.add_argument("-n", "--orders", type=int, default=200, help=f"order flows per server (max {MAX_ORDERS})")
-    parser.add_argument("-c", "--concurrency", type=int, default=16, help=f"flows in flight (max {MAX_CONCURRENCY})")
-    parser.add_argument("--target", choices=["acmeca", "pebble", "both"], default="both")
-    parser.add_argument("--max-seconds", type=float, default=300.0, help="wall-time cap per server")
-    parser.add_argument("--postgres", metavar="DSN", help="run acmeca on this (empty) PostgreSQL database")
+    parser.add_argument("-n", "--orders", type=int, default=300, help=f"timed flows per phase (max {MAX_FLOWS})")
+    parser.add_argument("-w", "--warmup", type=int, default=100, help="warm-up flows per phase, not measured")
+    parser.add_argument("-c", "--clients", type=int, default=16, help=f"simulated clients (max {MAX_CLIENTS})")
+    parser.add_argument("--servers", type=lambda s: s.split(","), default=list(SERVERS),
+                        help=f"comma-separated, from {','.join(SERVERS)} (default: all)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 2, help="N of the -wN rows (default: cores)")
+    parser.add_argument("--lint-axis", action="store_true", help="add acmeca on SQLite with lint off and enforce")
+    parser.add_argument("--max-seconds", type=float, default=300.0, help="wall-time cap per server, all phases")
+    parser.add_argument("--step-bin", type=Path, default=default_step_bin(), help="directory with step and step-ca")
+    parser.add_argument("--no-netns", action="store_true", help="do not re-run inside a new network namespace")
     args = parser.parse_args(argv)
-    if not 0 < args.orders <= MAX_ORDERS or not 0 < args.concurrency <= MAX_CONCURRENCY:
-        parser.error(f"orders must be 1..{MAX_ORDERS} and concurrency 1..{MAX_CONCURRENCY}")
-    args.max_seconds = min(max(args.max_seconds, 1.0), 1800.0)
+    unknown = [name for name in args.servers if name not in SERVERS]
+    if unknown:
+        parser.error(f"unknown servers {unknown}; choose from {','.join(SERVERS)}")
+    if not (0 < args.orders <= MAX_FLOWS and 0 <= args.warmup <= MAX_FLOWS and 0 < args.clients <= MAX_CLIENTS):
+        parser.error(f"orders must be 1..{MAX_FLOWS}, warm-up 0..{MAX_FLOWS} and clients 1..{MAX_CLIENTS}")
+    if args.workers < 1:
+        parser.error("--workers must be at least 1")
+    args.max_seconds = min(max(args.max_seconds, 1.0), MAX_SECONDS)
     return args
 
 
-def main(argv: list[str] | None = None) -> int:
-    return asyncio.run(main_async(parse_args(argv)))
+def default_step_bin() -> Path:
+    configured = os.environ.get("ACMECA_STEP_BIN")
+    return Path(configured).parent if configured else Path(__file__).resolve().parent.parent / ".tools" / "bin"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if not args.no_netns and not in_own_netns():
+        reexec_in_netns(["-m", "bench.acme_load", *(sys.argv[1:] if argv is None else argv)])
+    return asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

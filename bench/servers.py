@@ -1,24 +1,26 @@
-"""What the load generator runs against, all on loopback: acmeca, Pebble, an http-01 responder, test DNS.
+"""What the bench runs, all on loopback: acmeca, Pebble and step-ca, each fresh, plus the shared http-01 responder.
 
-Both CAs get the same treatment: a fresh instance, the project's test DNS server as their resolver (every
-name is 127.0.0.1 / ::1), and one shared http-01 responder listening on both loopback addresses, so neither
-pays for an IPv6 attempt the other skips.
+Every CA gets the same treatment: a fresh instance, the project's test DNS server as its resolver (every
+``*.bench.test`` name is 127.0.0.1 / ::1), and one http-01 responder listening on both loopback addresses,
+so none pays for an IPv6 attempt another skips. A server is described by a ServerSpec; acmeca's spec has
+the database, the worker count (``--workers N`` is passed only when N is given) and the lint mode axes.
 """
 
 from __future__ import annotations
 
 import datetime
+import hashlib
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from aiohttp import web
@@ -27,24 +29,57 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from bench.isolation import require_loopback
+from bench.postgres import Cluster, free_port
+from bench.sign_flow import Minter
+
 STARTUP_SECONDS = 60.0
 PASSWORD = "bench password, loopback only"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+class Skipped(Exception):
+    """This server cannot run here (a missing binary, flag or config key); the message says why."""
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    kind: str  # "acmeca", "pebble" or "step-ca"
+    database: str = "sqlite"  # acmeca: "sqlite" or "postgresql"
+    workers: int | None = None  # acmeca: passed as --workers N only when given
+    lint: str | None = None  # acmeca: top-level "lint": {"mode": ...} only when given
+
+    @property
+    def label(self) -> str:
+        if self.kind != "acmeca":
+            return self.kind
+        parts = ["acmeca", "pg" if self.database == "postgresql" else "sqlite"]
+        parts += [f"w{self.workers}"] if self.workers else []
+        parts += [f"lint={self.lint}"] if self.lint else []
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What every server of one run shares."""
+
+    workdir: Path
+    dns_address: str  # host:port of the test DNS server
+    http_port: int  # where the http-01 responder listens
+    step_bin: Path  # directory holding step and step-ca 0.19
+    postgres: Callable[[], Awaitable[Cluster]]  # the run's cluster, started on first use
 
 
 @dataclass
-class Target:
-    """A running ACME server: its directory URL, how to trust it, how to stop it."""
+class Running:
+    """A started server: where its APIs are, how to trust it, which process tree is it, how to stop it."""
 
-    name: str
+    label: str
     directory: str
     tls: ssl.SSLContext
+    pid: int
     stop: Callable[[], None]
+    minter: Minter | None = None  # for /1.0/sign, when the server has the token API
+    db_pid: int | None = None  # the PostgreSQL cluster's postmaster, when it has one
 
 
 async def start_responder(tokens: dict[str, str], port: int) -> web.AppRunner:
@@ -59,12 +94,29 @@ async def start_responder(tokens: dict[str, str], port: int) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    with suppress(OSError):  # no IPv6 loopback: both CAs fall back to IPv4 alike
+    with suppress(OSError):  # no IPv6 loopback: every CA falls back to IPv4 alike
         await web.TCPSite(runner, "::1", port).start()
     return runner
 
 
+async def start(spec: ServerSpec, env: Environment, index: int) -> Running:
+    home = env.workdir / f"{index:02d}-{spec.label.replace(' ', '-').replace('=', '-')}"
+    home.mkdir(parents=True)
+    if spec.kind == "pebble":
+        return start_pebble(home, env)
+    if spec.kind == "step-ca":
+        return start_stepca(home, env)
+    dsn, db_pid = None, None
+    if spec.database == "postgresql":
+        cluster = await env.postgres()
+        dsn, db_pid = require_loopback(await cluster.create_database(f"bench_{index}")), cluster.pid
+    running = start_acmeca(home, env, spec, dsn)
+    running.db_pid = db_pid
+    return running
+
+
 def _wait_for(url: str, context: ssl.SSLContext, process: subprocess.Popen[bytes], log: Path) -> None:
+    require_loopback(url)
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -74,6 +126,7 @@ def _wait_for(url: str, context: ssl.SSLContext, process: subprocess.Popen[bytes
                 return
         except OSError:
             time.sleep(0.2)
+    process.kill()
     raise RuntimeError(f"{url} did not answer within {STARTUP_SECONDS:.0f}s:\n{log.read_text()[-3000:]}")
 
 
@@ -90,41 +143,74 @@ def _stopper(process: subprocess.Popen[bytes]) -> Callable[[], None]:
     return stop
 
 
-def start_acmeca(workdir: Path, dns_address: str, http_port: int, postgres_dsn: str | None = None) -> Target:
-    """``acmeca init --acme`` + ``acmeca serve`` with validation pointed at the test DNS server."""
-    home = workdir / "acmeca"
-    home.mkdir(parents=True)
+def _password_file(home: Path) -> Path:
     password = home / "password"
     password.write_text(PASSWORD)
     password.chmod(0o600)
+    return password
+
+
+def _minter(config: dict[str, object], port: int, root: Path) -> Minter:
+    provisioners = config["authority"]["provisioners"]  # type: ignore[index]
+    jwk_provisioner = next(p for p in provisioners if p["type"] == "JWK")
+    der = x509.load_pem_x509_certificate(root.read_bytes()).public_bytes(serialization.Encoding.DER)
+    return Minter(jwk_provisioner, PASSWORD, f"https://localhost:{port}/1.0/sign", hashlib.sha256(der).hexdigest())
+
+
+@cache
+def acmeca_has_workers_flag() -> bool:
+    help_text = subprocess.run([sys.executable, "-m", "acmeca", "serve", "--help"], capture_output=True, text=True)
+    return "--workers" in help_text.stdout
+
+
+def start_acmeca(home: Path, env: Environment, spec: ServerSpec, dsn: str | None) -> Running:
+    """``acmeca init --acme`` + ``acmeca serve`` with validation pointed at the test DNS server."""
+    serve_flags: list[str] = []
+    if spec.workers is not None:
+        if acmeca_has_workers_flag():
+            serve_flags = ["--workers", str(spec.workers)]
+        elif spec.workers != 1:
+            raise Skipped("this acmeca has no `serve --workers` yet")
+    password = _password_file(home)
     port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ACMECA_")}, "ACMECA_PATH": str(home)}
+    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("ACMECA_")}, "ACMECA_PATH": str(home)}
     acmeca = [sys.executable, "-m", "acmeca"]
     init = ["init", "--name", "bench", "--dns", "localhost", "--address", f"127.0.0.1:{port}",
             "--provisioner", "admin", "--password-file", str(password), "--acme"]  # fmt: skip
-    subprocess.run([*acmeca, *init], env=env, check=True, capture_output=True, timeout=120)
+    subprocess.run([*acmeca, *init], env=environ, check=True, capture_output=True, timeout=120)
     config_path = home / "config" / "ca.json"
     config = json.loads(config_path.read_text())
-    config["validation"] = {"resolver": dns_address, "http01Port": http_port, "timeout": "10s"}
-    if postgres_dsn:
-        config["db"] = {"type": "postgresql", "dataSource": postgres_dsn}
+    config["validation"] = {"resolver": env.dns_address, "http01Port": env.http_port, "timeout": "10s"}
+    if dsn:
+        config["db"] = {"type": "postgresql", "dataSource": dsn}
+    if spec.lint:
+        config["lint"] = {"mode": spec.lint}
     config_path.write_text(json.dumps(config, indent=2))
-    if postgres_dsn:
+    if dsn:
         migrate = [*acmeca, "db", "migrate", "--config", str(config_path)]
-        subprocess.run(migrate, env=env, check=True, capture_output=True, timeout=120)
+        subprocess.run(migrate, env=environ, check=True, capture_output=True, timeout=120)
     log = home / "serve.log"
     with log.open("wb") as handle:
-        serve = [*acmeca, "serve", "--config", str(config_path), "--password-file", str(password)]
-        process = subprocess.Popen(serve, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        serve = [*acmeca, "serve", "--config", str(config_path), "--password-file", str(password), *serve_flags]
+        process = subprocess.Popen(
+            serve, env=environ, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
     context = ssl.create_default_context(cafile=str(home / "certs" / "root_ca.crt"))
-    _wait_for(f"https://localhost:{port}/acme/acme/directory", context, process, log)
-    return Target("acmeca", f"https://localhost:{port}/acme/acme/directory", context, _stopper(process))
+    try:
+        _wait_for(f"https://localhost:{port}/acme/acme/directory", context, process, log)
+    except RuntimeError:
+        text = log.read_text()
+        if spec.lint and "lint" in text and "unknown key" in text:
+            raise Skipped("this acmeca has no top-level `lint` key yet") from None
+        raise
+    return Running(spec.label, f"https://localhost:{port}/acme/acme/directory", context, process.pid,
+                   _stopper(process), _minter(config, port, home / "certs" / "root_ca.crt"))  # fmt: skip
 
 
-def start_pebble(workdir: Path, dns_address: str, http_port: int) -> Target:
+def start_pebble(home: Path, env: Environment) -> Running:
     """Pebble with ``PEBBLE_VA_NOSLEEP=1`` and ``PEBBLE_WFE_NONCEREJECT=0``, our DNS server as its resolver."""
-    home = workdir / "pebble"
-    home.mkdir(parents=True)
+    if not Path("/usr/bin/pebble").exists():
+        raise Skipped("pebble is not installed (apt-get install -y pebble)")
     cert, key = _localhost_certificate()
     (home / "cert.pem").write_bytes(cert)
     (home / "key.pem").write_bytes(key)
@@ -135,21 +221,52 @@ def start_pebble(workdir: Path, dns_address: str, http_port: int) -> Target:
             "managementListenAddress": f"127.0.0.1:{free_port()}",
             "certificate": str(home / "cert.pem"),
             "privateKey": str(home / "key.pem"),
-            "httpPort": http_port,
+            "httpPort": env.http_port,
             "tlsPort": free_port(),
             "ocspResponderURL": "",
             "externalAccountBindingRequired": False,
         }
     }
     (home / "config.json").write_text(json.dumps(config))
-    env = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
+    environ = {**os.environ, "PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"}
     log = home / "pebble.log"
-    command = ["pebble", "-config", str(home / "config.json"), "-dnsserver", dns_address]
+    command = ["/usr/bin/pebble", "-config", str(home / "config.json"), "-dnsserver", env.dns_address]
     with log.open("wb") as handle:
-        process = subprocess.Popen(command, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=home)
+        process = subprocess.Popen(command, env=environ, stdout=handle, stderr=subprocess.STDOUT, cwd=home)
     context = ssl.create_default_context(cadata=cert.decode())
     _wait_for(f"https://localhost:{port}/dir", context, process, log)
-    return Target("pebble", f"https://localhost:{port}/dir", context, _stopper(process))
+    return Running("pebble", f"https://localhost:{port}/dir", context, process.pid, _stopper(process))
+
+
+def start_stepca(home: Path, env: Environment) -> Running:
+    """step-ca 0.19: ``step ca init`` (JWK provisioner ``admin``), an ACME provisioner, our DNS as --resolver."""
+    step, step_ca = env.step_bin / "step", env.step_bin / "step-ca"
+    if not (step.exists() and step_ca.exists()):
+        raise Skipped(f"no step / step-ca in {env.step_bin} (make step-tools)")
+    if env.http_port != 80:
+        raise Skipped("step-ca validates http-01 on port 80 only, and :80 is taken here (run in the namespace)")
+    password = _password_file(home)
+    port = free_port()
+    environ = {**os.environ, "STEPPATH": str(home / "step")}
+    init = [str(step), "ca", "init", "--name", "bench", "--dns", "localhost", "--address", f"127.0.0.1:{port}",
+            "--provisioner", "admin", "--password-file", str(password),
+            "--provisioner-password-file", str(password)]  # fmt: skip
+    subprocess.run(init, env=environ, check=True, capture_output=True, timeout=120)
+    config_path = home / "step" / "config" / "ca.json"
+    add = [str(step), "ca", "provisioner", "add", "acme", "--type", "ACME", "--ca-config", str(config_path)]
+    subprocess.run(add, env=environ, check=True, capture_output=True, timeout=120)
+    log = home / "step-ca.log"
+    command = [str(step_ca), str(config_path), "--password-file", str(password), "--resolver", env.dns_address]
+    with log.open("wb") as handle:
+        process = subprocess.Popen(
+            command, env=environ, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+    root = home / "step" / "certs" / "root_ca.crt"
+    context = ssl.create_default_context(cafile=str(root))
+    _wait_for(f"https://localhost:{port}/acme/acme/directory", context, process, log)
+    config = json.loads(config_path.read_text())
+    return Running("step-ca", f"https://localhost:{port}/acme/acme/directory", context, process.pid,
+                   _stopper(process), _minter(config, port, root))  # fmt: skip
 
 
 def _localhost_certificate() -> tuple[bytes, bytes]:
