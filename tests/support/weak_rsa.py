@@ -20,16 +20,25 @@ ROCA_M = 0x924CBA6AE99DFA084537FACC54948DF0C23DA044D8CABE0EDD75BC6
 E = 65537
 
 
-def _public(p: int, q: int) -> rsa.RSAPublicKey:
-    return rsa.RSAPublicNumbers(E, p * q).public_key()
+def _private(p: int, q: int) -> rsa.RSAPrivateKey:
+    """The whole key, so a test can sign a CSR with it (the CA sees only the public part)."""
+    d = pow(E, -1, (p - 1) * (q - 1))
+    numbers = rsa.RSAPrivateNumbers(
+        p, q, d, rsa.rsa_crt_dmp1(d, p), rsa.rsa_crt_dmq1(d, q), rsa.rsa_crt_iqmp(p, q),
+        rsa.RSAPublicNumbers(E, p * q),
+    )
+    return numbers.private_key()
 
 
-def fermat_key() -> rsa.RSAPublicKey:
+def fermat_private_key() -> rsa.RSAPrivateKey:
     """p and q adjacent primes just above a random 1024-bit number: n is exactly 2048 bits."""
     start = (1 << 1023) | (1 << 1022) | secrets.randbits(1021)
     p = int(gmpy2.next_prime(start))
-    q = int(gmpy2.next_prime(p))
-    return _public(p, q)
+    return _private(p, int(gmpy2.next_prime(p)))
+
+
+def fermat_key() -> rsa.RSAPublicKey:
+    return fermat_private_key().public_key()
 
 
 # k * M then starts with the bits 11 and has 1024 bits, so the product of two such primes has 2048 bits.
@@ -45,5 +54,9 @@ def _roca_prime() -> int:
             return candidate
 
 
+def roca_private_key() -> rsa.RSAPrivateKey:
+    return _private(_roca_prime(), _roca_prime())
+
+
 def roca_key() -> rsa.RSAPublicKey:
-    return _public(_roca_prime(), _roca_prime())
+    return roca_private_key().public_key()

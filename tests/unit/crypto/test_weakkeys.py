@@ -21,9 +21,11 @@ GOOD_RSA = rsa.generate_private_key(65537, 2048).public_key()
 def test_fermat_and_roca_keys_are_weak_and_say_why() -> None:
     checker = WeakKeyChecker()
     fermat, roca = checker.verdict(fermat_key()), checker.verdict(roca_key())
-    assert fermat is not None and fermat.check == "fermat"
+    assert fermat is not None
+    assert fermat.check == "fermat"
     assert "Fermat" in fermat.reason
-    assert roca is not None and roca.check == "roca"
+    assert roca is not None
+    assert roca.check == "roca"
     assert "ROCA" in roca.reason
 
 
@@ -63,7 +65,8 @@ def test_a_configured_blocklist_refuses_a_listed_key_and_only_it(tmp_path: Path)
     listed = rsa.generate_private_key(65537, 2048).public_key()
     checker = WeakKeyChecker(blocklist_dir=_blocklist(tmp_path / "bl", listed))
     verdict = checker.verdict(listed)
-    assert verdict is not None and verdict.check == "blocklist"
+    assert verdict is not None
+    assert verdict.check == "blocklist"
     assert "published" in verdict.reason
     assert checker.verdict(GOOD_RSA) is None
 
