@@ -12,7 +12,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from acmeca.crypto import weakkeys
-from acmeca.crypto.weakkeys import WeakKeyChecker
+from acmeca.crypto.weakkeys import WeakKey, WeakKeyChecker
 from tests.support.weak_rsa import fermat_key, roca_key
 
 GOOD_RSA = rsa.generate_private_key(65537, 2048).public_key()
@@ -48,13 +48,13 @@ def test_verdicts_are_cached_by_spki_in_a_bounded_lru() -> None:
     assert checker.cached_verdict(GOOD_RSA) == (True, None)
 
 
-def _blocklist(directory: Path, key: rsa.RSAPublicKey) -> Path:
-    """badkeys' own format: 16-byte records sorted, SHA-256(n as big-endian bytes)[:15] + a list id byte."""
-    n = key.public_numbers().n
-    records = sorted([
-        hashlib.sha256(n.to_bytes((n.bit_length() + 7) // 8, "big")).digest()[:15] + bytes([7]),
-        bytes(15) + bytes([1]),
-    ])
+def _record(value: int) -> bytes:
+    """badkeys' own format: SHA-256(value as big-endian bytes)[:15] + the list's id byte, 16 bytes sorted."""
+    return hashlib.sha256(value.to_bytes((value.bit_length() + 7) // 8, "big")).digest()[:15] + bytes([7])
+
+
+def _blocklist(directory: Path, key: rsa.RSAPublicKey, *more: int) -> Path:
+    records = sorted([_record(key.public_numbers().n), *(_record(v) for v in more), bytes(15) + bytes([1])])
     directory.mkdir()
     (directory / "blocklist.dat").write_bytes(b"".join(records))
     (directory / "badkeysdata.json").write_text(json.dumps({"blocklists": [{"id": 7, "name": "testkeys"}]}))
@@ -69,6 +69,16 @@ def test_a_configured_blocklist_refuses_a_listed_key_and_only_it(tmp_path: Path)
     assert verdict.check == "blocklist"
     assert "published" in verdict.reason
     assert checker.verdict(GOOD_RSA) is None
+
+
+def test_the_blocklist_covers_ec_and_ed25519_keys_too(tmp_path: Path) -> None:
+    p256 = ec.generate_private_key(ec.SECP256R1()).public_key()
+    edkey = ed25519.Ed25519PrivateKey.generate().public_key()
+    directory = _blocklist(tmp_path / "bl", GOOD_RSA, p256.public_numbers().x,
+                           int.from_bytes(edkey.public_bytes_raw(), "big"))
+    checker = WeakKeyChecker(blocklist_dir=directory)
+    assert [checker.verdict(k) for k in (p256, edkey)] == [WeakKey("blocklist")] * 2
+    assert checker.verdict(ec.generate_private_key(ec.SECP256R1()).public_key()) is None
 
 
 def test_without_a_blocklist_dir_the_blocklist_check_is_never_called(monkeypatch: pytest.MonkeyPatch) -> None:
