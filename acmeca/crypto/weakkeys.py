@@ -8,7 +8,7 @@ rekeys that reuse a key cost a dictionary lookup.
 
 badkeys is a command-line tool first: a missing blocklist makes it print and call ``sys.exit``. So every call
 goes through :meth:`WeakKeyChecker.verdict`, which turns *any* failure of a check (SystemExit included) into
-"no verdict from that check", logged once per check and process; a broken check can never stop the CA, and
+"no verdict from that check", logged once per check; a broken check can never stop the CA, and
 it never refuses a key it could not judge.
 """
 

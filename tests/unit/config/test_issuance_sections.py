@@ -39,3 +39,12 @@ def test_a_profile_may_add_the_cabf_lint_set(tmp_path: Path) -> None:
     provisioner = load_config(write(tmp_path, document)).authority.provisioners[0]
     cabf = {p.name: p.lint_cabf for p in provisioner.profiles}  # type: ignore[attr-defined]
     assert cabf == {"default": False, "web": True, "internal": False}
+
+
+def test_the_acme_profile_hands_its_cabf_choice_to_the_engine(tmp_path: Path) -> None:
+    from acmeca.acme.service.profiles import profiles_of
+
+    document = with_provisioner(profiles={"web": {"lint": {"cabf": True}}})
+    provisioner = load_config(write(tmp_path, document)).authority.provisioners[0]
+    profiles = profiles_of(provisioner)  # type: ignore[arg-type]
+    assert (profiles["web"].certificate.lint_cabf, profiles["default"].certificate.lint_cabf) == (True, False)
