@@ -119,6 +119,10 @@ class WeakKeyChecker:
         self._checks: dict[str, Check] | None = None
         self._failed: set[str] = set()
 
+    def applies_to(self, key: PublicKey) -> bool:
+        """Whether any configured check looks at this key type (EC and Ed25519 keys: only the blocklist)."""
+        return isinstance(key, rsa.RSAPublicKey) or self._blocklist_dir is not None
+
     def cached_verdict(self, key: PublicKey) -> tuple[bool, WeakKey | None]:
         """(found, verdict) without running any check: lets the caller skip the executor on a hit."""
         digest = spki_sha256(key)

@@ -107,3 +107,11 @@ def test_a_check_that_exits_or_raises_gives_no_verdict_is_logged_once_and_never_
     assert len(failures) == 1
     assert failures[0].check == "blocklist"  # type: ignore[attr-defined]
     assert "SystemExit" in failures[0].error  # type: ignore[attr-defined]
+
+
+def test_ec_and_ed25519_keys_need_no_check_unless_a_blocklist_is_configured(tmp_path: Path) -> None:
+    """The engine skips the executor (and badkeys' import) for keys no configured check looks at."""
+    p256 = ec.generate_private_key(ec.SECP256R1()).public_key()
+    edkey = ed25519.Ed25519PrivateKey.generate().public_key()
+    assert [WeakKeyChecker().applies_to(k) for k in (GOOD_RSA, p256, edkey)] == [True, False, False]
+    assert WeakKeyChecker(blocklist_dir=tmp_path).applies_to(p256)
