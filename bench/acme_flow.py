@@ -1,8 +1,9 @@
 """A lean ACME client for load generation: one account per worker, full http-01 order flows, P-256 keys.
 
 Written against RFC 8555 only (no server-specific shortcuts) so the same code drives acmeca and Pebble and
-the comparison is fair. Each step's latency is recorded under a fixed name; polling uses a short fixed
-interval for both servers (``Retry-After`` is ignored so neither server is favoured by its hint).
+the comparison is fair. Each step's latency is recorded under a fixed name. Polling behaves as lego,
+certbot and Go's x/crypto/acme do: a reply that is not final is followed by a wait of its ``Retry-After``
+(seconds or an HTTP date), or of ``POLL_INTERVAL`` when it has none, so each server's hint counts.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import ssl
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
@@ -25,12 +28,23 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 
 JOSE = "application/jose+json"
-POLL_INTERVAL = 0.05
+POLL_INTERVAL = 0.1  # when a reply that is not final carries no Retry-After
 POLL_LIMIT = 30.0
 
 
 class FlowError(Exception):
     """An ACME step answered something other than what a correct flow expects."""
+
+
+def retry_after(headers: Any) -> float:
+    """Seconds to wait before the next poll: the reply's Retry-After, else ``POLL_INTERVAL``."""
+    value = headers.get("Retry-After", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+    except (TypeError, ValueError):
+        return POLL_INTERVAL
 
 
 def b64(data: bytes) -> str:
@@ -121,18 +135,20 @@ class Client:
         finally:
             self.timings.add(step, time.perf_counter() - started)
 
-    async def poll(self, step: str, url: str, done: str) -> dict[str, Any]:
+    async def poll(self, step: str, url: str, done: str, after: tuple[Any, Any]) -> dict[str, Any]:
+        """Poll ``url`` until ``done``, starting from ``after`` (the reply that started the wait, and its headers)."""
         started = time.perf_counter()
         deadline = started + POLL_LIMIT
-        while True:
-            resource, _, _ = await self.post(url, None)
-            status = resource.get("status")
-            if status == done:
-                self.timings.add(step, time.perf_counter() - started)
-                return dict(resource)
-            if status == "invalid" or time.perf_counter() > deadline:
-                raise FlowError(f"{url} is {status}: {json.dumps(resource)[:400]}")
-            await asyncio.sleep(POLL_INTERVAL)
+        resource, headers = after
+        while resource.get("status") not in (done, "invalid"):
+            await asyncio.sleep(retry_after(headers))
+            resource, _, headers = await self.post(url, None)
+            if time.perf_counter() > deadline:
+                break
+        if resource.get("status") != done:
+            raise FlowError(f"{url} is {resource.get('status')}: {json.dumps(resource)[:400]}")
+        self.timings.add(step, time.perf_counter() - started)
+        return dict(resource)
 
     async def order_flow(self, name: str, tokens: dict[str, str]) -> None:
         """newOrder → authz → challenge (http-01) → valid → finalize → valid → certificate."""
@@ -145,11 +161,11 @@ class Client:
             authz, _, _ = await self.timed("authz", authz_url, None)
             challenge = next(c for c in authz["challenges"] if c["type"] == "http-01")
             tokens[challenge["token"]] = f"{challenge['token']}.{self.account.thumbprint}"
-            await self.timed("challenge", challenge["url"], {})
-            await self.poll("validation", authz_url, "valid")
+            challenged, _, headers = await self.timed("challenge", challenge["url"], {})
+            await self.poll("validation", authz_url, "valid", (challenged, headers))
             tokens.pop(challenge["token"], None)
-        await self.timed("finalize", order["finalize"], {"csr": b64(make_csr(name))})
-        order = await self.poll("issuance", order_url, "valid")
+        finalized, _, headers = await self.timed("finalize", order["finalize"], {"csr": b64(make_csr(name))})
+        order = await self.poll("issuance", order_url, "valid", (finalized, headers))
         _, pem, _ = await self.timed("certificate", order["certificate"], None)
         if b"BEGIN CERTIFICATE" not in pem:
             raise FlowError("certificate download returned no PEM")

@@ -37,6 +37,7 @@ from acmeca.config.sections import (
     TLSOptions,
     parse_database,
 )
+from acmeca.config.server import ServerSettings
 from acmeca.config.validation import ValidationOverride, ValidationSettings
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "Reload",
     "RenewalInfoSettings",
     "Section",
+    "ServerSettings",
     "TLSOptions",
     "ValidationOverride",
     "ValidationSettings",

@@ -37,6 +37,7 @@ from acmeca.config.sections import (
     read_policy,
     read_tls,
 )
+from acmeca.config.server import SERVER, ServerSettings, read_server
 from acmeca.config.validation import TOP_LEVEL as VALIDATION
 from acmeca.config.validation import ValidationSettings, parse_validation
 from acmeca.domain.addresses import parse_listen_address
@@ -62,6 +63,8 @@ TOP = section("", "The top level of ca.json.", (
     Key("logger", "object", "Log format and level."),
     Key("tls", "object", "TLS options echoed to token API clients.", Reload.RESTART),
     Key("crl", "object", "Certificate revocation lists.", Reload.RESTART),
+    Key("server", "object", "Connection limits: idle and request timeouts, connections per process.",
+        Reload.RESTART),
     Key("authority", "object", "Provisioners, claims, policy and remote management."),
     Key("validation", "object", "How ACME challenges are validated."),
     Key("alternateChains", "list of lists of paths", "Extra chains offered to ACME clients (Link rel=alternate), "
@@ -121,6 +124,7 @@ class CAConfig:
     crl: CRLConfig
     validation: ValidationSettings
     alternate_chains: tuple[tuple[Path, ...], ...]
+    server: ServerSettings = field(default_factory=ServerSettings)
     weak_keys: WeakKeysConfig = field(default_factory=WeakKeysConfig)
     lint: LintConfig = field(default_factory=LintConfig)
     notes: LoadNotes = field(default_factory=LoadNotes, compare=False, repr=False)
@@ -187,6 +191,7 @@ def parse_config(document: dict[str, Any], *, path: Path) -> CAConfig:
             tuple(_path(p, e, base) for p, e in _list_items(chain_path, chain))
             for chain_path, chain in top.items("alternateChains")
         ),
+        server=read_server(top.child("server", SERVER)),
         weak_keys=read_weak_keys(top.child("weakKeys", WEAK_KEYS), base),
         lint=read_lint(top.child("lint", LINT)),
         notes=notes,

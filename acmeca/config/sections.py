@@ -16,6 +16,10 @@ DB = section("db", "The database: the embedded SQLite file, or PostgreSQL for pr
         'and mysql load, but serve refuses them.', Reload.RESTART),
     Key("dataSource", "string", "The SQLite file, or a postgresql:// URL.", Reload.RESTART),
     Key("database", "string", "PostgreSQL database name, overriding the one in dataSource.", Reload.RESTART),
+    Key("busyTimeout", "duration", "SQLite: how long a write waits for another process's write lock before "
+        "the request answers 503 (the database is unavailable).", Reload.RESTART, default="10s"),
+    Key("poolTimeout", "duration", "PostgreSQL: how long a request waits for a free pooled connection before "
+        "it answers 503 (the database is unavailable).", Reload.RESTART, default="30s"),
 ), ("valueDir", "badgerFileLoadingMode"))
 TLS = section("tls", "TLS options echoed to token API clients in every SignResponse (tlsOptions).", (
     Key("cipherSuites", "list of strings", "Cipher suite names.", Reload.RESTART,
@@ -64,6 +68,8 @@ class DatabaseConfig:
     type: str = ""  # "sqlite" | "postgresql"; "" = not configured
     data_source: str = ""
     database: str = ""
+    busy_timeout: timedelta = timedelta(seconds=10)
+    pool_timeout: timedelta = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -127,7 +133,11 @@ def read_db(reader: Reader) -> DatabaseConfig:
     aliases = {"sqlite": "sqlite", "sqlite3": "sqlite", "postgresql": "postgresql", "postgres": "postgresql"}
     if kind and kind not in aliases and kind not in STEP_CA_DATABASES:
         raise reader.fail("type", f"{kind!r} is not supported (use sqlite or postgresql)")
-    config = DatabaseConfig(aliases.get(kind, kind), reader.string("dataSource"), reader.string("database"))
+    config = DatabaseConfig(
+        aliases.get(kind, kind), reader.string("dataSource"), reader.string("database"),
+        busy_timeout=reader.duration("busyTimeout", timedelta(seconds=10), minimum=timedelta(0)),
+        pool_timeout=reader.duration("poolTimeout", timedelta(seconds=30), minimum=timedelta(0)),
+    )
     if config.type and not config.data_source:
         raise reader.fail("dataSource", "is required: the SQLite file or a postgresql:// URL")
     if config.type == "postgresql" and not config.data_source.startswith(("postgresql://", "postgres://")):

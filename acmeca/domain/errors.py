@@ -99,6 +99,10 @@ class PayloadTooLarge(Malformed, kind="payloadTooLarge"):
     """The request body exceeds the configured cap."""
 
 
+class RequestTimeout(Malformed, kind="requestTimeout"):
+    """The request body did not arrive within the server's deadline (a slow or stalled sender)."""
+
+
 class NotFound(CAError, kind="notFound"):
     """The named resource does not exist (or is not visible to the caller)."""
 
@@ -228,7 +232,14 @@ class ServerInternal(CAError, kind="serverInternal"):
 
 
 class ServiceUnavailable(CAError, kind="serviceUnavailable"):
-    """A dependency (database, signer) is temporarily unavailable; the client may retry."""
+    """A dependency (database, signer) is temporarily unavailable; the client may retry after ``retry_after``."""
+
+    retry_after: timedelta = timedelta(seconds=5)
+
+    def __init__(self, detail: str, *, retry_after: timedelta | None = None) -> None:
+        super().__init__(detail)
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 # Validation outcomes: recorded on challenges, never raised through the web edge directly.

@@ -12,10 +12,12 @@ if TYPE_CHECKING:
     from acmeca.engine.catalog import ProvisionerCatalog
     from acmeca.engine.issuer import IssuingEngine
     from acmeca.engine.trust import TrustBundle
+    from acmeca.store.outages import Availability
 
 CONFIG: web.AppKey[LiveConfig] = web.AppKey("config")
 CLOCK: web.AppKey[Clock] = web.AppKey("clock")
 ENGINE: web.AppKey[IssuingEngine] = web.AppKey("engine")
 CATALOG: web.AppKey[ProvisionerCatalog] = web.AppKey("catalog")
 TRUST: web.AppKey[TrustBundle] = web.AppKey("trust")
+DATABASE_STATE: web.AppKey[Availability] = web.AppKey("database_state")  # what /health reports
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -10,9 +10,11 @@ checks or adds (ACME's User-Agent rule and headers, the admin API's switch and a
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -34,6 +36,12 @@ def request_id(request: web.Request) -> str:
         value = secrets.token_hex(8)
         request[REQUEST_ID] = value
         return value
+
+
+def retry_after_header(wait: timedelta) -> str:
+    """A Retry-After value in whole seconds, rounded up: a client that waits exactly that long must not be
+    turned away again for want of a fraction of a second."""
+    return str(max(1, math.ceil(wait.total_seconds())))
 
 
 def http_exception_as_error(exc: web.HTTPException) -> CAError | None:

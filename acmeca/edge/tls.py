@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from cryptography import x509
 
 from acmeca.crypto.certs import to_pem
-from acmeca.crypto.keys import PrivateKey, private_key_pem
 
 
 def server_context(client_roots: Iterable[x509.Certificate]) -> ssl.SSLContext:
@@ -28,7 +27,7 @@ def server_context(client_roots: Iterable[x509.Certificate]) -> ssl.SSLContext:
     return context
 
 
-def load_server_certificate(context: ssl.SSLContext, chain_pem: str, key: PrivateKey) -> None:
+def load_server_certificate_pem(context: ssl.SSLContext, chain_pem: str, key_pem: bytes) -> None:
     """ssl only loads from files: write both to a private temporary directory and load them."""
     with tempfile.TemporaryDirectory(prefix="acmeca-tls-") as directory:
         os.chmod(directory, 0o700)
@@ -38,5 +37,5 @@ def load_server_certificate(context: ssl.SSLContext, chain_pem: str, key: Privat
             handle.write(chain_pem)
         fd = os.open(key_path, os.O_WRONLY | os.O_CREAT, 0o600)
         with os.fdopen(fd, "wb") as handle:
-            handle.write(private_key_pem(key))
+            handle.write(key_pem)
         context.load_cert_chain(cert_path, key_path)

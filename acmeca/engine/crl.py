@@ -18,7 +18,7 @@ from cryptography import x509
 from acmeca.config import CRLConfig
 from acmeca.crypto.certbuild import sign_crl
 from acmeca.domain.clock import Clock
-from acmeca.domain.errors import Conflict, NotFound
+from acmeca.domain.errors import Conflict, NotFound, ServiceUnavailable
 from acmeca.domain.records import CertificateRecord, RevokedEntry, StoredCRL
 from acmeca.domain.status import RevocationReason
 from acmeca.engine.trust import SigningAuthority
@@ -157,6 +157,9 @@ class CRLService:
                     await self.generate()
                 else:
                     delay = self.refresh_period - age
+            except ServiceUnavailable:  # the store logged the outage; a traceback every retry would be noise
+                log.debug("CRL refresh postponed: the database is unavailable")
+                delay = RETRY_AFTER_FAILURE
             except Exception:
                 log.exception("CRL generation failed; retrying")
                 delay = RETRY_AFTER_FAILURE

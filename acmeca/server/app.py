@@ -13,6 +13,7 @@ from acmeca.admin.web.app import create_admin_app
 from acmeca.admin.web.context import ADMIN
 from acmeca.edge import keys
 from acmeca.edge.middleware import access_log, error_guard
+from acmeca.server.connections import receive_deadline
 from acmeca.server.graph import ServiceGraph
 from acmeca.step.web.errors import render_step_error
 from acmeca.step.web.keys import STEP
@@ -23,12 +24,15 @@ ACME_PREFIXES = ("/acme/", "/2.0/acme/")  # step-ca mounts ACME twice; links alw
 
 
 def build_app(graph: ServiceGraph) -> web.Application:
-    app = web.Application(middlewares=[access_log, error_guard(render_step_error)], client_max_size=MAX_BODY)
+    # receive_deadline first: it must see every request before anything reads its body.
+    app = web.Application(middlewares=[receive_deadline, access_log, error_guard(render_step_error)],
+                          client_max_size=MAX_BODY)
     app[keys.CONFIG] = graph.live
     app[keys.CLOCK] = graph.clock
     app[keys.ENGINE] = graph.engine
     app[keys.CATALOG] = graph.catalog
     app[keys.TRUST] = graph.trust
+    app[keys.DATABASE_STATE] = graph.database.availability
     app[STEP] = graph.step
     app[ACME] = graph.acme
     app[ADMIN] = graph.admin

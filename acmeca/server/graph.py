@@ -9,7 +9,6 @@ and closed when it ends.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,7 +53,6 @@ from acmeca.validation.caa import check_caa
 from acmeca.validation.dispatch import validate
 
 log = logging.getLogger(__name__)
-NONCE_SWEEP_SECONDS = 600.0
 CATALOG_REFRESH = timedelta(seconds=2)
 
 
@@ -249,16 +247,11 @@ async def _start(graph: ServiceGraph, options: GraphOptions) -> None:
     if not options.background:
         return
     spawn = graph.runtime.spawn
+    spawn("database-probe", graph.database.watch)
     spawn("acme-jobs", graph.acme.worker.run_forever)
-    spawn("acme-nonce-sweep", lambda: _sweep_nonces(graph.acme))
+    spawn("acme-nonce-sweep", graph.acme.nonces.sweep_forever)
     spawn("used-token-sweep", graph.step.verifier.sweep_forever)
     if graph.crl.enabled:
         spawn("crl-refresh", graph.crl.refresh_forever)
     if graph.tls is not None:
         spawn("tls-certificate-renewal", graph.tls.renew_forever)
-
-
-async def _sweep_nonces(acme: AcmeServices) -> None:
-    while True:
-        await asyncio.sleep(NONCE_SWEEP_SECONDS)
-        await acme.nonces.sweep()

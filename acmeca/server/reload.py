@@ -30,6 +30,7 @@ _TOP_KEYS = {
     "roots": "root", "federated_roots": "federatedRoots", "crt": "crt", "key": "key", "password": "password",
     "address": "address", "dns_names": "dnsNames", "common_name": "commonName", "db": "db", "logger": "logger",
     "tls": "tls", "crl": "crl", "validation": "validation", "alternate_chains": "alternateChains",
+    "server": "server",
     "weak_keys": "weakKeys", "lint": "lint",
 }
 _AUTHORITY_KEYS = {

@@ -1,4 +1,12 @@
-"""Run one server process: bind, build the service graph, serve, reload on SIGHUP, drain on SIGTERM/SIGINT."""
+"""Run the server: bind, build the service graph, serve, reload on SIGHUP, drain on SIGTERM/SIGINT.
+
+One worker serves in this process; more are run by :mod:`acmeca.server.supervisor`, whose workers come back
+here through :func:`serve_graph` with the socket and the TLS context the supervisor gave them.
+
+Connections are accepted by :class:`ConnectionListener` rather than aiohttp's SockSite, so each process
+enforces ca.json's ``server`` limits: a cap on open connections and a deadline for each request to arrive
+(aiohttp's keep-alive timeout is the idle timeout).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +15,7 @@ import errno
 import logging
 import signal
 import socket
+import ssl
 from collections.abc import Callable
 
 from aiohttp import web
@@ -14,7 +23,9 @@ from aiohttp import web
 from acmeca.config import CAConfig
 from acmeca.domain.addresses import parse_listen_address
 from acmeca.server.app import build_app
+from acmeca.server.connections import ConnectionListener, protocol_factory
 from acmeca.server.database import StartupError
+from acmeca.server.file_limit import ensure_file_limit
 from acmeca.server.graph import ServiceGraph, service_graph
 from acmeca.server.reload import reload_config
 
@@ -29,22 +40,40 @@ async def serve(
     migrate: bool | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
+    ensure_file_limit(config.server.max_connections)
     listener = bind(config.address)
     try:
         async with service_graph(config, password, migrate=migrate) as graph:
             assert graph.tls is not None
-            runner = web.AppRunner(build_app(graph), shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
-            await runner.setup()
-            try:
-                await web.SockSite(runner, listener, ssl_context=graph.tls.context).start()
-                _log_start(graph)
-                if ready is not None:
-                    ready(config.address)
-                await _wait_for_signals(graph)
-            finally:
-                await runner.cleanup()
+            await serve_graph(graph, listener, graph.tls.context, ready=ready)
     finally:
         listener.close()
+
+
+async def serve_graph(
+    graph: ServiceGraph,
+    listener: socket.socket,
+    context: ssl.SSLContext,
+    *,
+    ready: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Serve ``graph`` on a bound socket until SIGTERM/SIGINT (or ``stop``), reloading on SIGHUP."""
+    limits = graph.config.server
+    runner = web.AppRunner(build_app(graph), shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
+    await runner.setup()
+    assert runner.server is not None
+    connections = ConnectionListener(
+        listener, protocol_factory(runner.server, limits), tls=context,
+        handshake_timeout=limits.request_timeout.total_seconds(), max_connections=limits.max_connections,
+    )
+    try:
+        connections.start()
+        _log_start(graph)
+        await _wait_for_signals(graph, stop or asyncio.Event(), ready=lambda: ready and ready(graph.config.address))
+    finally:
+        await connections.stop()
+        await runner.cleanup()
 
 
 def _log_start(graph: ServiceGraph) -> None:
@@ -54,7 +83,8 @@ def _log_start(graph: ServiceGraph) -> None:
     if config.notes.inactive_provisioners:
         log.warning("provisioners of types acmeca does not serve are inactive",
                     extra={"provisioners": config.notes.inactive_provisioners})
-    log.info("serving", extra={"address": config.address, "dns_names": list(config.dns_names)})
+    log.info("serving", extra={"address": config.address, "dns_names": list(config.dns_names),
+                               "max_connections": config.server.max_connections})
 
 
 def bind(address: str) -> socket.socket:
@@ -84,13 +114,14 @@ async def _reload(graph: ServiceGraph) -> None:
     await reload_config(graph)
 
 
-async def _wait_for_signals(graph: ServiceGraph) -> None:
+async def _wait_for_signals(graph: ServiceGraph, stop: asyncio.Event, *, ready: Callable[[], object]) -> None:
+    """Handle signals, then say ``ready``: a supervisor sends SIGHUP only to a worker that said it."""
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: graph.runtime.spawn_once("reload", _reload(graph)))
     try:
+        ready()
         await stop.wait()
         log.info("shutting down")
     finally:

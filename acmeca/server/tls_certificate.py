@@ -1,7 +1,9 @@
 """The CA's own TLS certificate: issued through the engine for ``dnsNames`` and renewed while serving.
 
 Going through the engine means this certificate is stored, audited and subject to the same name policy as
-every other; it is renewed at two thirds of its lifetime and swapped into the live SSL context.
+every other; it is renewed at two thirds of its lifetime and swapped into the live SSL context. With
+``serve --workers`` the supervisor alone issues and renews it and hands each new pair to the workers
+(:class:`TLSMaterial`), so every process presents the same certificate.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from acmeca.config import LiveConfig
-from acmeca.crypto.keys import KeySpec, PrivateKey, generate_key
+from acmeca.crypto.keys import KeySpec, PrivateKey, generate_key, private_key_pem
 from acmeca.domain.claims import Claims
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import CAError
@@ -20,7 +24,7 @@ from acmeca.domain.identifiers import Identifier, dns, ip
 from acmeca.domain.key_usage import ExtendedKeyUsage
 from acmeca.domain.records import Requester
 from acmeca.domain.status import RequesterKind
-from acmeca.edge.tls import load_server_certificate, server_context
+from acmeca.edge.tls import load_server_certificate_pem, server_context
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.requests import CertificateProfile, IssuanceRequest, IssuedCertificate
 from acmeca.engine.trust import TrustBundle
@@ -39,13 +43,41 @@ def _identifier(name: str) -> Identifier:
         return dns(name)
 
 
-class ServerCertificate:
+@dataclass(frozen=True)
+class TLSMaterial:
+    """A certificate chain and its unencrypted key, as handed from the supervisor to its workers."""
+
+    chain_pem: str
+    key_pem: bytes
+
+
+class ServerTLS:
+    """The SSL context of one process and the certificate in it, replaced in place for new handshakes."""
+
+    def __init__(self, trust: TrustBundle) -> None:
+        self.context: ssl.SSLContext = server_context(trust.federation)
+
+    def install(self, material: TLSMaterial) -> None:
+        load_server_certificate_pem(self.context, material.chain_pem, material.key_pem)
+
+
+class ServerCertificate(ServerTLS):
     def __init__(self, live: LiveConfig, engine: IssuingEngine, trust: TrustBundle, clock: Clock) -> None:
+        super().__init__(trust)
         self._live = live
         self._engine = engine
         self._clock = clock
-        self.context: ssl.SSLContext = server_context(trust.federation)
         self.current: IssuedCertificate | None = None
+        self._listeners: list[Callable[[TLSMaterial], None]] = []
+        self._material: TLSMaterial | None = None
+
+    def on_issued(self, listener: Callable[[TLSMaterial], None]) -> None:
+        """Called with every certificate issued from now on (the supervisor forwards them to its workers)."""
+        self._listeners.append(listener)
+
+    def material(self) -> TLSMaterial:
+        assert self._material is not None, "issue() first"
+        return self._material
 
     async def issue(self) -> IssuedCertificate:
         key: PrivateKey = generate_key(KeySpec("EC", "P-256"))
@@ -63,8 +95,11 @@ class ServerCertificate:
                 profile=TLS_PROFILE,
             )
         )
-        load_server_certificate(self.context, issued.full_chain_pem, key)
+        self._material = TLSMaterial(issued.full_chain_pem, private_key_pem(key))
+        self.install(self._material)
         self.current = issued
+        for listener in self._listeners:
+            listener(self._material)
         log.info("server TLS certificate issued", extra={"serial": issued.serial, "not_after": str(issued.not_after)})
         return issued
 

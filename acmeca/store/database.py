@@ -3,31 +3,37 @@
 SQLite is the zero-setup default: WAL so readers never block the writer, a busy timeout so concurrent
 writers queue instead of failing, and ``BEGIN IMMEDIATE`` for write transactions so two writers cannot
 both read-then-upgrade and deadlock. PostgreSQL (asyncpg) is for production and several replicas.
+
+Every failure that means the database is unavailable (see ``acmeca.store.outages``) leaves a transaction as
+:class:`ServiceUnavailable`, here and nowhere else, after the transaction rolled back; ``watch`` probes the
+database in the background so the outage's end is noticed (and ``/health`` answers) without a request.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from acmeca.config import DatabaseConfig
-from acmeca.domain.errors import ServiceUnavailable
 from acmeca.store.inplace import CompiledRead, InPlaceTransaction
+from acmeca.store.outages import Availability, is_outage
 from acmeca.store.transaction import AsyncTransaction, Transaction
 
-SQLITE_BUSY_TIMEOUT_MS = 10_000
-SQLITE_BUSY_SECONDS = SQLITE_BUSY_TIMEOUT_MS / 1000
 SQLITE_POOL_SIZE = 24
+PROBE_INTERVAL = 1.0  # seconds between two probes of the database (Database.watch)
+PROBE_TIMEOUT = 2.0  # seconds PostgreSQL's SELECT 1 may take before the database counts as unavailable
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,8 @@ class DatabaseSettings:
 
     url: str
     pool_size: int = 10
+    busy_timeout: timedelta = timedelta(seconds=10)  # SQLite: how long a writer waits for another process's lock
+    pool_timeout: timedelta = timedelta(seconds=30)  # PostgreSQL: how long a request waits for a free connection
 
     @property
     def dialect(self) -> str:
@@ -45,22 +53,26 @@ class DatabaseSettings:
 def database_settings(db: DatabaseConfig) -> DatabaseSettings:
     """ca.json's ``db`` (step-ca's ``{"type", "dataSource", "database"}``, checked at load) as our settings."""
     if db.type == "sqlite":
-        return DatabaseSettings(url=f"sqlite+aiosqlite:///{db.data_source}")
+        return DatabaseSettings(url=f"sqlite+aiosqlite:///{db.data_source}", busy_timeout=db.busy_timeout)
     url = make_url(db.data_source)
     if url.get_backend_name() not in ("postgresql", "postgres"):
         raise ValueError("db.dataSource must be a postgresql:// URL")
     url = url.set(drivername="postgresql+asyncpg")
     if db.database:
         url = url.set(database=db.database)
-    return DatabaseSettings(url=url.render_as_string(hide_password=False))
+    return DatabaseSettings(url=url.render_as_string(hide_password=False), pool_timeout=db.pool_timeout)
 
 
 class Database:
     """Owns the engines; hands out read and write transactions."""
 
-    def __init__(self, engine: AsyncEngine, sqlite: sa.Engine | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, sqlite: sa.Engine | None = None, *, busy_timeout: timedelta = timedelta(seconds=10),
+    ) -> None:
         self.engine = engine  # migrations, and every statement on PostgreSQL
         self._sqlite = sqlite  # the request path on SQLite (see acmeca.store.inplace)
+        self._busy_seconds = busy_timeout.total_seconds()
+        self.availability = Availability()
         # SQLite admits one writer at a time; this process's writers queue here rather than in SQLite's busy
         # handler, which sleeps in steps of up to 100 ms (and would block the loop).
         self._sqlite_writers: asyncio.Lock | None = None
@@ -80,16 +92,18 @@ class Database:
     def connect(cls, settings: DatabaseSettings) -> Database:
         url = make_url(settings.url)
         if url.get_backend_name() == "sqlite":
-            engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_SECONDS})
-            _configure_sqlite(engine.sync_engine)
+            busy = settings.busy_timeout.total_seconds()
+            engine = create_async_engine(url, poolclass=NullPool, connect_args={"timeout": busy})
+            _configure_sqlite(engine.sync_engine, busy)
             sqlite = sa.create_engine(
                 url.set(drivername="sqlite+pysqlite"), pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE,
-                connect_args={"timeout": SQLITE_BUSY_SECONDS, "check_same_thread": False},
+                connect_args={"timeout": busy, "check_same_thread": False},
             )
-            _configure_sqlite(sqlite, in_place=True)
-            return cls(engine, sqlite)
+            _configure_sqlite(sqlite, busy, in_place=True)
+            return cls(engine, sqlite, busy_timeout=settings.busy_timeout)
         engine = create_async_engine(
-            url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True
+            url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True,
+            pool_timeout=settings.pool_timeout.total_seconds(),
         )
         return cls(engine)
 
@@ -105,19 +119,25 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Transaction]:
         """A write transaction: committed on success, rolled back on any exception."""
+        began = self.availability.attempt()
+        in_body = False
         try:
             if self._sqlite is not None:
                 async with self._writer_slot():
                     writer = self._shared_writer()
                     with writer.begin():
+                        in_body = True
                         yield InPlaceTransaction(writer, self._fast_reads)
+                        in_body = False
                 return
             async with self.engine.connect() as conn, conn.begin():
+                in_body = True
                 yield AsyncTransaction(conn)
-        except (OperationalError, DBAPIError) as exc:
-            if exc.connection_invalidated or isinstance(exc, OperationalError):
-                raise ServiceUnavailable("the database is unavailable, try again") from exc
-            raise
+                in_body = False
+        except Exception as exc:
+            if not is_outage(exc, connecting=not in_body):
+                raise
+            raise self.availability.failed(exc, began) from exc
 
     def _shared_writer(self) -> sa.Connection:
         assert self._sqlite is not None
@@ -147,17 +167,63 @@ class Database:
         read would cost more than the reads themselves. Reads hand back whole results, so no cursor (and no
         old snapshot) outlives the statement.
         """
+        began = self.availability.attempt()
+        in_body = False
         try:
             if self._sqlite is not None:
-                yield InPlaceTransaction(self._shared_reader(), self._fast_reads)
+                reader = self._shared_reader()
+                in_body = True
+                yield InPlaceTransaction(reader, self._fast_reads)
                 return
             async with self.engine.connect() as conn, conn.begin():
+                in_body = True
                 yield AsyncTransaction(conn)
-        except OperationalError as exc:
-            raise ServiceUnavailable("the database is unavailable, try again") from exc
+                in_body = False
+        except Exception as exc:
+            if not is_outage(exc, connecting=not in_body):
+                raise
+            raise self.availability.failed(exc, began) from exc
+
+    async def probe(self) -> None:
+        """One cheap check that the database serves, reported to ``availability`` (ends or starts an outage).
+
+        PostgreSQL: SELECT 1 on a pooled connection within PROBE_TIMEOUT (an exhausted pool counts as down).
+        SQLite: SELECT 1 would not even read the file, so a fresh connection opens the file (never creating
+        it) and takes the write lock for a moment, in a thread and within the busy timeout; that is what a
+        write needs, and it cannot block the event loop.
+        """
+        began = self.availability.attempt()
+        try:
+            if self._sqlite is not None:
+                await asyncio.to_thread(_probe_sqlite, self.url.database or "", self._busy_seconds)
+            else:
+                async with asyncio.timeout(PROBE_TIMEOUT), self.engine.connect() as conn:
+                    await conn.exec_driver_sql("SELECT 1")
+        except Exception as exc:  # the probe does nothing but touch the database: every failure is an outage
+            self.availability.probe_failed(exc, began)
+            return
+        self.availability.probed(began)
+
+    async def watch(self, interval: float = PROBE_INTERVAL) -> None:
+        """Probe every ``interval`` seconds for the life of the process: what ``/health`` reports."""
+        while True:
+            await self.probe()
+            await asyncio.sleep(interval)
 
 
-def _configure_sqlite(engine: sa.Engine, *, in_place: bool = False) -> None:
+def _probe_sqlite(path: str, busy_seconds: float) -> None:
+    if not path or path == ":memory:":
+        return
+    connection = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=busy_seconds, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        connection.execute("ROLLBACK")
+    finally:
+        connection.close()
+
+
+def _configure_sqlite(engine: sa.Engine, busy_seconds: float, *, in_place: bool = False) -> None:
     """Pragmas on connect; BEGIN emitted by us so writers can ask for IMMEDIATE.
 
     ``in_place``: the connection is a plain sqlite3 one on this thread, so BEGIN goes straight to it rather
@@ -169,7 +235,7 @@ def _configure_sqlite(engine: sa.Engine, *, in_place: bool = False) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={round(busy_seconds * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

@@ -62,7 +62,7 @@ class CAServer:
     port: int
     db: dict[str, Any]
     process: subprocess.Popen[str] | None = None
-    serve_args: tuple[str, ...] = ()  # extra `acmeca serve` flags (e.g. --workers)
+    serve_args: tuple[str, ...] = ()  # extra `acmeca serve` flags; one worker unless they say --workers
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +119,7 @@ class CAServer:
                 "--password-file",
                 str(self.password_file),
                 *self.serve_args,
+                *(() if "--workers" in self.serve_args else ("--workers", "1")),
             ],
             env=self.env,
             stdout=handle,

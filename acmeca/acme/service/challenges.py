@@ -1,10 +1,13 @@
-"""Challenges: accept a client's "ready" signal, validate in the background, persist the verdict, roll up.
+"""Challenges: accept a client's "ready" signal, validate, persist the verdict, roll up.
 
 A challenge POST moves the challenge pending→processing, fixes the key authorization (so a key rollover in
-flight cannot change what is checked) and writes a ``validate`` job row, all in one transaction. A worker on
-any replica runs the validator (which never writes) and this module records its verdict, then moves the
-authorization and every pending order holding it. One validation per POST: the validator retries transient
-failures inside its own time budget; whatever it returns is final.
+flight cannot change what is checked) and writes a ``validate`` job row leased to this process, all in one
+transaction. Only then does the validation start, and the POST waits up to ``validation.settleWithin`` for
+it, so a quick one is answered ``valid``/``invalid`` with the authorization and orders already moved. A
+slower one goes on in the background; if this process dies first, the lease runs out and a worker on any
+replica runs the job. Whoever settles first wins the compare-and-set on the challenge's status; the verdict
+of any other attempt is dropped. One validation per POST: the validator retries transient failures inside
+its own time budget; whatever it returns is final.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any, Protocol
 
 from acmeca.acme.service.accounts import summary_json
 from acmeca.acme.service.orders import failed_validation_key
+from acmeca.acme.service.pacing import MIN_RETRY_AFTER, retry_after, settled_within
 from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
 from acmeca.acme.service.ratelimits import RateLimiter
 from acmeca.acme.service.worker import JobWorker
@@ -108,7 +112,7 @@ class ChallengeService:
     async def respond(
         self, account: AccountRecord, challenge_id: str, *, account_uri: str | None = None
     ) -> tuple[ChallengeRecord, AuthorizationRecord]:
-        """The client says it is ready: schedule exactly one validation (§7.5.1).
+        """The client says it is ready: schedule exactly one validation (§7.5.1) and wait briefly for it.
 
         ``account_uri`` is kept in the job for CAA's ``accounturi`` (the worker has no request to build it from).
         """
@@ -119,32 +123,50 @@ class ChallengeService:
             raise Malformed(f"the challenge is {challenge.status.value} and cannot be retried")
         if authz.expires_at <= self._clock.now():
             raise Malformed("the authorization has expired")
+        provisioner = await self._provisioners.by_id(authz.provisioner_id)
         if self._limiter is not None:
-            limits = (await self._provisioners.by_id(authz.provisioner_id)).rate_limits
             await self._limiter.check(
-                limits.failed_validations_per_account_per_identifier,
+                provisioner.rate_limits.failed_validations_per_account_per_identifier,
                 failed_validation_key(account.id, authz.identifier),
             )
-        now = self._clock.now()
         key_auth = key_authorization(challenge.token, account)
-        # The job is leased to this process as it is written and started at once (no poll, no claim round
-        # trip); if the process dies the lease runs out and any replica's worker takes it over.
-        worker = self._worker
-        job = None
-        async with self._db.write() as tx:
-            started = await store.start_challenge(tx, challenge.id, key_auth)
-            if started:
-                await jobs.enqueue(
-                    tx, kind=VALIDATE_JOB, subject_id=challenge.id, payload={"accountUri": account_uri}, now=now,
-                    owner=worker.owner if worker else None,
-                    lease_expires_at=now + worker.lease if worker else None,
-                )
-                job = await jobs.by_subject(tx, VALIDATE_JOB, challenge.id) if worker else None
+        started, job = await self._start(challenge, key_auth, account_uri)
         if not started:  # another request got there first: show what it left
             return await self.challenge(account, challenge_id)
-        if worker is not None and job is not None:
-            worker.adopt(job)
+        if job is not None and self._worker is not None:
+            # The job row is committed before the attempt begins, so a crash mid-validation loses nothing.
+            attempt = self._worker.adopt(job)
+            if await settled_within(attempt, self._validation.settings_for(provisioner).settle_within):
+                return await self.challenge(account, challenge_id)
         return replace(challenge, status=ChallengeStatus.PROCESSING, key_authorization=key_auth), authz
+
+    async def _start(
+        self, challenge: ChallengeRecord, key_auth: str, account_uri: str | None
+    ) -> tuple[bool, JobRecord | None]:
+        """pending→processing and the ``validate`` job in one transaction; the job is leased to this process."""
+        now = self._clock.now()
+        worker = self._worker
+        async with self._db.write() as tx:
+            if not await store.start_challenge(tx, challenge.id, key_auth):
+                return False, None
+            await jobs.enqueue(
+                tx, kind=VALIDATE_JOB, subject_id=challenge.id, payload={"accountUri": account_uri}, now=now,
+                owner=worker.owner if worker else None,
+                lease_expires_at=now + worker.lease if worker else None,
+            )
+            return True, await jobs.by_subject(tx, VALIDATE_JOB, challenge.id) if worker else None
+
+    async def retry_after(self, challenge: ChallengeRecord, authz: AuthorizationRecord) -> int:
+        """Seconds a client should wait before asking again about a challenge in ``processing``.
+
+        Measured from when its job was written, against the validation ``timeout`` that bounds it.
+        """
+        async with self._db.read() as tx:
+            job = await jobs.by_subject(tx, VALIDATE_JOB, challenge.id)
+        if job is None:  # settled since it was read
+            return MIN_RETRY_AFTER
+        settings = self._validation.settings_for(await self._provisioners.by_id(authz.provisioner_id))
+        return retry_after(job.run_at, settings.timeout, self._clock.now())
 
     async def run(self, job: JobRecord) -> None:
         """Worker entry point for one ``validate`` job."""

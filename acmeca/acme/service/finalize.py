@@ -1,10 +1,12 @@
 """Finalize: CSR checks, the ready→processing compare-and-set, and issuance through the one engine.
 
 The transition and a ``finalize`` job row (leased to this process) are written in one transaction, then the
-certificate is issued inline so a client usually sees ``valid`` in the finalize reply. If this process dies
-between the two, the lease runs out and any replica's worker resumes the job from the CSR kept in its payload,
-so an order is never left ``processing``. Two concurrent finalizes cannot both issue: only one UPDATE moves
-the order out of ``ready``.
+certificate is issued while the request waits up to ``validation.settleWithin``, so a client usually sees
+``valid`` and the certificate URL in the finalize reply; slower issuance carries on in the background and the
+reply is ``processing`` with Retry-After. If this process dies before settling, the lease runs out and any
+replica's worker resumes the job from the CSR kept in its payload, so an order is never left ``processing``.
+Two concurrent finalizes cannot both issue: only one UPDATE moves the order out of ``ready``; and only one
+attempt (the request's or a worker's) moves it out of ``processing``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from jwcrypto import jwk
 
 from acmeca.acme.service.accounts import summary_json
 from acmeca.acme.service.caa_recheck import CAARecheck
+from acmeca.acme.service.challenges import ValidationContext
 from acmeca.acme.service.orders import OrderService
+from acmeca.acme.service.pacing import retry_after, settled_within
 from acmeca.acme.service.provisioner import AcmeProvisioner, AcmeProvisioners
 from acmeca.acme.service.renewals import RenewalService
+from acmeca.acme.service.worker import JobWorker
 from acmeca.crypto.csr import InvalidCSR, ParsedCSR, parse_csr_der
 from acmeca.crypto.keypolicy import KeyRejected, check_public_key
 from acmeca.domain.acme import AccountRecord, OrderRecord
@@ -106,7 +111,7 @@ class FinalizeService:
     def __init__(
         self, db: Database, clock: Clock, engine: IssuingEngine, orders: OrderService,
         provisioners: AcmeProvisioners, *, owner: str, renewals: RenewalService | None = None,
-        caa: CAARecheck | None = None,
+        caa: CAARecheck | None = None, worker: JobWorker | None = None, validation: ValidationContext | None = None,
     ) -> None:
         self._db = db
         self._clock = clock
@@ -116,6 +121,8 @@ class FinalizeService:
         self._owner = owner
         self._renewals = renewals
         self._caa = caa
+        self._worker = worker  # without one, the request waits for issuance however long it takes
+        self._validation = validation
 
     async def finalize(
         self, provisioner: AcmeProvisioner, account: AccountRecord, order_id: str, csr_der: bytes,
@@ -142,7 +149,32 @@ class FinalizeService:
                 payload={"csr": b64url_encode(csr_der)}, now=now, owner=self._owner,
                 lease_expires_at=now + FINALIZE_LEASE,
             )
-        return await self._issue(provisioner, account, order, csr, common_name)
+        # The job row is committed before issuance begins: a crash from here on is resumed by a worker.
+        attempt = self._attempt(provisioner, account, order, csr, common_name)
+        if self._worker is None or self._validation is None:
+            return _outcome(await attempt)
+        task = self._worker.supervise(attempt, name=f"finalize-{order.id}")
+        if await settled_within(task, self._validation.settings_for(provisioner).settle_within):
+            return _outcome(task.result())
+        return replace(order, status=OrderStatus.PROCESSING, updated_at=now)
+
+    def retry_after(self, order: OrderRecord) -> int:
+        """Seconds a client should wait before asking again about an order in ``processing``.
+
+        Measured from when it entered ``processing``, against the lease after which a worker resumes it.
+        """
+        return retry_after(order.updated_at, FINALIZE_LEASE, self._clock.now())
+
+    async def _attempt(
+        self, provisioner: AcmeProvisioner, account: AccountRecord, order: OrderRecord, csr: ParsedCSR,
+        common_name: str | None,
+    ) -> OrderRecord | CAError:
+        """``_issue`` with a refusal returned, not raised: already recorded on the order, it is only news to
+        a request still waiting, and must not be logged as a crash when nobody waits any more."""
+        try:
+            return await self._issue(provisioner, account, order, csr, common_name)
+        except CAError as exc:
+            return exc
 
     async def _issue(
         self, provisioner: AcmeProvisioner, account: AccountRecord, order: OrderRecord, csr: ParsedCSR,
@@ -167,6 +199,10 @@ class FinalizeService:
             await self._settle(order, OrderStatus.INVALID, error=summary_json(ErrorSummary.of(exc)))
             raise
         settled = await self._settle(order, OrderStatus.VALID, serial=issued.serial)
+        if settled is None:  # another attempt settled the order first; its outcome stands
+            log.warning("finalize settled by another attempt; this certificate is not the order's",
+                        extra={"order": order.id, "serial": issued.serial})
+            return await self._orders.order(account, order.id)
         if self._renewals is not None:
             await self._renewals.mark_replaced(order.replaces, order.id)
         return settled
@@ -174,15 +210,18 @@ class FinalizeService:
     async def _settle(
         self, order: OrderRecord, status: OrderStatus, *, error: dict[str, Any] | None = None,
         serial: str | None = None,
-    ) -> OrderRecord:
-        """Leave ``processing`` and drop the job in one transaction; returns the order as now stored."""
+    ) -> OrderRecord | None:
+        """Leave ``processing`` and drop the job in one transaction; the order as now stored, or None if it
+        had already left ``processing`` (the compare-and-set lets only one attempt apply its result)."""
         now = self._clock.now()
         async with self._db.write() as tx:
-            await acme_orders.move_order(
+            moved = await acme_orders.move_order(
                 tx, order.id, expected=[OrderStatus.PROCESSING], status=status, now=now, error=error,
                 certificate_serial=serial,
             )
             await jobs.finish_subject(tx, FINALIZE_JOB, order.id)
+        if not moved:
+            return None
         return replace(order, status=status, updated_at=now, error=error, certificate_serial=serial)
 
     async def resume(self, job: JobRecord) -> None:
@@ -211,3 +250,9 @@ class FinalizeService:
             await self._settle(order, OrderStatus.INVALID, error=error)
         async with self._db.write() as tx:
             await jobs.finish(tx, job.id, owner=self._owner)
+
+
+def _outcome(result: OrderRecord | CAError) -> OrderRecord:
+    if isinstance(result, CAError):
+        raise result
+    return result

@@ -15,16 +15,19 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
 from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import b64url_decode, b64url_encode
-from acmeca.domain.errors import BadNonce
+from acmeca.domain.errors import BadNonce, ServiceUnavailable
 from acmeca.store import nonces as store
 from acmeca.store.database import Database
 
+log = logging.getLogger(__name__)
 SECRET_SETTING = "acme.nonce_hmac_key"
+SWEEP_SECONDS = 600.0
 _RANDOM = 16
 _EXPIRY = 8
 _MAC = 16
@@ -96,6 +99,15 @@ class NonceService:
     async def sweep(self) -> int:
         async with self._db.write() as tx:
             return await store.sweep(tx, self._clock.now())
+
+    async def sweep_forever(self, interval: float = SWEEP_SECONDS) -> None:
+        """Sweep spent nonces every ``interval``; a sweep missed in a database outage waits for the next."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except ServiceUnavailable:
+                log.debug("nonce sweep skipped: the database is unavailable")
 
 
 def _decode(nonce: str) -> bytes:

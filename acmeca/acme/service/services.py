@@ -57,12 +57,12 @@ def build_acme_services(
     orders = OrderService(
         db, clock, name_policy=name_policy, renewals=renewals, limiter=limiter, backdate=engine.backdate
     )
-    finalize = FinalizeService(
-        db, clock, engine, orders, provisioners, owner=owner, renewals=renewals,
-        caa=CAARecheck(db, clock, validation),
-    )
     worker_kinds: dict[str, JobKind] = {}
     worker = JobWorker(db, clock, owner=owner, kinds=worker_kinds, poll_interval=poll_interval)
+    finalize = FinalizeService(
+        db, clock, engine, orders, provisioners, owner=owner, renewals=renewals,
+        caa=CAARecheck(db, clock, validation), worker=worker, validation=validation,
+    )
     challenges = ChallengeService(db, clock, provisioners, validation, worker=worker, limiter=limiter)
     worker_kinds[VALIDATE_JOB] = JobKind(run=challenges.run, abandon=challenges.abandon)
     worker_kinds[FINALIZE_JOB] = JobKind(run=finalize.resume, abandon=finalize.abandon)

@@ -1,6 +1,7 @@
 """The job worker: claims due jobs (or jobs whose lease expired) and runs them, on every replica.
 
-A job this process leased when it wrote it starts at once (``adopt``); everything else is found by polling,
+A job this process leased when it wrote it starts at once (``adopt``, or ``supervise`` for work the request
+runs itself), and the request may wait a little for it; everything else is found by polling,
 so a job left behind by a dead process is picked up within one poll interval after its lease runs out. Jobs
 run concurrently up to ``concurrency``. A job that keeps failing is handed to its kind's ``abandon`` so the
 failure is recorded rather than retried forever.
@@ -10,17 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from acmeca.domain.clock import Clock
+from acmeca.domain.errors import ServiceUnavailable
 from acmeca.domain.records import JobRecord
 from acmeca.store import jobs
 from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
 JobHandler = Callable[[JobRecord], Awaitable[None]]
+MAX_BACKOFF = 10.0  # seconds between two polls at most while the database is unavailable
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,7 +56,7 @@ class JobWorker:
         self._slots = asyncio.Semaphore(concurrency)
         self._concurrency = concurrency
         self._max_attempts = max_attempts
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Task[Any]] = set()
 
     @property
     def owner(self) -> str:
@@ -61,16 +66,40 @@ class JobWorker:
     def lease(self) -> timedelta:
         return self._lease
 
-    def adopt(self, job: JobRecord) -> None:
-        """Run a job this process already leased when it wrote it (the inline fast path)."""
-        task = asyncio.create_task(self._execute(job), name=f"job-{job.kind}-{job.id}")
+    def adopt(self, job: JobRecord) -> asyncio.Task[None]:
+        """Run a job this process already leased when it wrote it (the inline fast path); the caller may wait."""
+        return self.supervise(self._execute(job), name=f"job-{job.kind}-{job.id}")
+
+    def supervise(self, work: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
+        """Run work for a job this process holds the lease of: cancelled at shutdown, a crash logged.
+
+        The request that started it may stop waiting; the task then finishes on its own, and if it dies the
+        job's lease runs out and a worker on any replica takes the job over.
+        """
+        task = asyncio.create_task(work, name=name)
         self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._running.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("job work failed; its lease will expire and it will be retried", exc_info=error,
+                      extra={"task": task.get_name()})
 
     async def run_forever(self) -> None:
+        """Poll for jobs; while the database is unavailable, poll less often (up to MAX_BACKOFF) and say
+        nothing: the store logs the outage once."""
+        idle = self._poll
         try:
             while True:
-                claimed = await self.run_once()
+                try:
+                    claimed = await self.run_once()
+                except ServiceUnavailable:
+                    idle = min(idle * 2, max(MAX_BACKOFF, self._poll))
+                    await asyncio.sleep(idle)
+                    continue
+                idle = self._poll
                 if not claimed:
                     await asyncio.sleep(self._poll)
         finally:
@@ -90,9 +119,7 @@ class JobWorker:
         async with self._db.write() as tx:
             claimed = await jobs.claim(tx, owner=self._owner, now=now, lease_until=now + self._lease, limit=free)
         for job in claimed:
-            task = asyncio.create_task(self._execute(job), name=f"job-{job.kind}-{job.id}")
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+            self.supervise(self._execute(job), name=f"job-{job.kind}-{job.id}")
         return len(claimed)
 
     async def _execute(self, job: JobRecord) -> None:
@@ -108,5 +135,7 @@ class JobWorker:
                     await kind.run(job)
             except asyncio.CancelledError:
                 raise
+            except ServiceUnavailable:
+                log.info("job interrupted by a database outage; it will be retried", extra={"job": job.id})
             except Exception:
                 log.exception("job failed; its lease will expire and it will be retried", extra={"job": job.id})

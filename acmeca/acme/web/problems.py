@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from typing import Any
 
 from aiohttp import web
 
 from acmeca.domain import errors as e
+from acmeca.edge.middleware import retry_after_header
 
 log = logging.getLogger(__name__)
 URN = "urn:ietf:params:acme:error:"
@@ -26,6 +26,7 @@ TABLE: e.ErrorTable[tuple[str, int]] = e.ErrorTable({
     e.MethodNotAllowed: ("malformed", 405),
     e.UnsupportedMediaType: ("malformed", 415),
     e.PayloadTooLarge: ("malformed", 413),
+    e.RequestTimeout: ("malformed", 408),
     e.NotFound: ("malformed", 404),
     e.Unauthorized: ("unauthorized", 403),
     e.Unauthenticated: ("unauthorized", 401),
@@ -96,9 +97,8 @@ def problem_response(error: e.CAError) -> web.Response:
         response.headers["Allow"] = ", ".join(error.allowed)
     if isinstance(error, e.Conflict) and error.location:
         response.headers["Location"] = error.location
-    if isinstance(error, e.RateLimited):
-        # Rounded up: a client that waits exactly Retry-After must find the limit open again.
-        response.headers["Retry-After"] = str(max(1, math.ceil(error.retry_after.total_seconds())))
+    if isinstance(error, e.RateLimited | e.ServiceUnavailable):
+        response.headers["Retry-After"] = retry_after_header(error.retry_after)
     elif body["status"] >= 500:
         response.headers["Retry-After"] = "60"
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from acmeca.domain import errors as e
+from acmeca.edge.middleware import retry_after_header
 
 _BAD_REQUEST = (400, "badRequest", "bad request")
 _INTERNAL = (500, "internalServerError", "internal server error")
@@ -40,4 +41,6 @@ def render_admin_error(error: e.CAError) -> web.Response:
     if isinstance(error, e.MethodNotAllowed) and error.allowed:
         response.headers["Allow"] = ", ".join(error.allowed)
         response.set_status(405)
+    if isinstance(error, e.ServiceUnavailable):
+        response.headers["Retry-After"] = retry_after_header(error.retry_after)
     return response

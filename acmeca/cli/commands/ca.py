@@ -139,8 +139,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         commands, "health", summary="get the status of the CA",
         description="""\
 acmeca health makes a request to the /health endpoint of the CA, over TLS verified with --root, and prints
-the status the CA reports: 'ok' when it is healthy. A CA that cannot be reached, or whose TLS certificate
-does not chain to the root, is an error.""",
+the status the CA reports: 'ok' when it is healthy. A CA that cannot be reached, whose TLS certificate
+does not chain to the root, or that is not ready (it answers 503 while its database is unavailable) is an
+error.""",
         examples=[
             Example("Using the flags:", "acmeca health --ca-url https://ca.example.com:9000 --root root_ca.crt"),
             Example("With the CA URL and root set by 'acmeca bootstrap' (or $ACMECA_CA_URL and $ACMECA_ROOT):",

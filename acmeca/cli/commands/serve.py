@@ -14,6 +14,7 @@ from acmeca.config import acmeca_path, load_config
 from acmeca.logs import setup_logging
 from acmeca.server.database import StartupError
 from acmeca.server.run import serve as run_server
+from acmeca.server.workers import WorkersError, parse_workers, resolve_workers
 
 
 def config_path(value: str | None) -> Path:
@@ -21,7 +22,12 @@ def config_path(value: str | None) -> Path:
 
 
 def serve(args: argparse.Namespace) -> int:
+    try:
+        requested = parse_workers(args.workers)
+    except WorkersError as exc:
+        raise CLIError(str(exc)) from None
     config = load_config(config_path(args.config))
+    workers = resolve_workers(requested, config.db.type)
     setup_logging(config.logger.format, config.logger.level_number)
     password = read_password_file(args.password_file) if args.password_file else None
     if password is None and not config.password and os.isatty(0):
@@ -33,8 +39,14 @@ def serve(args: argparse.Namespace) -> int:
         _, port = config.host_port
         print(f"acmeca is serving on https://{config.dns_names[0]}:{port}", flush=True)
 
+    migrate = True if args.migrate else None
     try:
-        asyncio.run(run_server(config, password, migrate=True if args.migrate else None, ready=ready))
+        if workers == 1:
+            asyncio.run(run_server(config, password, migrate=migrate, ready=ready))
+        else:
+            from acmeca.server.supervisor import supervise
+
+            asyncio.run(supervise(config, password, workers=workers, migrate=migrate, ready=ready))
     except StartupError as exc:
         raise CLIError(str(exc)) from None
     return 0
@@ -51,6 +63,12 @@ It runs in the foreground until SIGTERM or SIGINT, and reloads its configuration
 The intermediate key is decrypted with --password-file, or the password in ca.json; failing both, the
 password is prompted for when standard input is a terminal.
 
+--workers runs that many processes on the one address, each serving every API; they share state only
+through the database, as replicas do. The default, auto, is one process on SQLite (one writer per file) and
+the number of usable CPUs (affinity mask and cgroup quota) on PostgreSQL. With more than one, this process
+supervises the workers: it issues the CA's TLS certificate for all of them, forwards SIGHUP and SIGTERM, and
+restarts a worker that dies.
+
 On start the database schema is checked: the embedded SQLite database is migrated in place, while a
 PostgreSQL database must be migrated first with 'acmeca db migrate' (or --migrate). A CA that cannot start
 says why in one line and exits non-zero.""",
@@ -58,6 +76,8 @@ says why in one line and exits non-zero.""",
             Example("Run the CA that 'acmeca init' created:", "acmeca serve --password-file password.txt"),
             Example("Run a CA from another configuration, migrating its database first:",
                     "acmeca serve --config /etc/acmeca/ca.json --password-file /etc/acmeca/password --migrate"),
+            Example("Run four worker processes on a PostgreSQL database:",
+                    "acmeca serve --config /etc/acmeca/ca.json --password-file /etc/acmeca/password --workers 4"),
             Example("Run the CA in the background, then make it reload its configuration:",
                     "acmeca serve --password-file password.txt &\nkill -HUP $!"),
         ],
@@ -70,4 +90,7 @@ says why in one line and exits non-zero.""",
     parser.add_argument("--migrate", action="store_true",
                         help="Apply pending database migrations before serving (needed for PostgreSQL, automatic "
                              "for SQLite).")
+    parser.add_argument("--workers", metavar="N", default="auto",
+                        help="The number of server processes, 1 to 64, or 'auto' (the default): one on SQLite, one "
+                             "per usable CPU on PostgreSQL.")
     parser.set_defaults(handler=serve)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from acmeca.domain import errors as e
+from acmeca.edge.middleware import retry_after_header
 
 # class -> HTTP status, read by the rule every edge shares (nearest class in the MRO, CAError last). The 400
 # rows are spelled out so a new direct subclass of CAError falls to the CAError row here as in every table.
@@ -17,6 +18,7 @@ STATUS: e.ErrorTable[int] = e.ErrorTable({
     ),
     e.MethodNotAllowed: 405,
     e.PayloadTooLarge: 413,
+    e.RequestTimeout: 408,
     e.UnsupportedMediaType: 415,
     e.NotFound: 404,
     e.AccountDoesNotExist: 404,
@@ -56,6 +58,6 @@ def render_step_error(error: e.CAError) -> web.Response:
     response = web.json_response({"status": status, "message": message_of(error, status)}, status=status)
     if isinstance(error, e.MethodNotAllowed) and error.allowed:
         response.headers["Allow"] = ", ".join(error.allowed)
-    if isinstance(error, e.RateLimited):
-        response.headers["Retry-After"] = str(max(1, int(error.retry_after.total_seconds())))
+    if isinstance(error, e.RateLimited | e.ServiceUnavailable):
+        response.headers["Retry-After"] = retry_after_header(error.retry_after)
     return response

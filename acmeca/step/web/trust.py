@@ -9,8 +9,8 @@ from aiohttp import web
 from acmeca import __version__
 from acmeca.config import JWKProvisionerConfig
 from acmeca.crypto import certs
-from acmeca.domain.errors import Malformed, NotFound, NotImplementedYet
-from acmeca.edge.keys import CATALOG, ENGINE, TRUST
+from acmeca.domain.errors import Malformed, NotFound, NotImplementedYet, ServiceUnavailable
+from acmeca.edge.keys import CATALOG, DATABASE_STATE, ENGINE, TRUST
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -18,6 +18,17 @@ PEM_BUNDLE = "application/x-pem-file"
 
 
 async def health(request: web.Request) -> web.Response:
+    """Readiness by default: 503 while the database is unavailable, so a load balancer sends traffic elsewhere.
+
+    The answer is the state the background probe and the requests last saw (acmeca.store.outages), never a
+    query per call. ``?probe=live`` is liveness: 200 for as long as the process serves, whatever the database
+    does, so an orchestrator does not restart every replica during a database outage.
+    """
+    probe = request.query.get("probe", "ready")
+    if probe not in ("ready", "live"):
+        raise Malformed("probe must be 'ready' or 'live'")
+    if probe == "ready" and not request.app[DATABASE_STATE].available:
+        raise ServiceUnavailable("not ready: the database is unavailable")
     return web.json_response({"status": "ok"})
 
 

@@ -15,15 +15,26 @@ from tests.unit.config.conftest import MINIMAL, with_provisioner, write
 def test_defaults_match_the_documentation(tmp_path: Path) -> None:
     assert load_config(write(tmp_path, MINIMAL)).validation == ValidationSettings(
         resolver=None, http01_port=80, tls_alpn01_port=443, timeout=timedelta(seconds=10),
-        deny_private_addresses=False, caa_recheck_after=timedelta(hours=7),
+        deny_private_addresses=False, caa_recheck_after=timedelta(hours=7), settle_within=timedelta(seconds=2),
     )
 
 
 def test_every_key_is_read(tmp_path: Path) -> None:
     validation = {"resolver": "127.0.0.1:8053", "http01Port": 5002, "tlsAlpn01Port": 5001, "timeout": "3s",
-                  "denyPrivateAddresses": True, "caaRecheckAfter": "1h"}
+                  "denyPrivateAddresses": True, "caaRecheckAfter": "1h", "settleWithin": "250ms"}
     settings = load_config(write(tmp_path, {**MINIMAL, "validation": validation})).validation
-    assert settings == ValidationSettings("127.0.0.1:8053", 5002, 5001, timedelta(seconds=3), True, timedelta(hours=1))
+    assert settings == ValidationSettings(
+        "127.0.0.1:8053", 5002, 5001, timedelta(seconds=3), True, timedelta(hours=1), timedelta(milliseconds=250)
+    )
+
+
+def test_settle_within_zero_is_allowed_and_overridable(tmp_path: Path) -> None:
+    document = {**with_provisioner(validation={"settleWithin": "0s"}), "validation": {"settleWithin": "5s"}}
+    config = load_config(write(tmp_path, document))
+    [acme] = config.authority.provisioners
+    assert isinstance(acme, ACMEProvisionerConfig)
+    assert config.validation.settle_within == timedelta(seconds=5)
+    assert acme.validation.over(config.validation).settle_within == timedelta(0)
 
 
 def test_provisioner_override_merges_key_by_key(tmp_path: Path) -> None:
@@ -47,6 +58,8 @@ def test_provisioner_override_merges_key_by_key(tmp_path: Path) -> None:
         ({"timeout": "-1s"}, "timeout", "must be positive"),
         ({"timeout": 10}, "timeout", "duration"),
         ({"caaRecheckAfter": "7 hours"}, "caaRecheckAfter", "duration"),
+        ({"settleWithin": "-1s"}, "settleWithin", "must not be negative"),
+        ({"settleWithin": 2}, "settleWithin", "duration"),
         ({"denyPrivateAddresses": "yes"}, "denyPrivateAddresses", "true or false"),
         ({"resolver": "dns.example:53"}, "resolver", "dns.example"),
         ({"resolver": "127.0.0.1:0"}, "resolver", "invalid port"),

@@ -22,7 +22,8 @@ from acmeca.domain.identifiers import dns
 # Once written to a database a kind must keep its meaning: changing this table needs a migration (see 0002).
 PINNED_KINDS = {
     "unclassified": "CAError", "malformed": "Malformed", "methodNotAllowed": "MethodNotAllowed",
-    "unsupportedMediaType": "UnsupportedMediaType", "payloadTooLarge": "PayloadTooLarge", "notFound": "NotFound",
+    "unsupportedMediaType": "UnsupportedMediaType", "payloadTooLarge": "PayloadTooLarge",
+    "requestTimeout": "RequestTimeout", "notFound": "NotFound",
     "unauthorized": "Unauthorized", "unauthenticated": "Unauthenticated", "accountDeactivated": "AccountDeactivated",
     "forbidden": "Forbidden", "badNonce": "BadNonce", "badSignatureAlgorithm": "BadSignatureAlgorithm",
     "badPublicKey": "BadPublicKey", "badCSR": "BadCSR", "badRevocationReason": "BadRevocationReason",

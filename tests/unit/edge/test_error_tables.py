@@ -43,6 +43,7 @@ PINNED = [
     (e.NotImplementedYet, ("malformed", 501), 501, (501, "notImplemented")),
     (e.OrderNotReady, ("orderNotReady", 403), 400, (400, "badRequest")),
     (e.PayloadTooLarge, ("malformed", 413), 413, (400, "badRequest")),
+    (e.RequestTimeout, ("malformed", 408), 408, (400, "badRequest")),
     (e.RateLimited, ("rateLimited", 429), 429, (400, "badRequest")),
     (e.RejectedIdentifier, ("rejectedIdentifier", 400), 403, (400, "badRequest")),
     (e.ServerInternal, ("serverInternal", 500), 500, (500, "internalServerError")),

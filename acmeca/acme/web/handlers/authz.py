@@ -1,4 +1,8 @@
-"""Authorizations (RFC 8555 §7.5): POST-as-GET, or ``{"status": "deactivated"}`` by the owner."""
+"""Authorizations (RFC 8555 §7.5): POST-as-GET, or ``{"status": "deactivated"}`` by the owner.
+
+A pending one carries Retry-After: while one of its challenges is processing, a wait that follows that
+validation's progress (see :mod:`acmeca.acme.service.pacing`); otherwise one second.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from acmeca.acme.web.context import account_of, json_reply, services, verify
 from acmeca.acme.web.resources import authz_json
 from acmeca.acme.web.urls import AUTHZ, url_for
 from acmeca.domain.errors import Malformed
-from acmeca.domain.status import AuthorizationStatus
+from acmeca.domain.status import AuthorizationStatus, ChallengeStatus
 
-PENDING_RETRY_AFTER = "1"
+PENDING_RETRY_AFTER = 1  # nothing in flight: the client has yet to answer a challenge
 
 
 async def post(request: web.Request) -> web.Response:
@@ -27,5 +31,9 @@ async def post(request: web.Request) -> web.Response:
         authz = await orders.authorization(account, authz_id)
     response = json_reply(authz_json(request, authz), location=url_for(request, AUTHZ, authz_id=authz.id))
     if authz.status is AuthorizationStatus.PENDING:
-        response.headers["Retry-After"] = PENDING_RETRY_AFTER
+        processing = next((c for c in authz.challenges if c.status is ChallengeStatus.PROCESSING), None)
+        wait = PENDING_RETRY_AFTER
+        if processing is not None:
+            wait = await services(request).challenges.retry_after(processing, authz)
+        response.headers["Retry-After"] = str(wait)
     return response

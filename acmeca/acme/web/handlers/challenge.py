@@ -1,4 +1,8 @@
-"""Challenges (RFC 8555 §7.5.1): ``{}`` starts validation, ``""`` reads; replies link ``rel="up"`` to the authz."""
+"""Challenges (RFC 8555 §7.5.1): ``{}`` starts validation, ``""`` reads; replies link ``rel="up"`` to the authz.
+
+``{}`` answers with the outcome when validation settles within ``validation.settleWithin``, else
+``processing`` with a Retry-After that follows the validation's progress.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ from acmeca.acme.web.resources import challenge_json
 from acmeca.acme.web.urls import ACCOUNT, AUTHZ, CHALLENGE, url_for
 from acmeca.domain.errors import NotFound
 from acmeca.domain.status import ChallengeStatus
-
-PROCESSING_RETRY_AFTER = "1"
 
 
 async def post(request: web.Request) -> web.Response:
@@ -31,6 +33,6 @@ async def post(request: web.Request) -> web.Response:
         location=url_for(request, CHALLENGE, authz_id=authz.id, challenge_id=challenge.id),
         links=(f'<{url_for(request, AUTHZ, authz_id=authz.id)}>;rel="up"',),
     )
-    if challenge.status is ChallengeStatus.PROCESSING:
-        response.headers["Retry-After"] = PROCESSING_RETRY_AFTER
+    if challenge.status is ChallengeStatus.PROCESSING:  # not settled within validation.settleWithin
+        response.headers["Retry-After"] = str(await challenges.retry_after(challenge, authz))
     return response

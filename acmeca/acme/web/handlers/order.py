@@ -1,4 +1,7 @@
-"""newOrder (RFC 8555 §7.4) and the order resource; processing orders carry Retry-After."""
+"""newOrder (RFC 8555 §7.4) and the order resource; processing orders carry Retry-After.
+
+The wait follows the issuance's progress (see :mod:`acmeca.acme.service.pacing`).
+"""
 
 from __future__ import annotations
 
@@ -11,15 +14,13 @@ from acmeca.domain.acme import OrderRecord
 from acmeca.domain.errors import Malformed
 from acmeca.domain.status import OrderStatus
 
-PROCESSING_RETRY_AFTER = "1"
-
 
 def order_reply(request: web.Request, order: OrderRecord, *, status: int = 200) -> web.Response:
     response = json_reply(
         order_json(request, order), status=status, location=url_for(request, ORDER, order_id=order.id)
     )
     if order.status is OrderStatus.PROCESSING:
-        response.headers["Retry-After"] = PROCESSING_RETRY_AFTER
+        response.headers["Retry-After"] = str(services(request).finalize.retry_after(order))
     return response
 
 

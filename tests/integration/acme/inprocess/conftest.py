@@ -7,6 +7,7 @@ else — database, engine, nonces, job worker — is the real thing.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,22 +49,34 @@ class _Verdict:
 
 @dataclass
 class StubValidation:
-    """Verdicts by identifier value (default: valid); records every call it gets."""
+    """Verdicts by identifier value (default: valid); records every call it gets.
+
+    ``settings`` are the top-level validation settings the CA runs with (tests may replace them). A ``hold``
+    event makes the next call wait for it (``held`` is set once that call is waiting); its verdict is read
+    from ``failures`` after the wait.
+    """
 
     failures: dict[str, CAError] = field(default_factory=dict)
     calls: list[tuple[ChallengeType, str, str]] = field(default_factory=list)
+    settings: ValidationSettings = field(default_factory=ValidationSettings)
+    hold: asyncio.Event | None = None
+    held: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def validate(
         self, kind: ChallengeType, identifier: Identifier, token: str, key_authorization: str,
         settings: ValidationSettings,
     ) -> _Verdict:
         self.calls.append((kind, identifier.value, key_authorization))
+        hold, self.hold = self.hold, None
+        if hold is not None:
+            self.held.set()
+            await hold.wait()
         error = self.failures.get(identifier.value)
         record = {"validationRecord": [{"hostname": identifier.value}]}
         return _Verdict(ok=error is None, error=error, record=record)
 
     def context(self) -> ValidationContext:
-        return ValidationContext(validate=self.validate, top_level=ValidationSettings)
+        return ValidationContext(validate=self.validate, top_level=lambda: self.settings)
 
 
 @dataclass
