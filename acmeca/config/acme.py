@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from acmeca.config.errors import ConfigError
+from acmeca.config.issuance import PROFILE_LINT
 from acmeca.config.registry import Key, Reader, section
 from acmeca.domain.claims import Claims
 from acmeca.domain.durations import format_duration, parse_duration
@@ -33,6 +34,7 @@ PROFILE = section("authority.provisioners[].profiles.NAME", "One ACME certificat
     Key("extKeyUsage", "list of strings", "Extended key usages: " + ", ".join(e.value for e in ExtendedKeyUsage),
         default='["serverAuth", "clientAuth"]'),
     Key("omitCommonName", "boolean", "Leave the subject common name empty.", default="false"),
+    Key("lint", "object", "Extra pre-issuance lint sets for this profile."),
 ))
 RENEWAL_INFO = section("authority.provisioners[].renewalInfo", "ACME Renewal Information (RFC 9773) windows.", (
     Key("windowStart", "number", "Start of the suggested renewal window, as a fraction of the lifetime.",
@@ -56,6 +58,7 @@ class ProfileConfig:
     validity: timedelta | None = None  # None: the claims' default
     ext_key_usage: tuple[ExtendedKeyUsage, ...] = DEFAULT_EXT_KEY_USAGE
     omit_common_name: bool = False
+    lint_cabf: bool = False  # also lint with the CA/B Forum server-auth (subscriber) validators
 
 
 DEFAULT = ProfileConfig(DEFAULT_PROFILE)
@@ -83,6 +86,7 @@ def _profile(reader: Reader, name: str, claims: Claims) -> ProfileConfig:
     return ProfileConfig(
         name=name, description=reader.string("description") or f"Profile {name}", validity=validity,
         ext_key_usage=_ext_key_usage(reader), omit_common_name=reader.boolean("omitCommonName"),
+        lint_cabf=reader.child("lint", PROFILE_LINT).boolean("cabf"),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from acmeca.config.claims import AUTHORITY as AUTHORITY_CLAIMS
 from acmeca.config.claims import read_claims
 from acmeca.config.errors import ConfigError
+from acmeca.config.issuance import LINT, WEAK_KEYS, LintConfig, WeakKeysConfig, read_lint, read_weak_keys
 from acmeca.config.provisioners import ProvisionerConfig, parse_provisioners
 from acmeca.config.registry import Key, LoadNotes, Reader, Reload, section
 from acmeca.config.sections import (
@@ -68,6 +69,8 @@ TOP = section("", "The top level of ca.json.", (
     Key("validation", "object", "How ACME challenges are validated."),
     Key("alternateChains", "list of lists of paths", "Extra chains offered to ACME clients (Link rel=alternate), "
         "re-read with the intermediate on SIGHUP."),
+    Key("weakKeys", "object", "Known-weak key checks (badkeys).", Reload.RESTART),
+    Key("lint", "object", "Pre-issuance linting (pkilint)."),
 ), ("insecureAddress", "kms", "ssh", "templates", "metricsAddress", "monitoring"))
 AUTHORITY = section("authority", "Who may get certificates, and for what.", (
     Key("provisioners", "list of objects", "The provisioners (see authority.provisioners[] by type)."),
@@ -122,6 +125,8 @@ class CAConfig:
     validation: ValidationSettings
     alternate_chains: tuple[tuple[Path, ...], ...]
     server: ServerSettings = field(default_factory=ServerSettings)
+    weak_keys: WeakKeysConfig = field(default_factory=WeakKeysConfig)
+    lint: LintConfig = field(default_factory=LintConfig)
     notes: LoadNotes = field(default_factory=LoadNotes, compare=False, repr=False)
 
     @property
@@ -187,6 +192,8 @@ def parse_config(document: dict[str, Any], *, path: Path) -> CAConfig:
             for chain_path, chain in top.items("alternateChains")
         ),
         server=read_server(top.child("server", SERVER)),
+        weak_keys=read_weak_keys(top.child("weakKeys", WEAK_KEYS), base),
+        lint=read_lint(top.child("lint", LINT)),
         notes=notes,
     )
 

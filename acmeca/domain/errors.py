@@ -145,6 +145,16 @@ class BadCSR(CAError, kind="badCSR"):
     """The CSR cannot be honoured."""
 
 
+class LintRefused(BadCSR, kind="lintRefused"):
+    """The certificate the request asks for fails pre-issuance lint (pkilint) at error level.
+
+    A BadCSR (ACME ``badCSR``, step and admin 400), not a server error: every template the CA has is linted
+    clean by its tests, so what makes a certificate fail is what the request put in it; the detail names the
+    finding so the requester can change it. Boulder answers serverInternal here; we keep 5xx for failures
+    nobody can act on.
+    """
+
+
 class BadRevocationReason(CAError, kind="badRevocationReason"):
     """The revocation reason code is not one we accept."""
 

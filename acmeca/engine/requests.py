@@ -22,6 +22,7 @@ class CertificateProfile:
     validity: timedelta | None = None  # None: the claims' default
     ext_key_usage: tuple[ExtendedKeyUsage, ...] = (ExtendedKeyUsage.SERVER_AUTH, ExtendedKeyUsage.CLIENT_AUTH)
     omit_common_name: bool = False
+    lint_cabf: bool = False  # lint with the CA/B Forum server-auth validators too (not only RFC 5280)
 
 
 @dataclass(frozen=True)

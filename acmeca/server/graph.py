@@ -26,6 +26,7 @@ from acmeca.admin.service.services import AdminServices
 from acmeca.config import CAConfig, ConfigError, LiveConfig
 from acmeca.crypto import certs
 from acmeca.crypto.keys import WrongPassword
+from acmeca.crypto.weakkeys import WeakKeyChecker
 from acmeca.domain.clock import Clock, SystemClock
 from acmeca.domain.errors import CAError
 from acmeca.engine.catalog import ProvisionerCatalog
@@ -186,6 +187,8 @@ def _wire(
     engine = IssuingEngine(
         authority=authority, db=database, clock=clock, runtime=runtime,
         backdate=config.authority.backdate, crl_urls=crl_urls(config), name_policy=name_policy,
+        weak_keys=WeakKeyChecker(blocklist_dir=config.weak_keys.blocklist_dir),
+        lint_mode=lambda: live.current.lint.mode,
     )
     remote_management = config.authority.enable_admin
     catalog = ProvisionerCatalog(

@@ -4,7 +4,8 @@ The new file goes through the same loader as at start. A file that no longer par
 not compile or an intermediate that does not load is one error line, and the server keeps running on what it
 had: nothing is applied half. What is applied: validation settings (top level and per provisioner),
 provisioners (with their profiles, renewal info, rate limits and CAA identities), the authority policy, the
-logger, and the intermediate certificate and key (re-read with the password ``serve`` was given).
+logger, ``lint.mode`` (the engine reads it at each issuance), and the intermediate certificate and key
+(re-read with the password ``serve`` was given).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ _TOP_KEYS = {
     "address": "address", "dns_names": "dnsNames", "common_name": "commonName", "db": "db", "logger": "logger",
     "tls": "tls", "crl": "crl", "validation": "validation", "alternate_chains": "alternateChains",
     "server": "server",
+    "weak_keys": "weakKeys", "lint": "lint",
 }
 _AUTHORITY_KEYS = {
     "provisioners": "provisioners", "claims": "claims", "policy": "policy", "backdate": "backdate",

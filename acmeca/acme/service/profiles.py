@@ -32,7 +32,7 @@ class AcmeProfile:
 def _profile(config: ProfileConfig) -> AcmeProfile:
     certificate = CertificateProfile(
         name=config.name, validity=config.validity, ext_key_usage=config.ext_key_usage,
-        omit_common_name=config.omit_common_name,
+        omit_common_name=config.omit_common_name, lint_cabf=config.lint_cabf,
     )
     return AcmeProfile(config.description, certificate)
 

@@ -178,3 +178,21 @@ def test_revoke_unknown_serial(wire_ca: CAServer) -> None:
     ott = mint(wire_ca, "4242", aud=f"https://localhost:{wire_ca.port}/1.0/revoke", sans=None)
     reply = sign(wire_ca, {"serial": "4242", "ott": ott}, path="/revoke")
     assert reply.json() == {"status": 404, "message": "certificate with serial number 4242 not found"}
+
+
+def test_sign_refuses_a_fermat_factorable_key_with_the_reason(wire_ca: CAServer) -> None:
+    """Known-weak keys are refused by the engine like any key policy failure: 403, as step-ca answers those."""
+    from tests.support.weak_rsa import fermat_private_key
+
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "weak.local")]))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("weak.local")]), critical=False)
+        .sign(fermat_private_key(), hashes.SHA256())
+    ).public_bytes(serialization.Encoding.PEM).decode()
+    reply = sign(wire_ca, {"csr": csr, "ott": mint(wire_ca, "weak.local"), "notAfter": "1h"})
+    assert reply.status == 403, reply.body
+    assert reply.json()["message"] == (
+        "The request was forbidden by the certificate authority: the public key is known to be weak: "
+        "its primes are close enough for Fermat factorization."
+    )

@@ -37,7 +37,7 @@ PINNED_KINDS = {
     "serviceUnavailable": "ServiceUnavailable", "validationFailed": "ValidationError",
     "connection": "ConnectionProblem",
     "dns": "DNSProblem", "tls": "TLSProblem", "incorrectResponse": "IncorrectResponse", "caa": "CAAProblem",
-    "invalidPolicy": "InvalidPolicy",
+    "invalidPolicy": "InvalidPolicy", "lintRefused": "LintRefused",
 }
 
 

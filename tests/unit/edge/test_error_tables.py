@@ -21,6 +21,7 @@ PINNED = [
     (e.AlreadyReplaced, ("alreadyReplaced", 409), 400, (400, "badRequest")),
     (e.AlreadyRevoked, ("alreadyRevoked", 400), 400, (400, "badRequest")),
     (e.BadCSR, ("badCSR", 400), 400, (400, "badRequest")),
+    (e.LintRefused, ("badCSR", 400), 400, (400, "badRequest")),
     (e.BadNonce, ("badNonce", 400), 400, (400, "badRequest")),
     (e.BadPublicKey, ("badPublicKey", 400), 403, (400, "badRequest")),
     (e.BadRevocationReason, ("badRevocationReason", 400), 400, (400, "badRequest")),
