@@ -1,13 +1,15 @@
 """``kill -9`` of a real ``acmeca serve`` during a burst of ACME orders and /1.0/sign, then a restart.
 
-Eight concurrent flows run against one server: ACME orders taken through http-01 to a downloaded certificate,
-and step-style signs. At a seeded moment after a few certificates were handed out, and while a finalize and an
-http-01 fetch are in flight, the process gets SIGKILL. A new process starts on the same database and, once
-its job worker has had a moment, the database must show that:
+Eight concurrent flows run against one server: six take ACME orders through http-01 (a local responder that
+holds each fetch 0.3 s) to a downloaded certificate, two sign through /1.0/sign. After a seeded number of
+certificates and a seeded pause, the test SIGKILLs the server at the first moment its database shows an
+order (mid-finalize) and a challenge (mid-validation) both ``processing`` (see burst_and_kill). A new process
+starts on the same database and, once its job worker has had a moment, the database must show that:
 
 - every certificate a client received (downloaded, shown on a valid order, or signed) is stored as issued;
 - no serial is stored twice, and every valid order points at an issued certificate;
-- no order, challenge or job is left ``processing``: challenges caught mid-validation have a verdict.
+- no order, challenge or job is left ``processing``: the caught finalize and validations ended valid;
+- the restarted server logged no traceback and no error.
 
 A dead process's job leases run out on their own after a minute; the test expires them in the database
 instead (which is all that waiting would do), so the restarted worker takes them over at its next poll.
