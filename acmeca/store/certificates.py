@@ -112,6 +112,17 @@ async def fail(tx: Transaction, serial: str) -> None:
     )
 
 
+async def issued_for_order(tx: Transaction, order_id: str) -> str | None:
+    """The serial of a certificate already issued for an ACME order, if any (a resumed finalize reuses it)."""
+    value = await tx.scalar(
+        sa.select(certificates.c.serial)
+        .where(certificates.c.acme_order_id == order_id, certificates.c.state == "issued")
+        .order_by(certificates.c.id)
+        .limit(1)
+    )
+    return str(value) if value is not None else None
+
+
 async def find(tx: Transaction, serial: str) -> CertificateRecord | None:
     """An issued certificate by canonical serial, or None."""
     row = await tx.first(_BY_SERIAL, {"serial": serial})

@@ -37,7 +37,7 @@ from acmeca.domain.records import JobRecord, Requester
 from acmeca.domain.status import OrderStatus, RequesterKind
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.requests import CertificateProfile, IssuanceRequest, Validity
-from acmeca.store import acme_accounts, acme_orders, jobs
+from acmeca.store import acme_accounts, acme_orders, certificates, jobs
 from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -198,12 +198,16 @@ class FinalizeService:
         except CAError as exc:
             await self._settle(order, OrderStatus.INVALID, error=summary_json(ErrorSummary.of(exc)))
             raise
-        settled = await self._settle(order, OrderStatus.VALID, serial=issued.serial)
+        settled = await self._settle_issued(order, issued.serial)
         if settled is None:  # another attempt settled the order first; its outcome stands
             log.warning("finalize settled by another attempt; this certificate is not the order's",
                         extra={"order": order.id, "serial": issued.serial})
             return await self._orders.order(account, order.id)
-        if self._renewals is not None:
+        return settled
+
+    async def _settle_issued(self, order: OrderRecord, serial: str) -> OrderRecord | None:
+        settled = await self._settle(order, OrderStatus.VALID, serial=serial)
+        if settled is not None and self._renewals is not None:
             await self._renewals.mark_replaced(order.replaces, order.id)
         return settled
 
@@ -232,6 +236,11 @@ class FinalizeService:
         if order is None or account is None or order.status is not OrderStatus.PROCESSING:
             async with self._db.write() as tx:
                 await jobs.finish(tx, job.id, owner=self._owner)
+            return
+        async with self._db.read() as tx:
+            already = await certificates.issued_for_order(tx, order.id)
+        if already is not None:  # the process died between storing the certificate and settling the order
+            await self._settle_issued(order, already)
             return
         provisioner = await self._provisioners.by_id(order.provisioner_id)
         csr_der = b64url_decode(str(job.payload.get("csr", "")), allow_padding=True)  # older releases padded

@@ -7,7 +7,8 @@ order (mid-finalize) and a challenge (mid-validation) both ``processing`` (see b
 starts on the same database and, once its job worker has had a moment, the database must show that:
 
 - every certificate a client received (downloaded, shown on a valid order, or signed) is stored as issued;
-- no serial is stored twice, and every valid order points at an issued certificate;
+- no serial is stored twice, no order has two issued certificates, and every valid order points at an issued
+  certificate;
 - no order, challenge or job is left ``processing``: the caught finalize and validations ended valid;
 - the restarted server logged no traceback and no error.
 
@@ -351,6 +352,12 @@ async def assert_consistent(db: Database, at_kill: Leftovers) -> None:
             .having(sa.func.count() > 1)
         )
         assert twice == [], f"serials stored more than once: {twice}"
+        doubled = await tx.scalars(
+            sa.select(certificates_table.c.acme_order_id)
+            .where(certificates_table.c.acme_order_id.is_not(None), certificates_table.c.state == "issued")
+            .group_by(certificates_table.c.acme_order_id).having(sa.func.count() > 1)
+        )
+        assert doubled == [], f"orders with more than one issued certificate: {doubled}"
         valid = await tx.scalars(sa.select(orders_table.c.id).where(orders_table.c.status == "valid"))
         for order_id in valid:
             _status, serial = await _order_state(tx, order_id)

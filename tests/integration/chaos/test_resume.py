@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 
 from acmeca.store import jobs
@@ -18,8 +17,6 @@ from tests.integration.acme.inprocess.conftest import AcmeEnv
 from tests.support.acme_client import make_csr
 
 
-@pytest.mark.xfail(strict=True, reason="FinalizeService.resume issues a second certificate instead of settling "
-                                       "the order with the one the dead process stored")
 async def test_a_finalize_killed_after_storing_its_certificate_settles_with_it(acme_env: AcmeEnv) -> None:
     client = await acme_env.registered()
     order = await acme_env.ready_order(client, ["stored.test"])
