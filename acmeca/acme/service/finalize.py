@@ -31,7 +31,15 @@ from acmeca.crypto.keypolicy import KeyRejected, check_public_key
 from acmeca.domain.acme import AccountRecord, OrderRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import b64url_decode, b64url_encode
-from acmeca.domain.errors import BadCSR, BadPublicKey, CAError, ErrorSummary, InvalidProfile, OrderNotReady
+from acmeca.domain.errors import (
+    BadCSR,
+    BadPublicKey,
+    CAError,
+    ErrorSummary,
+    InvalidProfile,
+    OrderNotReady,
+    ServiceUnavailable,
+)
 from acmeca.domain.identifiers import Identifier, IdentifierType, canonical_dns_name, canonical_ip
 from acmeca.domain.records import JobRecord, Requester
 from acmeca.domain.status import OrderStatus, RequesterKind
@@ -195,6 +203,9 @@ class FinalizeService:
             # The CSR was at fault (e.g. its key is blocked), not the order: back to ready for another CSR.
             await self._settle(order, OrderStatus.READY)
             raise BadCSR(exc.detail) from None
+        except ServiceUnavailable:
+            # The database is away, not the order at fault: it stays processing and its job is resumed later.
+            raise
         except CAError as exc:
             await self._settle(order, OrderStatus.INVALID, error=summary_json(ErrorSummary.of(exc)))
             raise

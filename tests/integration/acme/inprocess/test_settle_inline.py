@@ -16,7 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 from acmeca.config import ValidationSettings
-from acmeca.domain.errors import IncorrectResponse
+from acmeca.domain.errors import IncorrectResponse, ServiceUnavailable
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.requests import IssuanceRequest
 from acmeca.server.graph import GraphOptions
@@ -216,3 +216,21 @@ async def test_a_finalize_taken_over_after_its_lease_is_settled_once(
     assert not stored["certificate"].endswith(f"/{getattr(lost, 'serial', None)}")
     async with acme_env.database.read() as tx:
         assert await tx.scalar(sa.select(sa.func.count()).select_from(jobs_table)) == 0
+
+
+async def test_a_finalize_that_meets_a_database_outage_stays_processing(
+    acme_env: AcmeEnv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An outage is not the order's fault: 503 now, the order still processing, its job left to resume."""
+    client = await acme_env.registered()
+    order = await acme_env.ready_order(client, ["outage.test"])
+
+    async def unavailable(_request: IssuanceRequest) -> None:
+        raise ServiceUnavailable("the database is unavailable, try again")
+
+    monkeypatch.setattr(acme_env.engine, "issue", unavailable)
+    reply = await client.finalize(order, make_csr(["outage.test"])[0])
+    assert reply.status == 503
+    assert "Retry-After" in reply.headers
+    assert (await client.get(order["url"])).json()["status"] == "processing"
+    assert await _job(acme_env, "finalize", order["url"].rsplit("/", 1)[-1]) is not None
