@@ -25,9 +25,9 @@ from pathlib import Path
 
 import aiohttp
 
+from acmeca.cli.devdns.server import DNSServer
 from bench.acme_flow import Client, FlowError, Timings
 from bench.servers import Target, free_port, start_acmeca, start_pebble, start_responder
-from tests.support.dnsserver import DNSTestServer
 
 MAX_ORDERS = 10_000
 MAX_CONCURRENCY = 256
@@ -110,7 +110,7 @@ async def main_async(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="acmeca-bench-"))
     http_port = free_port()
     results: list[RunResult] = []
-    with DNSTestServer(zones=["bench.test", "localhost"]) as dns:
+    with DNSServer(zones=["bench.test", "localhost"]) as dns:
         responder = await start_responder(TOKENS, http_port)
         try:
             for name in ["acmeca", "pebble"] if args.target == "both" else [args.target]:
