@@ -90,7 +90,7 @@ tests, not for production.
 
 --a NAME=IP adds an A record, or an AAAA record when IP is an IPv6 address; --txt NAME=VALUE adds a TXT
 record. Both can be repeated. A name starting with '*.' answers for every name below it that has no records
-of its own. Names without records get NXDOMAIN; nothing is forwarded anywhere. Answers have a TTL of 0.
+of its own. A name that no record or wildcard covers gets NXDOMAIN; nothing is forwarded anywhere.
 
 --control adds an HTTP control channel on that address, through which 'acmeca dev add-txt' and
 'acmeca dev clear-txt' change TXT records while the server runs (for dns-01 hooks). It has no
