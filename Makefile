@@ -3,7 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ACMECA_DEMO := $(CURDIR)/.acmeca
+# `make run` settings, written into the demo's ca.json on every run (see the README): the HTTPS port, and for
+# validation the DNS server (empty: leave ca.json's as it is) and the port http-01 connects to (empty: leave it).
 DEMO_PORT ?= 8443
+DEMO_RESOLVER ?=
+DEMO_HTTP01_PORT ?=
 PYTEST_ARGS ?=
 # The real smallstep step CLI and step-ca 0.19, built offline by the shared script (../shared/tools, or
 # $ACMECA_SHARED_TOOLS) into a cache outside the clone (keyed by the script's inputs, so CI on the same machine
@@ -22,7 +26,41 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 venv: $(VENV)/.installed
 
-# Demo CA under ./.acmeca (password generated there, 0600), served on https://localhost:8443 with SQLite.
+# Applies DEMO_PORT, DEMO_RESOLVER and DEMO_HTTP01_PORT to the demo's ca.json (and its defaults.json CA URL),
+# writing only when something changed, then prints what `serve` will use. argv: demo dir, port, resolver, http01.
+define DEMO_SETTINGS
+import json, os, sys
+demo, port, resolver, http01 = sys.argv[1:]
+for name, value in (("DEMO_PORT", port), ("DEMO_HTTP01_PORT", http01)):
+    if value and not (value.isdigit() and 0 < int(value) < 65536):
+        sys.exit(f"make run: {name}={value} is not a port number")
+def update(path, change):
+    with open(path) as file:
+        document = json.load(file)
+    before = json.dumps(document, sort_keys=True)
+    change(document)
+    if json.dumps(document, sort_keys=True) != before:
+        tmp = f"{path}.{os.getpid()}.tmp"
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+            file.write(json.dumps(document, indent=4) + "\n")
+        os.replace(tmp, path)
+    return document
+def ca_json(document):
+    document["address"] = f":{port}"
+    validation = document.setdefault("validation", {})
+    validation.update({"resolver": resolver} if resolver else {})
+    validation.update({"http01Port": int(http01)} if http01 else {})
+    if not validation:
+        del document["validation"]
+config = update(f"{demo}/config/ca.json", ca_json)
+update(f"{demo}/config/defaults.json", lambda d: d.update({"ca-url": f"https://localhost:{port}"}))
+validation = config.get("validation", {})
+print("Validation: resolver", validation.get("resolver", "/etc/hosts, then /etc/resolv.conf") + ",",
+      "http-01 port", validation.get("http01Port", 80))
+endef
+export DEMO_SETTINGS
+
+# Demo CA under ./.acmeca (password generated there, 0600), served on https://localhost:$(DEMO_PORT) with SQLite.
 run: $(VENV)/.installed
 	@if [ ! -f $(ACMECA_DEMO)/config/ca.json ]; then \
 		mkdir -p $(ACMECA_DEMO) && chmod 700 $(ACMECA_DEMO) && \
@@ -31,10 +69,12 @@ run: $(VENV)/.installed
 			--address :$(DEMO_PORT) --provisioner admin --password-file $(ACMECA_DEMO)/password --acme; \
 	fi
 	@echo
+	@$(BIN)/python -c "$$DEMO_SETTINGS" "$(ACMECA_DEMO)" "$(DEMO_PORT)" "$(DEMO_RESOLVER)" "$(DEMO_HTTP01_PORT)"
 	@echo "Root fingerprint: $$($(BIN)/python -c 'import json; print(json.load(open("$(ACMECA_DEMO)/config/defaults.json"))["fingerprint"])')"
 	@echo "In another shell, point a client at this CA with:"
 	@echo "  $(BIN)/acmeca bootstrap --ca-url https://localhost:$(DEMO_PORT) --fingerprint $$($(BIN)/python -c 'import json; print(json.load(open("$(ACMECA_DEMO)/config/defaults.json"))["fingerprint"])')"
 	@echo "ACME directory: https://localhost:$(DEMO_PORT)/acme/acme/directory"
+	@echo "Password of the CA keys and of the 'admin' provisioner: $(ACMECA_DEMO)/password"
 	@echo
 	ACMECA_PATH=$(ACMECA_DEMO) $(BIN)/acmeca serve --password-file $(ACMECA_DEMO)/password
 

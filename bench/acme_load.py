@@ -30,6 +30,7 @@ from pathlib import Path
 
 import aiohttp
 
+from acmeca.cli.devdns.server import DNSServer
 from bench.acme_flow import Client, Counters, FlowError
 from bench.isolation import in_own_netns, reexec_in_netns, require_loopback
 from bench.postgres import Cluster, free_port
@@ -37,7 +38,6 @@ from bench.procstat import tree_cpu_seconds
 from bench.servers import Environment, Running, ServerSpec, Skipped, start, start_responder
 from bench.sign_flow import SignClient
 from bench.table import Phase, Row, format_table
-from tests.support.dnsserver import DNSTestServer
 
 MAX_FLOWS = 10_000
 MAX_CLIENTS = 256
@@ -170,7 +170,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
     load = os.getloadavg()
     try:
-        with DNSTestServer(zones=["bench.test", "localhost"]) as dns:
+        with DNSServer(zones=["bench.test", "localhost"]) as dns:
             env = Environment(workdir, require_loopback(dns.address), http01_port(), args.step_bin, postgres)
             responder = await start_responder(tokens, env.http_port)
             try:

@@ -20,13 +20,13 @@ from collections.abc import Sequence
 from contextlib import AsyncExitStack
 from pathlib import Path
 
+from acmeca.cli.devdns.server import DNSServer
 from bench.acme_flow import Client, Counters
 from bench.acme_load import default_step_bin, run_flows
 from bench.isolation import require_loopback
 from bench.postgres import Cluster, free_port
 from bench.procstat import tree_rss_kib
 from bench.servers import Environment, ServerSpec, start, start_responder
-from tests.support.dnsserver import DNSTestServer
 
 MAX_ORDERS = 10_000
 MAX_SECONDS = 1200.0
@@ -61,7 +61,7 @@ async def soak(args: argparse.Namespace) -> int:
         return cluster
 
     try:
-        with DNSTestServer(zones=["bench.test", "localhost"]) as dns:
+        with DNSServer(zones=["bench.test", "localhost"]) as dns:
             env = Environment(workdir, require_loopback(dns.address), free_port(), default_step_bin(), postgres)
             responder = await start_responder(tokens, env.http_port)
             spec = ServerSpec("acmeca", "postgresql" if args.postgres else "sqlite", args.workers)

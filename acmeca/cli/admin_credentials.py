@@ -118,6 +118,7 @@ async def _short_certificate(args: argparse.Namespace, client: CAClient) -> Admi
     subject = args.admin_subject or DEFAULT_SUBJECT
     token_args = argparse.Namespace(**{
         **vars(args), "provisioner": args.admin_provisioner, "provisioner_password_file": args.admin_password_file,
+        "password_flag": "--admin-password-file",
         "kid": None, "key": None, "offline": False, "not_before_token": None, "not_after_token": None,
         "not_before": "", "not_after": "",
     })

@@ -23,7 +23,7 @@ COMMANDS: dict[str, str] = {
     "health": "ca", "bootstrap": "ca", "root": "ca", "roots": "ca", "federation": "ca",
     "token": "lifecycle", "certificate": "lifecycle", "sign": "lifecycle",
     "renew": "lifecycle", "rekey": "lifecycle", "revoke": "lifecycle",
-    "provisioner": "provisioner", "admin": "admin", "policy": "policy", "acme": "acme",
+    "provisioner": "provisioner", "admin": "admin", "policy": "policy", "acme": "acme", "dev": "dev",
 }
 
 

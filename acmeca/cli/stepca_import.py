@@ -25,6 +25,7 @@ from cryptography.exceptions import InvalidSignature
 
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import read_password_file, write_json
+from acmeca.cli.passwords import prompt_password
 from acmeca.config import CAConfig, ConfigError, acmeca_path, load_config, parse_config
 from acmeca.crypto import certs
 from acmeca.crypto.keys import WrongPassword, write_private_file
@@ -158,9 +159,8 @@ def _password(args: argparse.Namespace, document: dict[str, Any]) -> bytes | Non
     if isinstance(document.get("password"), str) and document["password"]:
         return str(document["password"]).encode()
     if sys.stdin.isatty() and sys.stdout.isatty():
-        import getpass
-
-        return getpass.getpass("Please enter the password to decrypt the step-ca's intermediate key: ").encode()
+        return prompt_password("Please enter the password to decrypt the step-ca's intermediate key: ",
+                               what="the step-ca's password", flag="--password-file")
     return None
 
 

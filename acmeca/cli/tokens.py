@@ -22,6 +22,7 @@ from jwcrypto import jwk
 from acmeca.cli.client import CAClient
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import flag_or_default, read_password_file
+from acmeca.cli.passwords import prompt_password
 from acmeca.config import acmeca_path, load_config
 from acmeca.crypto import certs
 from acmeca.crypto.jose import KeyDecryptionFailed, decrypt_private_jwk
@@ -159,9 +160,11 @@ async def provisioner_private_key(
     if password_file:
         password = read_password_file(password_file)
     else:
-        import getpass
-
-        password = getpass.getpass("Please enter the password to decrypt the provisioner key: ").encode()
+        password = prompt_password(
+            "Please enter the password to decrypt the provisioner key: ",
+            what=f"the password of provisioner {provisioner.get('name')!r}",
+            flag=getattr(args, "password_flag", None) or "--provisioner-password-file",
+        )
     try:
         return jwk.JWK(**decrypt_private_jwk(str(encrypted), password))
     except KeyDecryptionFailed as exc:

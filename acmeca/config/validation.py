@@ -18,7 +18,8 @@ _POSITIVE = timedelta(microseconds=1)
 
 _KEYS = (
     Key("resolver", "address", "DNS server for validation and CAA lookups, an IP address with an optional port "
-        "(\"127.0.0.1:8053\", \"[::1]:53\"); a name is refused. Absent: the system's resolv.conf.", default=""),
+        "(\"127.0.0.1:8053\", \"[::1]:53\"); a name is refused. Absent: addresses come from /etc/hosts first, as "
+        "step-ca's do, then from the nameservers of the system's resolv.conf.", default=""),
     Key("http01Port", "port", "Port http-01 validation connects to.", default="80"),
     Key("tlsAlpn01Port", "port", "Port tls-alpn-01 validation connects to.", default="443"),
     Key("timeout", "duration", "Time allowed for one validation attempt.", default="10s"),

@@ -3,7 +3,8 @@
 Validation must see what the applicant's DNS says *now*, so nothing is cached, and it must not block the
 event loop (``socket.getaddrinfo`` would), so every lookup goes through ``dns.asyncresolver``. The resolver
 is configurable (``"resolver": "127.0.0.1:8053"``) so tests and air-gapped sites can point it at their own
-server; absent, the system's ``resolv.conf`` is used.
+server; absent, addresses come from the hosts file first (as step-ca's Go resolver does, see ``hosts.py``),
+then from the nameservers in the system's ``resolv.conf``.
 
 Failures are split the way the dispatcher needs them: NXDOMAIN is a final :class:`DNSProblem`; SERVFAIL,
 REFUSED and timeouts are :class:`Transient` because the same query may well succeed a second later.
@@ -16,6 +17,7 @@ import functools
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import dns.asyncresolver
 import dns.exception
@@ -27,6 +29,7 @@ from dns.rdtypes.ANY.TXT import TXT
 
 from acmeca.domain.addresses import parse_resolver
 from acmeca.domain.errors import DNSProblem
+from acmeca.validation import hosts
 from acmeca.validation.outcome import Transient
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -66,7 +69,9 @@ class Addresses:
 class Resolver:
     """Looks up A, AAAA, TXT and CAA records for validation, following CNAME chains."""
 
-    def __init__(self, server: str | None = None) -> None:
+    def __init__(self, server: str | None = None, *, hosts_file: Path | None = None) -> None:
+        """``hosts_file`` answers A/AAAA before DNS; without ``server`` it defaults to /etc/hosts."""
+        self.hosts_file = hosts.SYSTEM_HOSTS if server is None and hosts_file is None else hosts_file
         if server is None:
             self._resolver = dns.asyncresolver.Resolver(configure=False)
             self._resolver.nameservers = list(_system_nameservers())
@@ -80,7 +85,13 @@ class Resolver:
         self._resolver.cache = None
 
     async def addresses(self, name: str, *, budget: float) -> Addresses:
-        """A and AAAA in parallel; either may be empty, but not both."""
+        """The hosts file's addresses for ``name`` if it has any, else A and AAAA in parallel; either may be
+        empty, but not both."""
+        if self.hosts_file is not None:
+            pinned = await asyncio.to_thread(hosts.lookup, self.hosts_file, name)
+            if pinned:
+                return Addresses(ipv6=tuple(a for a in pinned if a.version == 6),
+                                 ipv4=tuple(a for a in pinned if a.version == 4))
         results = await asyncio.gather(
             self._lookup(name, dns.rdatatype.AAAA, budget),
             self._lookup(name, dns.rdatatype.A, budget),

@@ -25,9 +25,9 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
+from acmeca.cli.devdns.server import DNSServer
 from tests.support.ca_server import CAServer, free_port, init_ca
 from tests.support.databases import fresh_db_config
-from tests.support.dnsserver import DNSTestServer
 
 ROOT = Path(__file__).resolve().parents[2]
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -40,7 +40,7 @@ class InteropCA:
     """A running CA plus everything a client needs to talk to it."""
 
     server: CAServer
-    dns: DNSTestServer
+    dns: DNSServer
     http01_port: int
     tls_alpn01_port: int
     backend: str
@@ -60,7 +60,7 @@ class InteropCA:
 class CAPool:
     """Lazily starts one CA per backend, shared by every interop test of the session."""
 
-    def __init__(self, directory: Path, dns: DNSTestServer) -> None:
+    def __init__(self, directory: Path, dns: DNSServer) -> None:
         self._directory = directory
         self._dns = dns
         self._cas: dict[str, InteropCA] = {}
@@ -100,20 +100,20 @@ class CAPool:
 
 
 @pytest.fixture(scope="session")
-def interop_dns() -> Iterator[DNSTestServer]:
-    with DNSTestServer(control_port=0) as server:
+def interop_dns() -> Iterator[DNSServer]:
+    with DNSServer(control_port=0) as server:
         yield server
 
 
 @pytest.fixture(scope="session")
-def ca_pool(tmp_path_factory: pytest.TempPathFactory, interop_dns: DNSTestServer) -> Iterator[CAPool]:
+def ca_pool(tmp_path_factory: pytest.TempPathFactory, interop_dns: DNSServer) -> Iterator[CAPool]:
     pool = CAPool(tmp_path_factory.mktemp("interop"), interop_dns)
     yield pool
     pool.close()
 
 
 def client_env(ca: InteropCA, **extra: str) -> dict[str, str]:
-    """The environment every client runs in: trusts our root, finds ``tests.support`` for its hooks."""
+    """The environment every client runs in: trusts our root, runs this checkout's ``acmeca`` in its hooks."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ACMECA_", "REQUESTS_", "LEGO_"))}
     env["PYTHONPATH"] = str(ROOT)
     env["REQUESTS_CA_BUNDLE"] = str(ca.root_path)  # certbot (requests)

@@ -72,7 +72,7 @@ class Certbot:
         """dns-01 through certbot's manual hooks, which write ``record`` into the test DNS server."""
         control = shlex.quote(self.ca.dns.control_url or "")
         python = shlex.quote(sys.executable)
-        hook = f"{python} -m tests.support.dnsserver {{}} --control {control}"
+        hook = f"{python} -m acmeca dev {{}} --control {control}"
         # "--": a base64url TXT value may start with "-" and must not be read as an option.
         auth = hook.format("add-txt") + f' -- "{record}" "$CERTBOT_VALIDATION"'
         cleanup = hook.format("clear-txt") + f' -- "{record}" "$CERTBOT_VALIDATION"'

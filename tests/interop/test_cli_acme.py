@@ -29,9 +29,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from acmeca.cli.devdns.server import DNSServer
 from tests.interop.conftest import BACKENDS, SQLITE_ONLY, CAPool, InteropCA
 from tests.support.ca_server import free_port, run_cli
-from tests.support.dnsserver import DNSTestServer
 
 pytestmark = pytest.mark.interop
 
@@ -228,7 +228,7 @@ def _wait_for_pebble(pebble: Pebble, process: subprocess.Popen[bytes], log: Path
 
 
 @pytest.fixture(scope="module")
-def pebble(tmp_path_factory: pytest.TempPathFactory, interop_dns: DNSTestServer) -> Iterator[Pebble]:
+def pebble(tmp_path_factory: pytest.TempPathFactory, interop_dns: DNSServer) -> Iterator[Pebble]:
     """Pebble (Debian's /usr/bin/pebble) on loopback: no validation sleep, no nonce rejection, our DNS server."""
     home = tmp_path_factory.mktemp("pebble")
     cert, private = _localhost_certificate()

@@ -31,6 +31,7 @@ import aiohttp
 import pytest
 from cryptography import x509
 
+from acmeca.cli.devdns.server import DNSServer
 from tests.integration.admin.conftest import SUPER, AdminCA
 from tests.interop.conftest import (
     BACKENDS,
@@ -45,7 +46,6 @@ from tests.interop.test_certbot import Certbot
 from tests.support.acme_client import AccountKey, AcmeClient
 from tests.support.ca_server import PASSWORD, free_port, init_ca
 from tests.support.databases import fresh_db_config
-from tests.support.dnsserver import DNSTestServer
 from tests.support.pki import make_cross_signed_chain
 
 pytestmark = pytest.mark.interop
@@ -80,7 +80,7 @@ class FleetCA:
 
 
 class FleetPool:
-    def __init__(self, directory: Path, dns: DNSTestServer) -> None:
+    def __init__(self, directory: Path, dns: DNSServer) -> None:
         self._directory, self._dns = directory, dns
         self._cas: dict[str, FleetCA] = {}
         self._drops: list[Any] = []
@@ -109,7 +109,7 @@ class FleetPool:
 
 @pytest.fixture(scope="module")
 def fleet_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FleetPool]:
-    with DNSTestServer(control_port=0) as dns:
+    with DNSServer(control_port=0) as dns:
         pool = FleetPool(tmp_path_factory.mktemp("fleet"), dns)
         yield pool
         pool.close()

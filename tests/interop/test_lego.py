@@ -71,7 +71,7 @@ class Lego:
         self.exec_script.write_text(
             "#!/bin/sh\nset -e\n"
             'case "$1" in present) action=add-txt ;; cleanup) action=clear-txt ;; *) exit 0 ;; esac\n'
-            f'exec {python} -m tests.support.dnsserver "$action" --control {control} -- "$2" "$3"\n'
+            f'exec {python} -m acmeca dev "$action" --control {control} -- "$2" "$3"\n'
         )
         self.exec_script.chmod(0o755)
         return ["--dns", "exec", "--dns.disable-cp"]

@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
+from acmeca.cli.devdns.server import DNSServer
 from tests.interop.conftest import InteropCA, check_chain, client_env, require_binary, run_client
 from tests.support.ca_server import free_port, init_ca
 from tests.support.databases import fresh_db_config
-from tests.support.dnsserver import DNSTestServer
 from tests.support.step_cli import StepCLI, bootstrapped, step_binary
 
 pytestmark = pytest.mark.interop
@@ -75,7 +75,7 @@ def step(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StepAdmin]:
     step_binary()  # skips (fails in CI) before anything starts when step is not built
     directory = tmp_path_factory.mktemp("step-admin")
     db, drop = fresh_db_config("sqlite", directory, exclusive=True)
-    with DNSTestServer() as dns:
+    with DNSServer() as dns:
         server = init_ca(directory / "ca", db, extra=("--remote-management", "--admin-subject", SUBJECT))
         http_port = free_port()
         validation = {"resolver": f"127.0.0.1:{dns.port}", "http01Port": http_port, "timeout": "10s"}

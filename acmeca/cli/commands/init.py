@@ -15,6 +15,7 @@ from typing import Any
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import read_password_file, write_json
 from acmeca.cli.help import CURVE, KEY_SIZE, KEY_TYPE, Example, add_command
+from acmeca.cli.passwords import prompt_password
 from acmeca.cli.stepca_import import import_step_ca
 from acmeca.config import (
     DEFAULT_ADMIN_SUBJECT,
@@ -85,10 +86,9 @@ def _collect(args: argparse.Namespace) -> InitAnswers:
     if args.password_file:
         password = read_password_file(args.password_file)
     elif interactive:
-        import getpass
-
-        typed = getpass.getpass("Choose a password for your CA keys and first provisioner.\n"
-                                "✔ [leave empty and we'll generate one]: ").encode()
+        typed = prompt_password("Choose a password for your CA keys and first provisioner.\n"
+                                "✔ [leave empty and we'll generate one]: ",
+                                what="a password for the CA keys", flag="--password-file")
         password, generated = (typed, False) if typed else (secrets.token_urlsafe(24).encode(), True)
     else:
         raise CLIError("missing --password-file: init needs a password for the CA keys")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from pathlib import Path
 
 from acmeca.cli.errors import CLIError
 from acmeca.cli.files import read_password_file
 from acmeca.cli.help import Example, add_command
+from acmeca.cli.passwords import has_terminal, is_encrypted_key_file, prompt_password
 from acmeca.config import acmeca_path, load_config
 from acmeca.logs import setup_logging
 from acmeca.server.database import StartupError
@@ -30,10 +30,9 @@ def serve(args: argparse.Namespace) -> int:
     workers = resolve_workers(requested, config.db.type)
     setup_logging(config.logger.format, config.logger.level_number)
     password = read_password_file(args.password_file) if args.password_file else None
-    if password is None and not config.password and os.isatty(0):
-        import getpass
-
-        password = getpass.getpass("Please enter the password to decrypt the intermediate key: ").encode()
+    if password is None and not config.password and (has_terminal() or is_encrypted_key_file(config.key)):
+        password = prompt_password("Please enter the password to decrypt the intermediate key: ",
+                                   what="the intermediate key's password", flag="--password-file")
 
     def ready(address: str) -> None:
         _, port = config.host_port
@@ -61,7 +60,8 @@ ACME API of its ACME provisioners and, with enableAdmin, the admin API, over HTT
 It runs in the foreground until SIGTERM or SIGINT, and reloads its configuration on SIGHUP.
 
 The intermediate key is decrypted with --password-file, or the password in ca.json; failing both, the
-password is prompted for when standard input is a terminal.
+password is prompted for when standard input is a terminal. Without a terminal, an encrypted key is refused
+in one line that names --password-file.
 
 --workers runs that many processes on the one address, each serving every API; they share state only
 through the database, as replicas do. The default, auto, is one process on SQLite (one writer per file) and

@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from acmeca.cli.devdns.server import DNSServer
 from tests.support.acme_client import AccountKey, AcmeClient
 from tests.support.ca_server import CAServer, free_port
-from tests.support.dnsserver import DNSTestServer
 
 
 @dataclass
@@ -43,7 +43,7 @@ class Http01Responder:
 @dataclass
 class LiveAcme:
     server: CAServer
-    dns: DNSTestServer
+    dns: DNSServer
     http01: Http01Responder
     session: aiohttp.ClientSession
     tls: ssl.SSLContext
@@ -54,13 +54,13 @@ class LiveAcme:
 
 
 @pytest.fixture
-def dns_server() -> Iterator[DNSTestServer]:
-    with DNSTestServer() as server:
+def dns_server() -> Iterator[DNSServer]:
+    with DNSServer() as server:
         yield server
 
 
 @pytest.fixture
-async def live_acme(ca_home: CAServer, dns_server: DNSTestServer) -> AsyncIterator[LiveAcme]:
+async def live_acme(ca_home: CAServer, dns_server: DNSServer) -> AsyncIterator[LiveAcme]:
     responder = Http01Responder(port=free_port())
     await responder.start()
 

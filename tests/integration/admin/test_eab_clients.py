@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from acmeca.cli.devdns.server import DNSServer
 from tests.integration.admin.conftest import SUPER, AdminCA
 from tests.interop.conftest import InteropCA, check_chain, client_env, require_binary, run_client
 from tests.support.ca_server import free_port, init_ca
 from tests.support.databases import fresh_db_config
-from tests.support.dnsserver import DNSTestServer
 
 pytestmark = pytest.mark.interop
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.interop
 @pytest.fixture
 def eab_ca(backend: str, tmp_path: Path) -> Iterator[tuple[InteropCA, AdminCA]]:
     db, drop = fresh_db_config(backend, tmp_path)
-    with DNSTestServer() as dns:
+    with DNSServer() as dns:
         server = init_ca(tmp_path / "ca", db, extra=("--remote-management", "--admin-subject", SUPER))
         http_port = free_port()
         validation = {"resolver": f"127.0.0.1:{dns.port}", "http01Port": http_port, "timeout": "10s"}

@@ -42,6 +42,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from jwcrypto import jwk, jws
 
+from acmeca.cli.devdns.server import DNSServer
 from acmeca.config import parse_database
 from acmeca.domain.status import ChallengeStatus, OrderStatus
 from acmeca.store import acme_orders, certificates
@@ -54,7 +55,6 @@ from tests.integration.acme.conftest import Http01Responder
 from tests.integration.step.test_wire import csr_pem, provisioner_key
 from tests.support.acme_client import AccountKey, AcmeClient, Reply, make_csr
 from tests.support.ca_server import CAServer, free_port
-from tests.support.dnsserver import DNSTestServer
 
 SEED = 20260612  # with the backend's name: the kill moment; change it to explore other moments
 ACME_FLOWS = 6
@@ -374,7 +374,7 @@ async def chaos(ca_home: CAServer) -> AsyncIterator[Chaos]:
     """A CA with ACME and real http-01 validation (test DNS server, slow local responder), not yet started."""
     responder = SlowResponder(port=free_port())
     await responder.start()
-    with DNSTestServer() as dns:
+    with DNSServer() as dns:
         ca_home.edit_config(lambda document: document.update(validation={
             "resolver": f"127.0.0.1:{dns.port}", "http01Port": responder.port, "timeout": "3s",
         }))

@@ -22,6 +22,7 @@ import pytest
 from cryptography import x509
 
 from acmeca.acme.service.renewal_info import encode_cert_id
+from acmeca.cli.devdns.server import DNSServer
 from acmeca.crypto import certs
 from acmeca.crypto.keys import KeySpec, generate_key, load_private_key, save_private_key
 from tests.integration.acme.conftest import Http01Responder
@@ -29,7 +30,6 @@ from tests.integration.acme.test_live import _obtain
 from tests.support.acme_client import AccountKey, AcmeClient, make_csr
 from tests.support.ca_server import PASSWORD, CAServer, free_port, init_ca
 from tests.support.databases import fresh_db_config
-from tests.support.dnsserver import DNSTestServer
 from tests.support.pki import issue_intermediate
 
 RELOADED = "configuration reloaded"
@@ -39,7 +39,7 @@ NOT_RELOADED = "configuration not reloaded"
 @dataclass
 class ReloadEnv:
     server: CAServer
-    dns: DNSTestServer
+    dns: DNSServer
     http01: Http01Responder
     session: aiohttp.ClientSession
     tls: ssl.SSLContext
@@ -87,19 +87,19 @@ def workers(request: pytest.FixtureRequest) -> int:
 
 
 @pytest.fixture(scope="module")
-def reload_server(workers: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CAServer, DNSTestServer]]:
+def reload_server(workers: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CAServer, DNSServer]]:
     tmp = tmp_path_factory.mktemp("reload")
     db, drop = fresh_db_config("sqlite", tmp)
     server = init_ca(tmp / "ca", db)
     server.serve_args = ("--workers", str(workers))
-    with DNSTestServer() as dns:
+    with DNSServer() as dns:
         yield server, dns
     server.stop()
     drop()
 
 
 @pytest.fixture
-async def env(reload_server: tuple[CAServer, DNSTestServer], workers: int) -> AsyncIterator[ReloadEnv]:
+async def env(reload_server: tuple[CAServer, DNSServer], workers: int) -> AsyncIterator[ReloadEnv]:
     """The module's server, started on first use with known validation settings; ca.json restored after."""
     server, dns = reload_server
     responder = Http01Responder(port=free_port())
@@ -302,7 +302,7 @@ class _LiveShim:
     env: ReloadEnv
 
     @property
-    def dns(self) -> DNSTestServer:
+    def dns(self) -> DNSServer:
         return self.env.dns
 
     @property

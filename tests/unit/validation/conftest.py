@@ -13,28 +13,28 @@ from datetime import timedelta
 
 import pytest
 
+from acmeca.cli.devdns.server import DNSServer
 from acmeca.validation.dispatch import ValidationSettings
-from tests.support.dnsserver import DNSTestServer
 
 TOKEN = "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 KEY_AUTHORIZATION = TOKEN + ".9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI"
 
 
 @pytest.fixture(scope="session")
-def shared_dns_server() -> Iterator[DNSTestServer]:
-    with DNSTestServer() as server:
+def shared_dns_server() -> Iterator[DNSServer]:
+    with DNSServer() as server:
         yield server
 
 
 @pytest.fixture
-def dns_server(shared_dns_server: DNSTestServer) -> DNSTestServer:
+def dns_server(shared_dns_server: DNSServer) -> DNSServer:
     """The session's DNS server, emptied for this test (records, failures and the query log)."""
     shared_dns_server.reset()
     return shared_dns_server
 
 
 @pytest.fixture
-def settings(dns_server: DNSTestServer) -> ValidationSettings:
+def settings(dns_server: DNSServer) -> ValidationSettings:
     return ValidationSettings(resolver=dns_server.address, timeout=timedelta(seconds=2))
 
 

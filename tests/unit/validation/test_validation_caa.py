@@ -6,12 +6,12 @@ import dataclasses
 
 import pytest
 
+from acmeca.cli.devdns.server import DNSServer
 from acmeca.domain.errors import CAAProblem, DNSProblem
 from acmeca.domain.identifiers import Identifier, dns, ip
 from acmeca.domain.status import ChallengeType
 from acmeca.validation.caa import check_caa, parse_issue_value
 from acmeca.validation.dispatch import ValidationResult, ValidationSettings
-from tests.support.dnsserver import DNSTestServer
 
 US = "acmeca.test"
 ACCOUNT = "https://ca.test/acme/acme/account/abc"
@@ -34,7 +34,7 @@ async def caa(
     )
 
 
-async def test_no_records_anywhere_allows(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_no_records_anywhere_allows(settings: ValidationSettings, dns_server: DNSServer) -> None:
     result = await caa(settings)
     assert result.ok, result.error
     assert result.record["relevantName"] is None
@@ -42,30 +42,30 @@ async def test_no_records_anywhere_allows(settings: ValidationSettings, dns_serv
     assert ("test.", "CAA") in dns_server.queries
 
 
-async def test_no_identities_means_no_check(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_no_identities_means_no_check(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("www.example.test", "issue", ";")
     assert (await caa(settings, identities=())).ok
     assert dns_server.queries == []
 
 
-async def test_ip_identifiers_have_no_caa(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_ip_identifiers_have_no_caa(settings: ValidationSettings, dns_server: DNSServer) -> None:
     assert (await caa(settings, ip("127.0.0.1"))).ok
     assert dns_server.queries == []
 
 
-async def test_issue_for_us_allows(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_issue_for_us_allows(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("www.example.test", "issue", US)
     result = await caa(settings)
     assert result.ok
     assert result.record["relevantName"] == "www.example.test"
 
 
-async def test_issuer_match_is_case_insensitive(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_issuer_match_is_case_insensitive(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("example.test", "issue", "ACMECA.Test")
     assert (await caa(settings, identities=("acmeca.test.",))).ok
 
 
-async def test_issue_for_someone_else_forbids(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_issue_for_someone_else_forbids(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("www.example.test", "issue", "other-ca.test")
     result = await caa(settings)
     assert isinstance(result.error, CAAProblem)
@@ -74,51 +74,51 @@ async def test_issue_for_someone_else_forbids(settings: ValidationSettings, dns_
 
 
 async def test_one_matching_record_among_several_allows(
-    settings: ValidationSettings, dns_server: DNSTestServer
+    settings: ValidationSettings, dns_server: DNSServer
 ) -> None:
     dns_server.add_caa("example.test", "issue", "other-ca.test")
     dns_server.add_caa("example.test", "issue", US)
     assert (await caa(settings)).ok
 
 
-async def test_empty_issuer_forbids_everyone(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_empty_issuer_forbids_everyone(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("example.test", "issue", ";")
     result = await caa(settings)
     assert isinstance(result.error, CAAProblem)
     assert "no CA may issue" in result.error.detail
 
 
-async def test_tree_climbing_finds_the_parent(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_tree_climbing_finds_the_parent(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("test", "issue", "other-ca.test")
     result = await caa(settings, dns("a.b.c.example.test"))
     assert isinstance(result.error, CAAProblem)
     assert result.record["relevantName"] == "test"
 
 
-async def test_closest_record_set_wins(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_closest_record_set_wins(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("example.test", "issue", "other-ca.test")
     dns_server.add_caa("www.example.test", "issue", US)
     assert (await caa(settings)).ok
 
 
-async def test_nxdomain_name_still_climbs(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_nxdomain_name_still_climbs(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.set_nxdomain("www.example.test")
     dns_server.add_caa("example.test", "issue", "other-ca.test")
     assert isinstance((await caa(settings)).error, CAAProblem)
 
 
-async def test_cname_is_followed(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_cname_is_followed(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_cname("www.example.test", "cdn.elsewhere.test")
     dns_server.add_caa("cdn.elsewhere.test", "issue", "other-ca.test")
     assert isinstance((await caa(settings)).error, CAAProblem)
 
 
-async def test_only_iodef_allows(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_only_iodef_allows(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("example.test", "iodef", "mailto:security@example.test")
     assert (await caa(settings)).ok
 
 
-async def test_unknown_critical_tag_forbids(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_unknown_critical_tag_forbids(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("example.test", "issue", US)
     dns_server.add_caa("example.test", "futuretag", "x", flags=128)
     result = await caa(settings)
@@ -126,13 +126,13 @@ async def test_unknown_critical_tag_forbids(settings: ValidationSettings, dns_se
     assert "critical" in result.error.detail
 
 
-async def test_unknown_tag_not_critical_is_ignored(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_unknown_tag_not_critical_is_ignored(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("example.test", "issue", US)
     dns_server.add_caa("example.test", "futuretag", "x")
     assert (await caa(settings)).ok
 
 
-async def test_issuewild_governs_wildcards(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_issuewild_governs_wildcards(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("example.test", "issue", US)
     dns_server.add_caa("example.test", "issuewild", ";")
     assert (await caa(settings, dns("example.test"))).ok
@@ -141,7 +141,7 @@ async def test_issuewild_governs_wildcards(settings: ValidationSettings, dns_ser
     assert "issuewild" in result.error.detail
 
 
-async def test_wildcard_falls_back_to_issue(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_wildcard_falls_back_to_issue(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("example.test", "issue", "other-ca.test")
     assert isinstance((await caa(settings, dns("*.example.test"))).error, CAAProblem)
     dns_server.reset()
@@ -149,7 +149,7 @@ async def test_wildcard_falls_back_to_issue(settings: ValidationSettings, dns_se
     assert (await caa(settings, dns("*.example.test"))).ok
 
 
-async def test_issuewild_does_not_apply_to_plain_names(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_issuewild_does_not_apply_to_plain_names(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("example.test", "issuewild", US)
     dns_server.add_caa("example.test", "issue", "other-ca.test")
     assert isinstance((await caa(settings, dns("www.example.test"))).error, CAAProblem)
@@ -166,7 +166,7 @@ async def test_issuewild_does_not_apply_to_plain_names(settings: ValidationSetti
     ],
 )
 async def test_accounturi(
-    settings: ValidationSettings, dns_server: DNSTestServer, value: str, account: str | None, allowed: bool
+    settings: ValidationSettings, dns_server: DNSServer, value: str, account: str | None, allowed: bool
 ) -> None:
     dns_server.add_caa("example.test", "issue", value)
     assert (await caa(settings, account=account)).ok is allowed
@@ -182,7 +182,7 @@ async def test_accounturi(
     ],
 )
 async def test_validationmethods(
-    settings: ValidationSettings, dns_server: DNSTestServer, methods: str, method: ChallengeType | None, allowed: bool
+    settings: ValidationSettings, dns_server: DNSServer, methods: str, method: ChallengeType | None, allowed: bool
 ) -> None:
     dns_server.add_caa("example.test", "issue", f"{US}; validationmethods={methods}")
     result = await caa(settings, method=method)
@@ -192,14 +192,14 @@ async def test_validationmethods(
         assert "validationmethods" in result.error.detail
 
 
-async def test_servfail_refuses_after_retries(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_servfail_refuses_after_retries(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.set_servfail("example.test")
     result = await caa(dataclasses.replace(settings, timeout=settings.timeout / 2))
     assert isinstance(result.error, DNSProblem)
     assert "SERVFAIL" in result.error.detail
 
 
-async def test_transient_servfail_recovers(settings: ValidationSettings, dns_server: DNSTestServer) -> None:
+async def test_transient_servfail_recovers(settings: ValidationSettings, dns_server: DNSServer) -> None:
     dns_server.add_caa("example.test", "issue", US)
     dns_server.set_servfail("example.test", times=1)
     assert (await caa(settings)).ok

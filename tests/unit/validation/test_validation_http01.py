@@ -15,13 +15,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from yarl import URL
 
+from acmeca.cli.devdns.server import DNSServer
 from acmeca.domain.errors import ConnectionProblem, DNSProblem, IncorrectResponse, TLSProblem, Unauthorized
 from acmeca.domain.identifiers import Identifier, dns, ip
 from acmeca.domain.status import ChallengeType
 from acmeca.validation.dispatch import ValidationResult, ValidationSettings, validate
 from acmeca.validation.resolver import Resolver
 from acmeca.validation.targets import resolve_target
-from tests.support.dnsserver import DNSTestServer
 from tests.unit.validation.conftest import KEY_AUTHORIZATION, TOKEN, free_port, needs_ipv6, with_ports
 from tests.unit.validation.tls_material import self_signed_pem
 
@@ -169,7 +169,7 @@ async def test_not_found_is_unauthorized(aiohttp_server: ServerFactory, settings
 
 
 async def test_nxdomain_is_a_dns_problem(
-    good_server: TestServer, settings: ValidationSettings, dns_server: DNSTestServer
+    good_server: TestServer, settings: ValidationSettings, dns_server: DNSServer
 ) -> None:
     dns_server.set_nxdomain("gone.test")
     result = await http01(with_ports(settings, http=good_server.port), "gone.test")
@@ -226,7 +226,7 @@ async def test_other_redirect_statuses_refused(
 
 
 async def test_redirect_to_another_host_is_resolved_again(
-    aiohttp_server: ServerFactory, settings: ValidationSettings, dns_server: DNSTestServer
+    aiohttp_server: ServerFactory, settings: ValidationSettings, dns_server: DNSServer
 ) -> None:
     async def to_other(request: web.Request) -> web.Response:
         return web.Response(status=302, headers={"Location": f"http://other.test:{request.url.port}/final"})
@@ -239,7 +239,7 @@ async def test_redirect_to_another_host_is_resolved_again(
 
 
 async def test_redirect_target_nxdomain(
-    aiohttp_server: ServerFactory, settings: ValidationSettings, dns_server: DNSTestServer
+    aiohttp_server: ServerFactory, settings: ValidationSettings, dns_server: DNSServer
 ) -> None:
     dns_server.set_nxdomain("gone.test")
     server = await aiohttp_server(app_with({PATH: redirect("http://gone.test/x")}))
@@ -361,7 +361,7 @@ async def test_deny_private_addresses_refuses_private_ip_identifiers(
     assert good_server.app[SEEN] == []
 
 
-async def test_deny_private_addresses_filters_mixed_answers(dns_server: DNSTestServer) -> None:
+async def test_deny_private_addresses_filters_mixed_answers(dns_server: DNSServer) -> None:
     # Only resolution, never a connection: the filter runs before any address is dialled.
     dns_server.add_a("mixed.test", "192.0.2.10")
     dns_server.add_a("mixed.test", "10.0.0.1")

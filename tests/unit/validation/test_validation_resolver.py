@@ -6,11 +6,11 @@ import ipaddress
 
 import pytest
 
+from acmeca.cli.devdns.server import DNSServer
 from acmeca.domain.addresses import parse_resolver
 from acmeca.domain.errors import DNSProblem
 from acmeca.validation.outcome import Transient
 from acmeca.validation.resolver import Resolver, is_reserved
-from tests.support.dnsserver import DNSTestServer
 
 
 @pytest.mark.parametrize(
@@ -58,25 +58,25 @@ def test_reserved_filter(address: str, reserved: bool) -> None:
     assert is_reserved(ipaddress.ip_address(address)) is reserved
 
 
-async def test_addresses_default_to_loopback_v6_first(dns_server: DNSTestServer) -> None:
+async def test_addresses_default_to_loopback_v6_first(dns_server: DNSServer) -> None:
     found = await Resolver(dns_server.address).addresses("www.example.test", budget=2)
     assert [str(a) for a in found.all] == ["::1", "127.0.0.1"]
 
 
-async def test_explicit_addresses_replace_defaults(dns_server: DNSTestServer) -> None:
+async def test_explicit_addresses_replace_defaults(dns_server: DNSServer) -> None:
     dns_server.add_a("v4only.test", "127.0.0.2")
     found = await Resolver(dns_server.address).addresses("v4only.test", budget=2)
     assert found.ipv6 == ()
     assert [str(a) for a in found.ipv4] == ["127.0.0.2"]
 
 
-async def test_nxdomain_is_final(dns_server: DNSTestServer) -> None:
+async def test_nxdomain_is_final(dns_server: DNSServer) -> None:
     dns_server.set_nxdomain("gone.test")
     with pytest.raises(DNSProblem, match="NXDOMAIN"):
         await Resolver(dns_server.address).addresses("gone.test", budget=2)
 
 
-async def test_servfail_is_transient(dns_server: DNSTestServer) -> None:
+async def test_servfail_is_transient(dns_server: DNSServer) -> None:
     dns_server.set_servfail("broken.test")
     with pytest.raises(Transient) as caught:
         await Resolver(dns_server.address).txt("broken.test", budget=2)
@@ -84,7 +84,7 @@ async def test_servfail_is_transient(dns_server: DNSTestServer) -> None:
     assert "SERVFAIL" in caught.value.error.detail
 
 
-async def test_timeout_is_transient(dns_server: DNSTestServer) -> None:
+async def test_timeout_is_transient(dns_server: DNSServer) -> None:
     # A UDP port with a socket that never answers: the query times out.
     import socket
 
@@ -95,16 +95,16 @@ async def test_timeout_is_transient(dns_server: DNSTestServer) -> None:
             await resolver.txt("a.test", budget=0.3)
 
 
-async def test_name_without_records_gives_empty_list(dns_server: DNSTestServer) -> None:
+async def test_name_without_records_gives_empty_list(dns_server: DNSServer) -> None:
     assert await Resolver(dns_server.address).txt("_acme-challenge.nothing.test", budget=2) == []
 
 
-async def test_multi_string_txt_is_joined(dns_server: DNSTestServer) -> None:
+async def test_multi_string_txt_is_joined(dns_server: DNSServer) -> None:
     dns_server.add_txt("t.test", "abc", "def")
     assert await Resolver(dns_server.address).txt("t.test", budget=2) == ["abcdef"]
 
 
-async def test_cname_chain_from_a_recursive_style_server(dns_server: DNSTestServer) -> None:
+async def test_cname_chain_from_a_recursive_style_server(dns_server: DNSServer) -> None:
     dns_server.add_cname("_acme-challenge.a.test", "hop.b.test")
     dns_server.add_cname("hop.b.test", "final.c.test")
     dns_server.add_txt("final.c.test", "value")
@@ -112,7 +112,7 @@ async def test_cname_chain_from_a_recursive_style_server(dns_server: DNSTestServ
 
 
 async def test_cname_chain_from_an_authoritative_style_server() -> None:
-    with DNSTestServer(follow_cnames=False) as server:
+    with DNSServer(follow_cnames=False) as server:
         server.add_cname("_acme-challenge.a.test", "hop.b.test")
         server.add_cname("hop.b.test", "final.c.test")
         server.add_txt("final.c.test", "value")
@@ -121,21 +121,21 @@ async def test_cname_chain_from_an_authoritative_style_server() -> None:
 
 
 async def test_cname_loop_is_bounded() -> None:
-    with DNSTestServer(follow_cnames=False) as server:
+    with DNSServer(follow_cnames=False) as server:
         server.add_cname("loop1.test", "loop2.test")
         server.add_cname("loop2.test", "loop1.test")
         with pytest.raises(DNSProblem, match="CNAME"):
             await Resolver(server.address).txt("loop1.test", budget=2)
 
 
-async def test_large_answer_falls_back_to_tcp(dns_server: DNSTestServer) -> None:
+async def test_large_answer_falls_back_to_tcp(dns_server: DNSServer) -> None:
     for i in range(30):
         dns_server.add_txt("big.test", f"{i:02d}" + "x" * 60)
     values = await Resolver(dns_server.address).txt("big.test", budget=2)
     assert len(values) == 30
 
 
-async def test_caa_records(dns_server: DNSTestServer) -> None:
+async def test_caa_records(dns_server: DNSServer) -> None:
     dns_server.add_caa("caa.test", "issue", "acmeca.test")
     records = await Resolver(dns_server.address).caa("caa.test", budget=2)
     assert [(r.flags, r.tag, r.value) for r in records] == [(0, b"issue", b"acmeca.test")]

@@ -1,9 +1,10 @@
-"""The zone data behind the test DNS server: records tests add and remove, failures, recursive-style answers.
+"""The zone data behind ``acmeca dev dns``: records added and removed at run time, failures, recursive-style answers.
 
-Kept apart from the sockets (``dnsserver.py``) so the answering rules can be read on their own: CNAME chains
+Kept apart from the sockets (``server.py``) so the answering rules can be read on their own: CNAME chains
 are followed and returned whole (as a recursive resolver would) unless ``follow_cnames`` is off; names under
-the configured zones exist and get the default A/AAAA; NXDOMAIN and SERVFAIL can be forced per name, for
-ever or for a number of queries.
+the configured zones exist and get the default A/AAAA; a ``*.`` owner answers for every name below it that
+has no records of its own (RFC 4592, simplified: the nearest wildcard wins); NXDOMAIN and SERVFAIL can be
+forced per name, for ever or for a number of queries (the tests' failure cases).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def _name(text: str) -> dns.name.Name:
 
 
 class RecordStore:
-    """The zone data, guarded by one lock: tests mutate it from their thread while servers read it."""
+    """The zone data, guarded by one lock: callers mutate it from their thread while the servers read it."""
 
     def __init__(self, zones: Iterable[str], default_ipv4: str | None, default_ipv6: str | None) -> None:
         self._lock = threading.Lock()
@@ -125,9 +126,10 @@ class RecordStore:
         return rcode
 
     def _rrset(self, name: dns.name.Name, rdtype: int) -> dns.rrset.RRset | None:
-        values = self._records.get((name, rdtype))
+        owner = self._owner(name)
+        values = self._records.get((owner, rdtype))
         if not values:
-            values = self._defaults(name, rdtype)
+            values = self._defaults(owner, rdtype)
         if not values:
             return None
         return dns.rrset.from_text_list(name, DEFAULT_TTL, dns.rdataclass.IN, dns.rdatatype.RdataType(rdtype), values)
@@ -149,8 +151,23 @@ class RecordStore:
     def _in_zones(self, name: dns.name.Name) -> bool:
         return any(name.is_subdomain(zone) for zone in self.zones)
 
+    def _owns_records(self, name: dns.name.Name) -> bool:
+        return any(key[0] == name for key in self._records)
+
+    def _owner(self, name: dns.name.Name) -> dns.name.Name:
+        """Whose records answer for ``name``: its own, else the nearest ``*.`` owner above it, else its own."""
+        if self._owns_records(name):
+            return name
+        parent = name
+        while parent != dns.name.root:
+            parent = parent.parent()
+            wildcard = dns.name.Name((b"*", *parent.labels))
+            if self._owns_records(wildcard):
+                return wildcard
+        return name
+
     def _exists(self, name: dns.name.Name) -> bool:
-        return self._in_zones(name) or any(key[0] == name for key in self._records)
+        return self._in_zones(name) or self._owns_records(self._owner(name))
 
     def _soa_for(self, name: dns.name.Name) -> dns.rrset.RRset | None:
         zones = [z for z in self.zones if name.is_subdomain(z)]
