@@ -17,6 +17,7 @@ from typing import Any
 from acmeca.config.claims import AUTHORITY as AUTHORITY_CLAIMS
 from acmeca.config.claims import read_claims
 from acmeca.config.errors import ConfigError
+from acmeca.config.metrics import METRICS, MetricsSettings, read_metrics
 from acmeca.config.provisioners import ProvisionerConfig, parse_provisioners
 from acmeca.config.registry import Key, LoadNotes, Reader, Reload, section
 from acmeca.config.sections import (
@@ -63,6 +64,8 @@ TOP = section("", "The top level of ca.json.", (
     Key("tls", "object", "TLS options echoed to token API clients.", Reload.RESTART),
     Key("crl", "object", "Certificate revocation lists.", Reload.RESTART),
     Key("server", "object", "Connection limits: idle and request timeouts, connections per process.",
+        Reload.RESTART),
+    Key("metrics", "object", "Prometheus metrics: the address of the plain-HTTP /metrics listener.",
         Reload.RESTART),
     Key("authority", "object", "Provisioners, claims, policy and remote management."),
     Key("validation", "object", "How ACME challenges are validated."),
@@ -122,6 +125,7 @@ class CAConfig:
     validation: ValidationSettings
     alternate_chains: tuple[tuple[Path, ...], ...]
     server: ServerSettings = field(default_factory=ServerSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     notes: LoadNotes = field(default_factory=LoadNotes, compare=False, repr=False)
 
     @property
@@ -187,6 +191,7 @@ def parse_config(document: dict[str, Any], *, path: Path) -> CAConfig:
             for chain_path, chain in top.items("alternateChains")
         ),
         server=read_server(top.child("server", SERVER)),
+        metrics=read_metrics(top.child("metrics", METRICS)),
         notes=notes,
     )
 

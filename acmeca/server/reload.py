@@ -29,7 +29,7 @@ _TOP_KEYS = {
     "roots": "root", "federated_roots": "federatedRoots", "crt": "crt", "key": "key", "password": "password",
     "address": "address", "dns_names": "dnsNames", "common_name": "commonName", "db": "db", "logger": "logger",
     "tls": "tls", "crl": "crl", "validation": "validation", "alternate_chains": "alternateChains",
-    "server": "server",
+    "server": "server", "metrics": "metrics",
 }
 _AUTHORITY_KEYS = {
     "provisioners": "provisioners", "claims": "claims", "policy": "policy", "backdate": "backdate",
