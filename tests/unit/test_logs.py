@@ -46,9 +46,12 @@ def test_a_json_line_leads_with_the_fixed_fields(root_logging: io.StringIO) -> N
     logging.getLogger("acmeca.test").warning("disk %s", "full", extra={"free": 0})
     [entry] = lines(root_logging)
     assert list(entry)[:5] == ["time", "level", "logger", "message", "request_id"]
-    assert entry["level"] == "warning" and entry["logger"] == "acmeca.test"
-    assert entry["message"] == "disk full" and "msg" not in entry
-    assert entry["request_id"] is None and entry["free"] == 0
+    assert entry["level"] == "warning"
+    assert entry["logger"] == "acmeca.test"
+    assert entry["message"] == "disk full"
+    assert "msg" not in entry
+    assert entry["request_id"] is None
+    assert entry["free"] == 0
 
 
 async def test_every_line_inside_a_request_carries_its_id(root_logging: io.StringIO) -> None:
@@ -88,7 +91,8 @@ def test_audit_lines_carry_the_same_six_fields(root_logging: io.StringIO) -> Non
           requester_id="p1", provisioner="admin", profile="default")
     audit_admin("admin_deleted", "admin deleted", admin="alice", target="bob")
     issued, deleted = lines(root_logging)
-    assert issued["logger"] == AUDIT_LOGGER and issued["message"] == "certificate issued"
+    assert issued["logger"] == AUDIT_LOGGER
+    assert issued["message"] == "certificate issued"
     assert {k: issued[k] for k in ("event", "serial", "identifiers", "requester_kind", "requester_id",
                                    "provisioner", "profile")} == {
         "event": "issue", "serial": "123", "identifiers": ["a.test"], "requester_kind": "provisioner",
