@@ -154,3 +154,6 @@ async def test_issue_and_revoke_are_audited_and_counted_by_provisioner(
         ("certificate revoked", "revoke", issued.serial, names, "acme-account", "acct-9", "admin"),
     ]
     assert issued.serial.isdigit()
+    issue, revoke = (r for r in caplog.records if r.name == "acmeca.audit")
+    assert (issue.profile, issue.not_after, revoke.reason) == (  # type: ignore[attr-defined]
+        "default", x509.load_der_x509_certificate(issued.der).not_valid_after_utc.isoformat(), "superseded")

@@ -14,7 +14,7 @@ import signal
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -176,7 +176,7 @@ def test_every_log_line_is_one_json_object(monitored: Monitored) -> None:
     """Runs after the others: their requests, issuances and revocation are in the log."""
     objects = log_objects(monitored.server)
     assert all({"time", "level", "logger", "message", "request_id"} <= o.keys() for o in objects)
-    assert all(datetime.fromisoformat(o["time"]).tzinfo is not None for o in objects)
+    assert all(datetime.fromisoformat(o["time"]).utcoffset() == timedelta(0) for o in objects)
     access = [o for o in objects if o["logger"] == "acmeca.access"]
     assert access
     assert all(isinstance(o["request_id"], str) and o["worker"] in (0, 1) for o in access)
@@ -191,6 +191,8 @@ def test_every_log_line_is_one_json_object(monitored: Monitored) -> None:
     assert (issued["requester_kind"], issued["provisioner"]) == ("provisioner", "admin")
     sign_request = next(o for o in access if o["request_id"] == issued["request_id"])
     assert sign_request["path"] == "/1.0/sign", "the audit line carries the id of the request that caused it"
+    own = next(o for o in objects if o.get("event") == "issue" and o["requester_kind"] == "ca")
+    assert (own["provisioner"], own["requester_id"]) == (None, "tls"), "the CA's own TLS certificate"
     revoked = audit["revoke"]
     assert fields <= revoked.keys()
     assert revoked["message"] == "certificate revoked"

@@ -11,19 +11,23 @@ import stat
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, cast
 
 import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from acmeca.config import load_config
+from acmeca.domain.errors import ServiceUnavailable
 from acmeca.server.graph import GraphOptions, ServiceGraph, service_graph
 from acmeca.server.metrics_endpoint import (
     MULTIPROCESS_ENV,
     MetricsEndpoint,
     multiprocess_directory,
+    scraped_families,
     worker_environment,
     worker_exited,
 )
@@ -73,13 +77,13 @@ async def test_scrape_time_families_read_the_pki_and_the_jobs_table(graph: Servi
 
 def _fake_workers(directory: Path, count: int) -> list[int]:
     """Interpreters that record what a worker records at start, then exit; their pids."""
-    code = ("import os; from acmeca import metrics; metrics.WORKERS.set(1); metrics.NONCE_REJECTIONS.inc(); "
-            "print(os.getpid())")
+    code = ("import os, sys; from acmeca import metrics; metrics.WORKERS.set(1); metrics.NONCE_REJECTIONS.inc(); "
+            "metrics.DATABASE_UP.set(int(sys.argv[1])); print(os.getpid())")
     environment = worker_environment(directory)
     assert environment is not None
     assert environment[MULTIPROCESS_ENV] == str(directory)
-    return [int(subprocess.run([sys.executable, "-c", code], env=environment, check=True, capture_output=True,
-                               text=True).stdout) for _ in range(count)]
+    return [int(subprocess.run([sys.executable, "-c", code, str(up)], env=environment, check=True,
+                               capture_output=True, text=True).stdout) for up in range(count)]
 
 
 async def test_workers_are_added_up_and_a_dead_one_drops_its_gauges(graph: ServiceGraph) -> None:
@@ -91,11 +95,13 @@ async def test_workers_are_added_up_and_a_dead_one_drops_its_gauges(graph: Servi
         scraped = parse((await endpoint.render()).decode())
         assert scraped["acmeca_workers"] == [({}, 2.0)]
         assert scraped["acmeca_nonce_rejections"] == [({}, 2.0)]
+        assert scraped["acmeca_database_up"] == [({}, 0.0)], "the lowest worker's value"
         assert not [name for name in scraped if name.startswith(("process_", "python_"))]
         worker_exited(directory, dead)
         scraped = parse((await endpoint.render()).decode())
         assert scraped["acmeca_workers"] == [({}, 1.0)]
         assert scraped["acmeca_nonce_rejections"] == [({}, 2.0)], "a dead worker's counts stay in the totals"
+        assert scraped["acmeca_database_up"] == [({}, 1.0)]
     assert not directory.exists()
     assert worker_environment(None) is None
 
@@ -117,6 +123,31 @@ async def test_one_process_serves_its_own_metrics(ca: CAHome) -> None:
             await server
     assert scraped["acmeca_workers"] == [({}, 1.0)]
     assert "acmeca_http_requests" in scraped
+    assert "process_cpu_seconds" in scraped
+    assert "python_info" in scraped
     assert [role for role, _ in scraped["acmeca_ca_certificate_not_after_seconds"]] == [
         {"role": "root"}, {"role": "intermediate"}, {"role": "tls"},
     ]
+
+
+class _Unavailable:
+    def read(self) -> Any:
+        raise ServiceUnavailable("the database is unavailable, try again", retry_after=timedelta(seconds=5))
+
+
+def _certificate(not_after: datetime) -> Any:
+    return SimpleNamespace(not_valid_after_utc=not_after)
+
+
+async def test_pending_jobs_are_left_out_while_the_database_is_unavailable() -> None:
+    early, late = datetime(2030, 1, 1, tzinfo=UTC), datetime(2040, 1, 1, tzinfo=UTC)
+    graph = SimpleNamespace(
+        trust=SimpleNamespace(roots=[_certificate(late), _certificate(early)]),
+        engine=SimpleNamespace(authority=SimpleNamespace(certificate=_certificate(early))),
+        tls=None, database=_Unavailable(),
+    )
+    families = await scraped_families(cast(ServiceGraph, graph))
+    assert [f.name for f in families] == ["acmeca_ca_certificate_not_after_seconds"]
+    assert [(s.labels["role"], s.value) for s in families[0].samples] == [
+        ("root", early.timestamp()), ("intermediate", early.timestamp()),
+    ], "the earliest root; no TLS certificate in this process"
