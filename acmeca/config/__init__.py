@@ -17,6 +17,7 @@ from acmeca.config.loader import (
     parse_config,
     read_document,
 )
+from acmeca.config.metrics import MetricsSettings
 from acmeca.config.provisioners import (
     ACMEProvisionerConfig,
     JWKProvisionerConfig,
@@ -56,6 +57,7 @@ __all__ = [
     "LiveConfig",
     "LoadNotes",
     "LoggerConfig",
+    "MetricsSettings",
     "NameLists",
     "OIDCProvisionerConfig",
     "PolicyConfig",

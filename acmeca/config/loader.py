@@ -18,6 +18,7 @@ from acmeca.config.claims import AUTHORITY as AUTHORITY_CLAIMS
 from acmeca.config.claims import read_claims
 from acmeca.config.errors import ConfigError
 from acmeca.config.issuance import LINT, WEAK_KEYS, LintConfig, WeakKeysConfig, read_lint, read_weak_keys
+from acmeca.config.metrics import METRICS, MetricsSettings, read_metrics
 from acmeca.config.provisioners import ProvisionerConfig, parse_provisioners
 from acmeca.config.registry import Key, LoadNotes, Reader, Reload, section
 from acmeca.config.sections import (
@@ -64,6 +65,8 @@ TOP = section("", "The top level of ca.json.", (
     Key("tls", "object", "TLS options echoed to token API clients.", Reload.RESTART),
     Key("crl", "object", "Certificate revocation lists.", Reload.RESTART),
     Key("server", "object", "Connection limits: idle and request timeouts, connections per process.",
+        Reload.RESTART),
+    Key("metrics", "object", "Prometheus metrics: the address of the plain-HTTP /metrics listener.",
         Reload.RESTART),
     Key("authority", "object", "Provisioners, claims, policy and remote management."),
     Key("validation", "object", "How ACME challenges are validated."),
@@ -127,6 +130,7 @@ class CAConfig:
     server: ServerSettings = field(default_factory=ServerSettings)
     weak_keys: WeakKeysConfig = field(default_factory=WeakKeysConfig)
     lint: LintConfig = field(default_factory=LintConfig)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
     notes: LoadNotes = field(default_factory=LoadNotes, compare=False, repr=False)
 
     @property
@@ -194,6 +198,7 @@ def parse_config(document: dict[str, Any], *, path: Path) -> CAConfig:
         server=read_server(top.child("server", SERVER)),
         weak_keys=read_weak_keys(top.child("weakKeys", WEAK_KEYS), base),
         lint=read_lint(top.child("lint", LINT)),
+        metrics=read_metrics(top.child("metrics", METRICS)),
         notes=notes,
     )
 

@@ -21,3 +21,5 @@ CATALOG: web.AppKey[ProvisionerCatalog] = web.AppKey("catalog")
 TRUST: web.AppKey[TrustBundle] = web.AppKey("trust")
 DATABASE_STATE: web.AppKey[Availability] = web.AppKey("database_state")  # what /health reports
 REQUEST_ID = web.RequestKey("request_id", str)
+# Which front end an application serves ("acme", "admin"); the root application, unset, serves the step API.
+FRONT_END: web.AppKey[str] = web.AppKey("front_end", str)

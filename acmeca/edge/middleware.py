@@ -19,8 +19,10 @@ from datetime import timedelta
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from acmeca import metrics
 from acmeca.domain.errors import CAError, MethodNotAllowed, NotFound, PayloadTooLarge, ServerInternal
-from acmeca.edge.keys import REQUEST_ID
+from acmeca.edge.keys import FRONT_END, REQUEST_ID
+from acmeca.logs import bind_request_id
 
 log = logging.getLogger("acmeca.access")
 guard_log = logging.getLogger(__name__)
@@ -84,11 +86,13 @@ def error_guard(render: ErrorRenderer, *, translate: HTTPTranslator = http_excep
 
 @web.middleware
 async def access_log(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """One access line and the HTTP metrics per request; every line logged meanwhile carries its request id."""
     started = time.perf_counter()
     rid = request_id(request)
     status = 500
     try:
-        response = await handler(request)
+        with bind_request_id(rid):
+            response = await handler(request)
         status = response.status
         response.headers.setdefault("X-Request-Id", rid)
         return response
@@ -96,11 +100,29 @@ async def access_log(request: web.Request, handler: Handler) -> web.StreamRespon
         status = exc.status
         raise
     finally:
+        elapsed = time.perf_counter() - started
+        _count(request, status, elapsed)
         log.info(
             "request",
             extra={
                 "request_id": rid, "method": request.method, "path": request.path, "status": status,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                "remote": request.remote,
+                "duration_ms": round(elapsed * 1000, 2), "remote": request.remote,
             },
         )
+
+
+def route_labels(request: web.Request) -> tuple[str, str]:
+    """(front end, route name): the application that answered and its route's name, never the raw path."""
+    match = request.match_info
+    apps = match.apps
+    front_end = apps[-1].get(FRONT_END, "step") if apps else "step"
+    if match.http_exception is not None:
+        return front_end, metrics.UNMATCHED_ROUTE
+    return front_end, match.route.name or "unnamed"
+
+
+def _count(request: web.Request, status: int, elapsed: float) -> None:
+    front_end, route = route_labels(request)
+    metrics.HTTP_REQUESTS.labels(front_end, route, metrics.method_label(request.method),
+                                 metrics.code_class(status)).inc()
+    metrics.HTTP_REQUEST_DURATION.labels(front_end, route).observe(elapsed)

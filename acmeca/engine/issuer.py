@@ -26,13 +26,13 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.errors import BadCSR, BadPublicKey, Malformed
 from acmeca.domain.records import CertificateRecord, Requester, Reservation, Revocation
 from acmeca.domain.status import RevocationReason
+from acmeca.engine.audit import record_issued, record_revoked
 from acmeca.engine.requests import IssuanceRequest, IssuedCertificate
 from acmeca.engine.serials import new_serial
 from acmeca.engine.signing import LintingSigner
 from acmeca.engine.templates import leaf_template
 from acmeca.engine.trust import SigningAuthority
 from acmeca.engine.validity import resolve_validity
-from acmeca.logs import audit
 from acmeca.runtime import Runtime
 from acmeca.store import certificates
 from acmeca.store.database import Database
@@ -139,13 +139,7 @@ class IssuingEngine:
         der = certificate_der(certificate)
         async with self._db.write() as tx:
             await certificates.complete(tx, str(serial), der)
-        audit(
-            "certificate issued", serial=str(serial), identifiers=[i.value for i in request.identifiers],
-            common_name=request.common_name, requester=str(request.requester), profile=request.profile.name,
-            provisioner=request.provisioner.name if request.provisioner else None,
-            not_before=validity.not_before.isoformat(), not_after=validity.not_after.isoformat(),
-            renewed_from=request.renewed_from,
-        )
+        record_issued(request, serial, validity)
         return self._issued(certificate, der)
 
     def _issued(self, certificate: x509.Certificate, der: bytes) -> IssuedCertificate:
@@ -210,10 +204,7 @@ class IssuingEngine:
         if reason is RevocationReason.KEY_COMPROMISE:
             async with self._db.write() as tx:
                 await certificates.block_key(tx, record.spki_sha256, at=now, source=f"revocation of {serial}")
-        audit(
-            "certificate revoked", serial=serial, identifiers=[i.value for i in record.identifiers],
-            reason=reason.name.lower(), reason_code=int(reason), note=note, requester=str(revoked_by),
-        )
+        record_revoked(record, reason=reason, note=note, revoked_by=revoked_by)
         for listener in self._revocation_listeners:
             try:
                 await listener(record)

@@ -32,6 +32,7 @@ _TOP_KEYS = {
     "tls": "tls", "crl": "crl", "validation": "validation", "alternate_chains": "alternateChains",
     "server": "server",
     "weak_keys": "weakKeys", "lint": "lint",
+    "metrics": "metrics",
 }
 _AUTHORITY_KEYS = {
     "provisioners": "provisioners", "claims": "claims", "policy": "policy", "backdate": "backdate",

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from acmeca import metrics
 from acmeca.config import CAConfig
 from acmeca.domain.addresses import parse_listen_address
 from acmeca.server.app import build_app
@@ -27,6 +28,7 @@ from acmeca.server.connections import ConnectionListener, protocol_factory
 from acmeca.server.database import StartupError
 from acmeca.server.file_limit import ensure_file_limit
 from acmeca.server.graph import ServiceGraph, service_graph
+from acmeca.server.metrics_endpoint import serving_metrics
 from acmeca.server.reload import reload_config
 
 log = logging.getLogger(__name__)
@@ -42,12 +44,22 @@ async def serve(
 ) -> None:
     ensure_file_limit(config.server.max_connections)
     listener = bind(config.address)
+    metrics_listener = bind_metrics(config)
     try:
         async with service_graph(config, password, migrate=migrate) as graph:
             assert graph.tls is not None
-            await serve_graph(graph, listener, graph.tls.context, ready=ready)
+            metrics.WORKERS.set(1)
+            async with serving_metrics(graph, metrics_listener):
+                await serve_graph(graph, listener, graph.tls.context, ready=ready)
     finally:
         listener.close()
+        if metrics_listener is not None:
+            metrics_listener.close()
+
+
+def bind_metrics(config: CAConfig) -> socket.socket | None:
+    """The metrics listener, bound as early as the API's, when ca.json asks for one."""
+    return bind(config.metrics.address) if config.metrics.enabled else None
 
 
 async def serve_graph(

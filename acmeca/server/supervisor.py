@@ -27,14 +27,21 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from acmeca.config import CAConfig
 from acmeca.server.database import StartupError
 from acmeca.server.file_limit import ensure_file_limit
 from acmeca.server.graph import GraphOptions, ServiceGraph, service_graph
+from acmeca.server.metrics_endpoint import (
+    multiprocess_directory,
+    serving_metrics,
+    worker_environment,
+    worker_exited,
+)
 from acmeca.server.reload import reload_config
-from acmeca.server.run import SHUTDOWN_GRACE_SECONDS, bind
+from acmeca.server.run import SHUTDOWN_GRACE_SECONDS, bind, bind_metrics
 from acmeca.server.tls_certificate import ServerCertificate, TLSMaterial
 
 log = logging.getLogger(__name__)
@@ -72,9 +79,11 @@ class Fleet:
     """The workers: started together, told of new TLS certificates and signals, restarted when they die."""
 
     def __init__(
-        self, config: CAConfig, listener: socket.socket, password: bytes | None, tls: ServerCertificate, count: int
+        self, config: CAConfig, listener: socket.socket, password: bytes | None, tls: ServerCertificate, count: int,
+        *, metrics_dir: Path | None = None,
     ) -> None:
         self._config = config
+        self._metrics_dir = metrics_dir  # the workers' prometheus-client multiprocess directory, if metrics are on
         self._listener = listener
         self._password = password
         self._tls = tls
@@ -99,6 +108,7 @@ class Fleet:
             sys.executable, "-m", "acmeca.server.worker_process", "--config", str(self._config.path),
             "--fd", str(fd), "--index", str(worker.index), "--parent", str(os.getpid()),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, pass_fds=(fd,),
+            env=worker_environment(self._metrics_dir),
         )
         worker.process, worker.started_at, worker.ready = process, time.monotonic(), False
         try:
@@ -120,6 +130,7 @@ class Fleet:
         while True:
             assert worker.process is not None
             code = await worker.process.wait()
+            worker_exited(self._metrics_dir, worker.pid)
             if self._stopping:
                 return
             lived = time.monotonic() - worker.started_at
@@ -160,6 +171,8 @@ class Fleet:
             if worker.watcher is not None:
                 worker.watcher.cancel()
         await asyncio.gather(*(_terminate(w.process) for w in self._workers if w.process is not None))
+        for worker in self._workers:
+            worker_exited(self._metrics_dir, worker.pid)
 
     async def _send(self, worker: Worker, message: dict[str, Any]) -> None:
         process = worker.process
@@ -207,25 +220,37 @@ async def supervise(
 ) -> None:
     ensure_file_limit(config.server.max_connections)  # raised here, inherited by every worker
     listener = bind(config.address)
+    metrics_listener = bind_metrics(config)
     try:
         # Migrations, the issuers table, imported provisioners and the TLS certificate, once, before any worker.
         options = GraphOptions(background=False)
         async with service_graph(config, password, migrate=migrate, options=options) as graph:
             assert isinstance(graph.tls, ServerCertificate)
-            fleet = Fleet(config, listener, password, graph.tls, workers)
-            with _signals(graph, fleet) as stop:
-                try:
-                    await _start_unless_stopped(fleet, stop)
-                    graph.tls.on_issued(fleet.push_tls)
-                    graph.runtime.spawn("tls-certificate-renewal", graph.tls.renew_forever)
-                    if ready is not None:
-                        ready(config.address)
-                    await stop.wait()
-                    log.info("shutting down the workers")
-                finally:
-                    await fleet.stop()
+            with multiprocess_directory(metrics_listener is not None) as metrics_dir:
+                fleet = Fleet(config, listener, password, graph.tls, workers, metrics_dir=metrics_dir)
+                async with serving_metrics(graph, metrics_listener, multiprocess_dir=metrics_dir):
+                    await _run_fleet(graph, graph.tls, fleet, ready)
     finally:
         listener.close()
+        if metrics_listener is not None:
+            metrics_listener.close()
+
+
+async def _run_fleet(
+    graph: ServiceGraph, tls: ServerCertificate, fleet: Fleet, ready: Callable[[str], None] | None
+) -> None:
+    """Start the workers, say ``ready``, keep them until SIGTERM/SIGINT, then stop them."""
+    with _signals(graph, fleet) as stop:
+        try:
+            await _start_unless_stopped(fleet, stop)
+            tls.on_issued(fleet.push_tls)
+            graph.runtime.spawn("tls-certificate-renewal", tls.renew_forever)
+            if ready is not None:
+                ready(graph.config.address)
+            await stop.wait()
+            log.info("shutting down the workers")
+        finally:
+            await fleet.stop()
 
 
 async def _start_unless_stopped(fleet: Fleet, stop: asyncio.Event) -> None:

@@ -2,7 +2,8 @@
 
 It serves on the socket it inherited, with the TLS certificate the supervisor sends down stdin, and builds
 its own service graph (database pools, executor, job worker) after it starts, as a separate replica would.
-It stops when the supervisor asks (SIGTERM), when stdin closes, or when the supervisor dies.
+It stops when the supervisor asks (SIGTERM), when stdin closes, or when the supervisor dies. With metrics on,
+its environment names the supervisor's multiprocess directory, where it writes its metric values.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from acmeca import metrics
 from acmeca.config import CAConfig, ConfigError, load_config
 from acmeca.logs import setup_logging
 from acmeca.server.database import StartupError, first_line
@@ -99,6 +101,7 @@ async def run_worker(config: CAConfig, fd: int) -> None:
     async with service_graph(config, password, options=options) as graph:
         tls = ServerTLS(graph.trust)
         tls.install(material_of(start))
+        metrics.WORKERS.set(1)  # summed over the live workers by the supervisor's /metrics
         stop = asyncio.Event()
         follower = asyncio.create_task(_follow_supervisor(reader, tls, stop))
         try:

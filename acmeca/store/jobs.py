@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from acmeca import metrics
 from acmeca.domain.records import JobRecord
 from acmeca.store.schema import jobs
 from acmeca.store.transaction import Row, Transaction, fast_read
@@ -54,7 +55,10 @@ _CLAIMABLE = sa.and_(
     sa.or_(jobs.c.lease_expires_at.is_(None), jobs.c.lease_expires_at < sa.bindparam("now")),
 )
 _HAS_DUE = fast_read(sa.select(jobs.c.id).where(_CLAIMABLE).limit(1))
-_DUE_IDS = sa.select(jobs.c.id).where(_CLAIMABLE).order_by(jobs.c.run_at, jobs.c.id).limit(sa.bindparam("limit"))
+_DUE = (
+    sa.select(jobs.c.id, jobs.c.lease_owner).where(_CLAIMABLE).order_by(jobs.c.run_at, jobs.c.id)
+    .limit(sa.bindparam("limit"))
+)
 _TAKE = (
     jobs.update()
     .where(jobs.c.id == sa.bindparam("job_id"), _CLAIMABLE)
@@ -72,13 +76,19 @@ async def has_due(tx: Transaction, now: datetime) -> bool:
 async def claim(
     tx: Transaction, *, owner: str, now: datetime, lease_until: datetime, limit: int
 ) -> list[JobRecord]:
-    """Take up to ``limit`` due jobs for ``owner`` until ``lease_until``."""
-    query = _DUE_IDS.with_for_update(skip_locked=True) if tx.dialect == "postgresql" else _DUE_IDS
-    ids = await tx.scalars(query, {"now": now, "limit": limit})
+    """Take up to ``limit`` due jobs for ``owner`` until ``lease_until``.
+
+    A job that still names an owner had its lease run out: that claim is a takeover (the owner died or
+    stalled), counted in ``acmeca_job_lease_takeovers_total``.
+    """
+    query = _DUE.with_for_update(skip_locked=True) if tx.dialect == "postgresql" else _DUE
+    due = await tx.all(query, {"now": now, "limit": limit})
     claimed: list[JobRecord] = []
-    for job_id in ids:
+    for job_id, previous_owner in due:
         take = {"job_id": job_id, "now": now, "owner": owner, "lease_until": lease_until}
         if await tx.execute(_TAKE, take) == 1:
+            if previous_owner is not None:
+                metrics.JOB_LEASE_TAKEOVERS.inc()
             row = await tx.first(_BY_ID, {"job_id": job_id})
             if row is not None:  # always: this transaction has just updated it
                 claimed.append(_record(row))
@@ -107,3 +117,8 @@ async def release(tx: Transaction, job_id: int, *, owner: str, run_at: datetime)
 async def by_subject(tx: Transaction, kind: str, subject_id: str) -> JobRecord | None:
     row = await tx.first(sa.select(jobs).where(jobs.c.kind == kind, jobs.c.subject_id == subject_id))
     return _record(row) if row else None
+
+
+async def pending(tx: Transaction) -> int:
+    """Jobs not yet done: waiting for their time, leased and running, or left by a process that died."""
+    return int(await tx.scalar(sa.select(sa.func.count()).select_from(jobs)) or 0)

@@ -23,6 +23,7 @@ from datetime import timedelta
 
 from sqlalchemy import exc as sa_exc
 
+from acmeca import metrics
 from acmeca.domain.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class Availability:
         self._down_since: float | None = None
         self._changed_at = monotonic()
         self._failed_since_probe = False
+        metrics.DATABASE_UP.set(1)
 
     @property
     def available(self) -> bool:
@@ -111,10 +113,12 @@ class Availability:
 
     def failed(self, error: BaseException, began: float) -> ServiceUnavailable:
         """Record an outage failure; returns the error to raise in its place."""
+        metrics.DATABASE_ERRORS.inc()
         self._failed_since_probe = True
         if self._down_since is None and began >= self._changed_at:
             cause = root_cause(error)
             self._down_since = self._changed_at = self._now()
+            metrics.DATABASE_UP.set(0)
             log.warning("database unavailable", extra={"error": type(cause).__name__, "reason": _first_line(cause)})
         return ServiceUnavailable(UNAVAILABLE, retry_after=RETRY_AFTER)
 
@@ -133,6 +137,7 @@ class Availability:
         log.info("database available again", extra={"outage_seconds": round(now - self._down_since, 1)})
         self._down_since = None
         self._changed_at = now
+        metrics.DATABASE_UP.set(1)
 
 
 def _first_line(error: BaseException) -> str:

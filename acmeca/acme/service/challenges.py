@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
 
+from acmeca import metrics
 from acmeca.acme.service.accounts import summary_json
 from acmeca.acme.service.orders import failed_validation_key
 from acmeca.acme.service.pacing import MIN_RETRY_AFTER, retry_after, settled_within
@@ -177,6 +179,7 @@ class ChallengeService:
             await self._finish(job)
             return
         provisioner = await self._provisioners.by_id(authz.provisioner_id)
+        started = time.perf_counter()
         try:
             settings = self._validation.settings_for(provisioner)
             verdict = await self._validation.validate(
@@ -187,6 +190,9 @@ class ChallengeService:
                 error = await self._caa_refusal(provisioner, authz, challenge.type, job, settings)
         except CAError as exc:
             error, record = exc, None
+        kind = challenge.type.value
+        metrics.VALIDATION_DURATION.labels(kind).observe(time.perf_counter() - started)
+        metrics.VALIDATIONS.labels(kind, "invalid" if error else "valid").inc()
         await self.settle(job, challenge, authz, error=error, record=record)
 
     async def _caa_refusal(
@@ -264,7 +270,7 @@ class ChallengeService:
         with contextlib.suppress(RateLimited):
             await self._limiter.spend(
                 provisioner.rate_limits.failed_validations_per_account_per_identifier,
-                failed_validation_key(authz.account_id, authz.identifier),
+                failed_validation_key(authz.account_id, authz.identifier), refusal=False,
             )
 
     async def _roll_up_orders(

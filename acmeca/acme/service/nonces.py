@@ -19,6 +19,7 @@ import logging
 import secrets
 from datetime import UTC, datetime, timedelta
 
+from acmeca import metrics
 from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import b64url_decode, b64url_encode
 from acmeca.domain.errors import BadNonce, ServiceUnavailable
@@ -59,6 +60,13 @@ class NonceService:
 
     async def redeem(self, nonce: object) -> None:
         """Spend ``nonce`` or raise BadNonce; forged and expired nonces never reach the database."""
+        try:
+            await self._redeem(nonce)
+        except BadNonce:
+            metrics.NONCE_REJECTIONS.inc()
+            raise
+
+    async def _redeem(self, nonce: object) -> None:
         if not isinstance(nonce, str) or not nonce:
             raise BadNonce("the JWS header has no nonce")
         raw = _decode(nonce)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from acmeca import metrics
 from acmeca.config import Limit
 from acmeca.domain.clock import Clock
 from acmeca.domain.durations import format_duration
@@ -29,8 +30,12 @@ class RateLimiter:
         async with self._db.read() as tx:
             return await rate_limits.peek(tx, bucket)
 
-    async def spend(self, limit: Limit | None, key: str) -> None:
-        """Take one token from ``key``'s bucket or raise RateLimited with the time until one is free."""
+    async def spend(self, limit: Limit | None, key: str, *, refusal: bool = True) -> None:
+        """Take one token from ``key``'s bucket or raise RateLimited with the time until one is free.
+
+        ``refusal=False``: the caller only records an event (a failed validation) and turns no request away,
+        so a full bucket is not counted as a refused request.
+        """
         if limit is None:
             return
         bucket = f"{limit.name}:{key}"
@@ -38,7 +43,7 @@ class RateLimiter:
             now = self._clock.now()
             stored = await self._peek(bucket)
             tat = max(stored or now, now)
-            self._refuse_if_full(limit, tat, now)
+            self._refuse_if_full(limit, tat, now, counted=refusal)
             new_tat = tat + limit.interval
             async with self._db.write() as tx:
                 won = await rate_limits.compare_and_set(tx, bucket, stored, new_tat, expires_at=new_tat)
@@ -55,9 +60,11 @@ class RateLimiter:
         self._refuse_if_full(limit, max(stored or now, now), now)
 
     @staticmethod
-    def _refuse_if_full(limit: Limit, tat: datetime, now: datetime) -> None:
+    def _refuse_if_full(limit: Limit, tat: datetime, now: datetime, *, counted: bool = True) -> None:
         allowed_at = tat + limit.interval - limit.period
         if allowed_at > now:
+            if counted:
+                metrics.RATE_LIMIT_REFUSALS.inc()
             wait = allowed_at - now
             raise RateLimited(
                 f"too many requests: limit {limit.name} of {limit.count} per {format_duration(limit.period)} "

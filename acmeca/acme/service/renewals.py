@@ -20,7 +20,7 @@ from acmeca.domain.errors import AlreadyReplaced, Malformed, NotFound, Unauthori
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.records import CertificateRecord
 from acmeca.engine.issuer import IssuingEngine, parse_serial_or_malformed
-from acmeca.logs import audit
+from acmeca.logs import audit_admin
 from acmeca.store import issuers, renewals
 from acmeca.store.database import Database
 
@@ -100,5 +100,6 @@ class RenewalService:
             touched = await renewals.suggest_renewal(
                 tx, at=self._clock.now(), serials=serials, issuer_ski=issuer_ski
             )
-        audit("early renewal requested", admin=by, issuer=issuer_ski, serials=touched)
+        audit_admin("early_renewal_requested", "early renewal requested", admin=by, issuer=issuer_ski,
+                    serials=touched)
         return touched

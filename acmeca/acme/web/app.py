@@ -20,6 +20,7 @@ from acmeca.acme.web.problems import problem_response
 from acmeca.acme.web.routes import add_routes
 from acmeca.acme.web.urls import NEW_NONCE
 from acmeca.domain.errors import CAError, Malformed
+from acmeca.edge.keys import FRONT_END
 from acmeca.edge.middleware import error_guard, http_exception_as_error, request_id
 
 log = logging.getLogger(__name__)
@@ -71,5 +72,6 @@ def create_acme_app() -> web.Application:
     ACME services and one job worker.
     """
     app = web.Application(middlewares=[acme_edge])
+    app[FRONT_END] = "acme"
     add_routes(app)
     return app

@@ -46,11 +46,11 @@ from acmeca.acme.web.urls import (
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_route("GET", "/{provisioner}/directory", directory.get, name=DIRECTORY)
-    r.add_route("HEAD", "/{provisioner}/directory", directory.get)
-    r.add_route("POST", "/{provisioner}/directory", directory.get)
+    r.add_route("HEAD", "/{provisioner}/directory", directory.get, name=DIRECTORY)
+    r.add_route("POST", "/{provisioner}/directory", directory.get, name=DIRECTORY)
     r.add_route("GET", "/{provisioner}/new-nonce", nonce.get, name=NEW_NONCE)
-    r.add_route("HEAD", "/{provisioner}/new-nonce", nonce.get)
-    r.add_route("POST", "/{provisioner}/new-nonce", nonce.post)
+    r.add_route("HEAD", "/{provisioner}/new-nonce", nonce.get, name=NEW_NONCE)
+    r.add_route("POST", "/{provisioner}/new-nonce", nonce.post, name=NEW_NONCE)
     r.add_route("POST", "/{provisioner}/new-account", account.new_account, name=NEW_ACCOUNT)
     r.add_route("POST", "/{provisioner}/new-order", order.new_order, name=NEW_ORDER)
     r.add_route("POST", "/{provisioner}/revoke-cert", revoke.post, name=REVOKE_CERT)

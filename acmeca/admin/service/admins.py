@@ -15,7 +15,7 @@ from acmeca.domain.errors import Conflict, Malformed
 from acmeca.domain.management import AdminRecord, AdminType
 from acmeca.domain.status import ProvisionerType
 from acmeca.engine.catalog import ProvisionerCatalog
-from acmeca.logs import audit
+from acmeca.logs import audit, audit_admin
 from acmeca.store import admins
 from acmeca.store.database import Database
 
@@ -74,7 +74,8 @@ class AdminService:
         )
         with contextlib.suppress(Conflict):  # another replica won: its row is the same one
             await self.add_first(record)
-            audit("admin created", admin="acmeca", target=subject, provisioner=jwk.name, role="SUPER_ADMIN")
+            audit("admin.admin_created", "admin created", requester_kind="ca", requester_id="acmeca",
+                  provisioner=jwk.name, target=subject, role="SUPER_ADMIN")
 
     async def page(self, cursor: str = "", limit: int = 100) -> tuple[list[dict[str, Any]], str]:
         async with self._db.read() as tx:
@@ -115,8 +116,8 @@ class AdminService:
         )
         async with self._db.write() as tx:
             await admins.create(tx, record)
-        audit("admin created", admin=caller.subject, target=record.subject, provisioner=provisioner.name,
-              role=record.type.value)
+        audit_admin("admin_created", "admin created", admin=caller.subject, provisioner=provisioner.name,
+                    target=record.subject, role=record.type.value)
         return admin_json(record)
 
     async def update(self, caller: AdminIdentity, admin_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -125,11 +126,12 @@ class AdminService:
         new_type = admin_type(body.get("type"))
         async with self._db.write() as tx:
             record = await admins.update_type(tx, admin_id, new_type)
-        audit("admin updated", admin=caller.subject, target=record.subject, role=record.type.value)
+        audit_admin("admin_updated", "admin updated", admin=caller.subject, target=record.subject,
+                    role=record.type.value)
         return admin_json(record)
 
     async def delete(self, caller: AdminIdentity, admin_id: str) -> None:
         require_super(caller)
         async with self._db.write() as tx:
             record = await admins.delete(tx, admin_id, at=self._clock.now())
-        audit("admin deleted", admin=caller.subject, target=record.subject)
+        audit_admin("admin_deleted", "admin deleted", admin=caller.subject, target=record.subject)

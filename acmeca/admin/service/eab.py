@@ -20,7 +20,7 @@ from acmeca.domain.encoding import b64url_encode
 from acmeca.domain.errors import Conflict, Malformed, NotFound
 from acmeca.domain.management import PolicyScope
 from acmeca.engine.catalog import ProvisionerCatalog, ProvisionerEntry
-from acmeca.logs import audit
+from acmeca.logs import audit_admin
 from acmeca.store import eab_keys, policies
 from acmeca.store.database import Database
 
@@ -130,12 +130,13 @@ class EabKeyService:
         )
         async with self._db.write() as tx:
             await eab_keys.create(tx, key)
-        audit("acme eab key created", admin=caller.subject, provisioner=provisioner, key_id=key.id,
-              reference=reference)
+        audit_admin("eab_key_created", "acme eab key created", admin=caller.subject, provisioner=provisioner,
+                    key_id=key.id, reference=reference)
         return eab_json(key, entry.name)
 
     async def delete(self, caller: AdminIdentity, provisioner: str, key_id: str) -> None:
         entry = await self.provisioner(provisioner)
         async with self._db.write() as tx:
             await eab_keys.delete(tx, entry.id, key_id)
-        audit("acme eab key deleted", admin=caller.subject, provisioner=provisioner, key_id=key_id)
+        audit_admin("eab_key_deleted", "acme eab key deleted", admin=caller.subject, provisioner=provisioner,
+                    key_id=key_id)

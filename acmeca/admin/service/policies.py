@@ -18,7 +18,7 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.errors import Conflict, Malformed, NotFound
 from acmeca.domain.management import PolicyScope, StoredPolicy
 from acmeca.engine.name_policy import AUTHORITY_SCOPE_ID
-from acmeca.logs import audit
+from acmeca.logs import audit_admin
 from acmeca.policy import CertificateNames, X509Policy, parse_policy_document
 from acmeca.store import admins, policies
 from acmeca.store.database import Database
@@ -93,7 +93,8 @@ class PolicyService:
     def _changed(self, event: str, caller: AdminIdentity, target: PolicyTarget) -> None:
         if self._on_change is not None:
             self._on_change()
-        audit(event, admin=caller.subject, scope=target.scope.value, scope_id=target.scope_id, target=target.label)
+        audit_admin(event.replace(" ", "_"), event, admin=caller.subject, scope=target.scope.value,
+                    scope_id=target.scope_id, target=target.label)
 
     async def _checked(self, caller: AdminIdentity, target: PolicyTarget, body: Any) -> dict[str, Any]:
         document = parse_policy_document(body)

@@ -19,7 +19,7 @@ from acmeca.domain.encoding import rfc3339
 from acmeca.domain.errors import Conflict, Malformed, NotFound
 from acmeca.domain.management import PolicyScope, StoredPolicy, StoredProvisioner
 from acmeca.engine.catalog import ProvisionerCatalog, ProvisionerEntry, config_entry
-from acmeca.logs import audit
+from acmeca.logs import audit_admin
 from acmeca.policy import parse_policy_document
 from acmeca.step.provisioners import InvalidProvisioner, token_provisioner
 from acmeca.step.provisioners.k8ssa import K8sSAProvisioner
@@ -96,7 +96,8 @@ class ProvisionerAdminService:
             async with self._db.write() as tx:
                 await policies.create(tx, StoredPolicy(PolicyScope.PROVISIONER, stored.id, policy, now))
         self._catalog.invalidate()
-        audit("provisioner created", admin=caller.subject, provisioner=stored.name, type=stored.type)
+        audit_admin("provisioner_created", "provisioner created", admin=caller.subject, provisioner=stored.name,
+                    type=stored.type)
         return linkedca.from_config(stored.id, document, created_at=rfc3339(now), policy=policy)
 
     async def _refuse_duplicates(self, document: dict[str, Any], *, except_id: str | None = None) -> None:
@@ -122,7 +123,8 @@ class ProvisionerAdminService:
                 updated_at=now,
             ))
         self._catalog.invalidate()
-        audit("provisioner updated", admin=caller.subject, provisioner=document["name"], previous_name=name)
+        audit_admin("provisioner_updated", "provisioner updated", admin=caller.subject, provisioner=document["name"],
+                    previous_name=name)
         return linkedca.from_config(entry.id, document, created_at=entry.created_at)
 
     async def delete(self, caller: AdminIdentity, name: str | None, provisioner_id: str | None = None) -> None:
@@ -131,7 +133,7 @@ class ProvisionerAdminService:
         async with self._db.write() as tx:
             await provisioners.delete(tx, entry.id, at=self._clock.now())
         self._catalog.invalidate()
-        audit("provisioner deleted", admin=caller.subject, provisioner=entry.name)
+        audit_admin("provisioner_deleted", "provisioner deleted", admin=caller.subject, provisioner=entry.name)
 
     async def stored_entry(self, name: str | None, provisioner_id: str | None = None) -> ProvisionerEntry:
         entry = await self.entry(name, provisioner_id)

@@ -45,28 +45,32 @@ async def admin_edge(request: web.Request, handler: Handler) -> web.StreamRespon
 
 def add_routes(app: web.Application) -> None:
     r = app.router
-    r.add_get("/admins", h.list_admins)
-    r.add_post("/admins", h.create_admin)
-    r.add_get("/admins/{id}", h.get_admin)
-    r.add_patch("/admins/{id}", h.update_admin)
-    r.add_delete("/admins/{id}", h.delete_admin)
-    r.add_get("/provisioners", h.list_provisioners)
-    r.add_post("/provisioners", h.create_provisioner)
-    r.add_get("/provisioners/{name}", h.get_provisioner)
-    r.add_put("/provisioners/{name}", h.update_provisioner)
-    r.add_delete("/provisioners/{name}", h.delete_provisioner)
-    for path in ("/policy", "/provisioners/{provisioner}/policy", "/acme/policy/{provisioner}/key/{key}",
-                 "/acme/policy/{provisioner}/reference/{reference}"):
-        r.add_route("*", path, p.policy)
-    r.add_get("/acme/eab/{provisioner}", p.list_eab_keys)
-    r.add_post("/acme/eab/{provisioner}", p.add_eab_key)
-    r.add_get("/acme/eab/{provisioner}/{reference}", p.list_eab_keys)
-    r.add_delete("/acme/eab/{provisioner}/{id}", p.delete_eab_key)
-    r.add_post("/acme/renewal-info", renewal_handlers.suggest_early_renewal)
+    """Routes are named (the route label of the HTTP metrics); the methods of one path share its name."""
+    r = app.router
+    r.add_get("/admins", h.list_admins, name="admins")
+    r.add_post("/admins", h.create_admin, name="admins")
+    r.add_get("/admins/{id}", h.get_admin, name="admin")
+    r.add_patch("/admins/{id}", h.update_admin, name="admin")
+    r.add_delete("/admins/{id}", h.delete_admin, name="admin")
+    r.add_get("/provisioners", h.list_provisioners, name="provisioners")
+    r.add_post("/provisioners", h.create_provisioner, name="provisioners")
+    r.add_get("/provisioners/{name}", h.get_provisioner, name="provisioner")
+    r.add_put("/provisioners/{name}", h.update_provisioner, name="provisioner")
+    r.add_delete("/provisioners/{name}", h.delete_provisioner, name="provisioner")
+    for name, path in (("policy", "/policy"), ("provisioner-policy", "/provisioners/{provisioner}/policy"),
+                       ("eab-key-policy", "/acme/policy/{provisioner}/key/{key}"),
+                       ("eab-reference-policy", "/acme/policy/{provisioner}/reference/{reference}")):
+        r.add_route("*", path, p.policy, name=name)
+    r.add_get("/acme/eab/{provisioner}", p.list_eab_keys, name="eab-keys")
+    r.add_post("/acme/eab/{provisioner}", p.add_eab_key, name="eab-keys")
+    r.add_get("/acme/eab/{provisioner}/{reference}", p.list_eab_keys, name="eab-keys-by-reference")
+    r.add_delete("/acme/eab/{provisioner}/{id}", p.delete_eab_key, name="eab-key")
+    r.add_post("/acme/renewal-info", renewal_handlers.suggest_early_renewal, name="renewal-info")
 
 
 def create_admin_app() -> web.Application:
     """The admin sub-application; its services come from the root application (the composition root)."""
     app = web.Application(middlewares=[admin_edge])
+    app[keys.FRONT_END] = "admin"
     add_routes(app)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import ssl
 from email.utils import format_datetime
 from typing import Any
@@ -13,7 +14,7 @@ from acmeca.domain.errors import Malformed
 from acmeca.domain.json_limits import loads_limited
 from acmeca.edge.keys import CONFIG
 from acmeca.step.service import IssuedCertificate, RevokeRequest, SignRequest
-from acmeca.step.web.keys import STEP
+from acmeca.step.web.keys import STEP, route_name
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -126,9 +127,10 @@ async def crl(request: web.Request) -> web.Response:
 
 
 def add_certificate_routes(app: web.Application, prefix: str) -> None:
-    app.router.add_post(f"{prefix}/sign", sign)
-    app.router.add_post(f"{prefix}/renew", renew)
-    app.router.add_post(f"{prefix}/re-sign", renew)
-    app.router.add_post(f"{prefix}/rekey", rekey)
-    app.router.add_post(f"{prefix}/revoke", revoke)
-    app.router.add_get(f"{prefix}/crl", crl)
+    r, name = app.router, functools.partial(route_name, prefix)
+    r.add_post(f"{prefix}/sign", sign, name=name("sign"))
+    r.add_post(f"{prefix}/renew", renew, name=name("renew"))
+    r.add_post(f"{prefix}/re-sign", renew, name=name("re-sign"))
+    r.add_post(f"{prefix}/rekey", rekey, name=name("rekey"))
+    r.add_post(f"{prefix}/revoke", revoke, name=name("revoke"))
+    r.add_get(f"{prefix}/crl", crl, name=name("crl"))

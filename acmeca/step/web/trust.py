@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from acmeca.config import JWKProvisionerConfig
 from acmeca.crypto import certs
 from acmeca.domain.errors import Malformed, NotFound, NotImplementedYet, ServiceUnavailable
 from acmeca.edge.keys import CATALOG, DATABASE_STATE, ENGINE, TRUST
+from acmeca.step.web.keys import route_name
 
 DEFAULT_PAGE = 20
 MAX_PAGE = 100
@@ -123,13 +125,14 @@ async def encrypted_key(request: web.Request) -> web.Response:
 
 
 def add_trust_routes(app: web.Application, prefix: str) -> None:
-    app.router.add_get(f"{prefix}/health", health)
-    app.router.add_get(f"{prefix}/version", version)
-    app.router.add_get(prefix + "/root/{sha}", root)
-    app.router.add_get(f"{prefix}/roots", roots)
-    app.router.add_get(f"{prefix}/roots.pem", roots_pem)
-    app.router.add_get(f"{prefix}/intermediates", intermediates)
-    app.router.add_get(f"{prefix}/intermediates.pem", intermediates_pem)
-    app.router.add_get(f"{prefix}/federation", federation)
-    app.router.add_get(f"{prefix}/provisioners", provisioners)
-    app.router.add_get(prefix + "/provisioners/{kid}/encrypted-key", encrypted_key)
+    r, name = app.router, functools.partial(route_name, prefix)
+    r.add_get(f"{prefix}/health", health, name=name("health"))
+    r.add_get(f"{prefix}/version", version, name=name("version"))
+    r.add_get(prefix + "/root/{sha}", root, name=name("root"))
+    r.add_get(f"{prefix}/roots", roots, name=name("roots"))
+    r.add_get(f"{prefix}/roots.pem", roots_pem, name=name("roots-pem"))
+    r.add_get(f"{prefix}/intermediates", intermediates, name=name("intermediates"))
+    r.add_get(f"{prefix}/intermediates.pem", intermediates_pem, name=name("intermediates-pem"))
+    r.add_get(f"{prefix}/federation", federation, name=name("federation"))
+    r.add_get(f"{prefix}/provisioners", provisioners, name=name("provisioners"))
+    r.add_get(prefix + "/provisioners/{kid}/encrypted-key", encrypted_key, name=name("encrypted-key"))

@@ -52,9 +52,11 @@ def test_first_super_admin_and_admin_crud(admin_ca: AdminCA, tmp_path: Path) -> 
     admin_ca.admin_cli("admin", "remove", SUPER, subject="bob")
     code, out = admin_ca.admin_cli("admin", "list", subject="bob")
     assert rows(out)[1:] == [["bob", "admin", "(JWK)", "SUPER_ADMIN"]]
-    audit = [line for line in admin_ca.server.log().splitlines() if "acmeca.audit" in line and "admin=" in line]
-    assert any("admin created" in line and f"admin={SUPER}" in line and "target=bob" in line for line in audit)
-    assert any("admin deleted" in line and "admin=bob" in line and f"target={SUPER}" in line for line in audit)
+    audit = [line for line in admin_ca.server.log().splitlines() if "acmeca.audit" in line]
+    created = f"event=admin.admin_created serial=None identifiers=[] requester_kind=admin requester_id={SUPER} "
+    deleted = "event=admin.admin_deleted serial=None identifiers=[] requester_kind=admin requester_id=bob "
+    assert any("admin created" in line and created in line and "target=bob" in line for line in audit)
+    assert any("admin deleted" in line and deleted in line and f"target={SUPER}" in line for line in audit)
     code, out = admin_ca.admin_cli("admin", "list", check=False)  # the removed admin is locked out
     assert code == 1
     assert "is not an admin" in out

@@ -26,6 +26,7 @@ from acmeca.server.graph import GraphOptions, service_graph
 from acmeca.store.database import Database
 from acmeca.store.schema import certificates
 from tests.support.inprocess import PASSWORD, write_ca
+from tests.support.metric_values import sample
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 PROVISIONER = ProvisionerRef(id="p-1", name="admin", type=ProvisionerType.JWK, credential_id="kid-1")
@@ -129,3 +130,30 @@ async def test_replicas_migrating_together_do_not_race(ca_db: dict[str, object])
         for db in replicas:
             await db.close()
     assert all(after == head_revision() for _, after in results)
+
+
+async def test_issue_and_revoke_are_audited_and_counted_by_provisioner(
+    engine: IssuingEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    labels = {"provisioner": "admin", "provisioner_type": "JWK"}
+    issued_before = sample("acmeca_certificates_issued_total", **labels)
+    revoked_before = sample("acmeca_certificates_revoked_total", **labels)
+    caplog.set_level(logging.INFO, logger="acmeca.audit")
+    issued = await engine.issue(_request(ec.generate_private_key(ec.SECP256R1()).public_key()))
+    await engine.revoke(issued.serial, reason=RevocationReason.SUPERSEDED, note="",
+                        revoked_by=Requester(RequesterKind.ACME_ACCOUNT, "acct-9"))
+    assert sample("acmeca_certificates_issued_total", **labels) == issued_before + 1
+    assert sample("acmeca_certificates_revoked_total", **labels) == revoked_before + 1
+    fields = ("event", "serial", "identifiers", "requester_kind", "requester_id", "provisioner")
+    lines = [(r.getMessage(), *(getattr(r, f) for f in fields)) for r in caplog.records if r.name == "acmeca.audit"]
+    names = ["svc.test", "192.0.2.7"]
+    assert lines == [
+        ("certificate issued", "issue", issued.serial, names, "provisioner", "admin", "admin"),
+        ("certificate revoked", "revoke", issued.serial, names, "acme-account", "acct-9", "admin"),
+    ]
+    assert issued.serial.isdigit()
+    issue, revoke = (r for r in caplog.records if r.name == "acmeca.audit")
+    assert (issue.profile, issue.not_after, revoke.reason) == (  # type: ignore[attr-defined]
+        "default", x509.load_der_x509_certificate(issued.der).not_valid_after_utc.isoformat(), "superseded")

@@ -12,6 +12,7 @@ from acmeca.config.acme import parse_limit
 from acmeca.domain.clock import FrozenClock
 from acmeca.domain.errors import RateLimited
 from acmeca.store.database import Database
+from tests.support.metric_values import sample
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -50,6 +51,21 @@ async def test_concurrent_spenders_never_exceed_the_limit(database: Database) ->
 
     results = await asyncio.gather(*(attempt() for _ in range(12)))
     assert results.count(True) == 5
+
+
+async def test_refusals_are_counted_but_a_recorded_event_is_not(database: Database) -> None:
+    limiter = RateLimiter(database, FrozenClock(NOW))
+    limit = parse_limit("failedValidationsPerAccountPerIdentifier", "1/1h")
+    refusals = sample("acmeca_rate_limit_refusals_total")
+    await limiter.spend(limit, "k")
+    with pytest.raises(RateLimited):
+        await limiter.spend(limit, "k", refusal=False)  # a failed validation recorded: no request turned away
+    assert sample("acmeca_rate_limit_refusals_total") == refusals
+    with pytest.raises(RateLimited):
+        await limiter.check(limit, "k")
+    with pytest.raises(RateLimited):
+        await limiter.spend(limit, "k")
+    assert sample("acmeca_rate_limit_refusals_total") == refusals + 2
 
 
 async def test_no_limit_means_unlimited(database: Database) -> None:

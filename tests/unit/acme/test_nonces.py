@@ -12,6 +12,7 @@ from acmeca.domain.clock import FrozenClock
 from acmeca.domain.errors import BadNonce
 from acmeca.store.database import Database
 from acmeca.store.schema import used_nonces
+from tests.support.metric_values import sample
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 
@@ -21,9 +22,12 @@ async def test_a_nonce_from_one_replica_is_spent_once_anywhere(database: Databas
     first, second = NonceService(database, clock), NonceService(database, clock)
     nonce = await first.issue()
     assert "=" not in nonce
+    rejected = sample("acmeca_nonce_rejections_total")
     await second.redeem(nonce)
+    assert sample("acmeca_nonce_rejections_total") == rejected
     with pytest.raises(BadNonce, match="already used"):
         await first.redeem(nonce)
+    assert sample("acmeca_nonce_rejections_total") == rejected + 1
 
 
 @pytest.mark.parametrize("bad", ["", "short", "A" * 54, None, 42])

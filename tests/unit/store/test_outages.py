@@ -11,6 +11,7 @@ from sqlalchemy import exc as sa_exc
 
 from acmeca.domain.errors import ServiceUnavailable
 from acmeca.store.outages import Availability, is_outage, root_cause
+from tests.support.metric_values import sample
 
 
 def _sqlite_error(code: int, message: str) -> sqlite3.Error:
@@ -92,6 +93,8 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog: p
     caplog.set_level(logging.INFO, logger="acmeca.store.outages")
     ticks = Ticks()
     state = Availability(ticks)
+    assert sample("acmeca_database_up") == 1
+    errors = sample("acmeca_database_errors_total")
     refused = ConnectionRefusedError(111, "Connect call failed")
     for _ in range(5):
         ticks.now += 0.1
@@ -99,6 +102,7 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog: p
         assert isinstance(error, ServiceUnavailable)
         assert error.retry_after.total_seconds() >= 1
     assert not state.available
+    assert (sample("acmeca_database_up"), sample("acmeca_database_errors_total")) == (0, errors + 5)
     record = next(r for r in caplog.records if r.getMessage() == "database unavailable")
     assert record.error == "ConnectionRefusedError"  # type: ignore[attr-defined]
 
@@ -108,6 +112,7 @@ def test_an_outage_is_logged_once_when_it_starts_and_once_when_it_ends(caplog: p
     ticks.now += 1
     state.probed(state.attempt())
     assert state.available
+    assert sample("acmeca_database_up") == 1
     assert _transitions(caplog) == ["database unavailable", "database available again"]
 
 

@@ -15,6 +15,7 @@ from acmeca.store.schema import acme_challenges, acme_orders
 from acmeca.store.schema import jobs as jobs_table
 from tests.integration.acme.inprocess.conftest import AcmeEnv
 from tests.support.acme_client import make_csr
+from tests.support.metric_values import sample
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=30)
@@ -33,10 +34,13 @@ async def _claim(database: Database, owner: str, at: datetime, limit: int = 10) 
 
 async def test_a_leased_job_is_taken_over_only_after_its_lease(database: Database) -> None:
     await _enqueue(database, 1)
+    takeovers = sample("acmeca_job_lease_takeovers_total")
     assert [j.attempts for j in await _claim(database, "a", NOW)] == [1]
     assert await _claim(database, "b", NOW + timedelta(seconds=10)) == []
+    assert sample("acmeca_job_lease_takeovers_total") == takeovers, "a first claim takes over nothing"
     taken = await _claim(database, "b", NOW + LEASE + timedelta(seconds=1))
     assert [(j.lease_owner, j.attempts) for j in taken] == [("b", 2)]
+    assert sample("acmeca_job_lease_takeovers_total") == takeovers + 1
     async with database.write() as tx:
         assert not await jobs.finish(tx, taken[0].id, owner="a"), "the old owner lost the job"
         assert await jobs.finish(tx, taken[0].id, owner="b")
