@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from prometheus_client.parser import text_string_to_metric_families
 
+from acmeca.cli.devdns.server import DNSServer
 from tests.integration.acme.conftest import Http01Responder
 from tests.integration.acme.test_live import _obtain
 from tests.integration.core.test_workers import wait_for_log
@@ -29,7 +30,6 @@ from tests.integration.step.test_wire import csr_pem, mint, sign
 from tests.support.acme_client import AccountKey, AcmeClient
 from tests.support.ca_server import CAServer, free_port, init_ca
 from tests.support.databases import fresh_db_config
-from tests.support.dnsserver import DNSTestServer
 
 FAMILIES = (
     "acmeca_http_requests", "acmeca_http_request_duration_seconds", "acmeca_certificates_issued",
@@ -43,7 +43,7 @@ Samples = dict[str, list[tuple[dict[str, str], float]]]
 @dataclass
 class Monitored:
     server: CAServer
-    dns: DNSTestServer
+    dns: DNSServer
     http01_port: int
     metrics_port: int
 
@@ -55,7 +55,7 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
     server = init_ca(tmp / "ca", db)
     server.serve_args = ("--workers", "2")
     http01_port, metrics_port = free_port(), free_port()
-    with DNSTestServer() as dns:
+    with DNSServer() as dns:
         server.edit_config(lambda d: d.update({
             "validation": {"resolver": f"127.0.0.1:{dns.port}", "http01Port": http01_port, "timeout": "2s"},
             "logger": {"format": "json"}, "metrics": {"address": f"127.0.0.1:{metrics_port}"},
@@ -71,7 +71,7 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitored]:
 class _Live:
     """What ``_obtain`` reads."""
 
-    dns: DNSTestServer
+    dns: DNSServer
     http01: Http01Responder
 
 
