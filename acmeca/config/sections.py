@@ -20,6 +20,8 @@ DB = section("db", "The database: the embedded SQLite file, or PostgreSQL for pr
         "the request answers 503 (the database is unavailable).", Reload.RESTART, default="10s"),
     Key("poolTimeout", "duration", "PostgreSQL: how long a request waits for a free pooled connection before "
         "it answers 503 (the database is unavailable).", Reload.RESTART, default="30s"),
+    Key("poolSize", "number", "PostgreSQL: connections each process keeps open; under load it opens as many "
+        "again, so a server uses up to 2 × poolSize × workers connections.", Reload.RESTART, default="10"),
 ), ("valueDir", "badgerFileLoadingMode"))
 TLS = section("tls", "TLS options echoed to token API clients in every SignResponse (tlsOptions).", (
     Key("cipherSuites", "list of strings", "Cipher suite names.", Reload.RESTART,
@@ -70,6 +72,7 @@ class DatabaseConfig:
     database: str = ""
     busy_timeout: timedelta = timedelta(seconds=10)
     pool_timeout: timedelta = timedelta(seconds=30)
+    pool_size: int = 10
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,7 @@ def read_db(reader: Reader) -> DatabaseConfig:
         aliases.get(kind, kind), reader.string("dataSource"), reader.string("database"),
         busy_timeout=reader.duration("busyTimeout", timedelta(seconds=10), minimum=timedelta(0)),
         pool_timeout=reader.duration("poolTimeout", timedelta(seconds=30), minimum=timedelta(0)),
+        pool_size=reader.integer("poolSize", 10, minimum=1, maximum=1000),
     )
     if config.type and not config.data_source:
         raise reader.fail("dataSource", "is required: the SQLite file or a postgresql:// URL")

@@ -60,7 +60,9 @@ def database_settings(db: DatabaseConfig) -> DatabaseSettings:
     url = url.set(drivername="postgresql+asyncpg")
     if db.database:
         url = url.set(database=db.database)
-    return DatabaseSettings(url=url.render_as_string(hide_password=False), pool_timeout=db.pool_timeout)
+    return DatabaseSettings(
+        url=url.render_as_string(hide_password=False), pool_timeout=db.pool_timeout, pool_size=db.pool_size
+    )
 
 
 class Database:
