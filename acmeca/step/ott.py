@@ -32,6 +32,9 @@ from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
 LEEWAY = timedelta(minutes=1)
+# step's CLI mints one-time tokens valid for five minutes. step-ca 0.19 accepts any lifetime; a token good for a
+# year is a bearer credential for that long, so acmeca refuses lifetimes above this (docs/step-compatibility.md).
+MAX_TOKEN_LIFETIME = timedelta(hours=1)
 LEGACY_AUDIENCE = "step-certificate-authority"
 RENEW_ISSUER = "step-ca-client/1.0"
 SWEEP_INTERVAL = timedelta(minutes=10)
@@ -120,6 +123,24 @@ def check_times(claims: dict[str, Any], now: datetime, leeway: timedelta = LEEWA
     return expires
 
 
+def check_lifetime(claims: dict[str, Any], expires: datetime, now: datetime) -> None:
+    """A token may be good for MAX_TOKEN_LIFETIME at most, counted from nbf (else iat, else now)."""
+    start = _timestamp(claims, "nbf") or _timestamp(claims, "iat") or now
+    if expires - start > MAX_TOKEN_LIFETIME + LEEWAY:
+        raise Unauthenticated("invalid token: its lifetime (exp - nbf) is longer than one hour")
+
+
+def check_root_fingerprint(claims: dict[str, Any], fingerprints: frozenset[str]) -> None:
+    """step's CLI writes the SHA-256 of the root it trusts into ``sha``; a token for another CA is refused.
+
+    Tokens without the claim (other clients) are accepted, as step-ca accepts them."""
+    value = claims.get("sha")
+    if value is None:
+        return
+    if not isinstance(value, str) or value.lower().replace(":", "") not in fingerprints:
+        raise Unauthenticated("invalid token: the root fingerprint (sha) is not one of this CA's roots")
+
+
 def reuse_key(token: CompactJWS) -> str:
     """step-ca's replay key for JWK/X5C tokens: ``jti``, else the SHA-256 of the whole token."""
     jti = token.claims.get("jti")
@@ -162,6 +183,7 @@ class TokenVerifier:
         self._verifiers = PerEntry(token_provisioner, on_failure=_skipped)
         self._dns_names = tuple(dns_names)
         self._roots = tuple(roots)
+        self._root_fingerprints = frozenset(certs.sha256_fingerprint(root) for root in self._roots)
         self._db = db
         self._clock = clock
         self._third_party = ThirdPartyAuthorizer(clock)  # OIDC and K8sSA tokens (their own lookup rules)
@@ -192,6 +214,8 @@ class TokenVerifier:
         if token.claims.get("iss") != provisioner.ref.name:
             raise Unauthenticated("invalid token: invalid issuer claim (iss)")
         expires = check_times(token.claims, now)
+        check_lifetime(token.claims, expires, now)
+        check_root_fingerprint(token.claims, self._root_fingerprints)
         if not token.claims.get("sub") or not isinstance(token.claims.get("sub"), str):
             raise Unauthenticated("invalid token: subject cannot be empty")
         await self._spend(reuse_key(token), purpose, expires)

@@ -156,8 +156,27 @@ async def test_expired_tokens_are_swept(step_env: StepEnv) -> None:
         assert await used_tokens.sweep(tx, step_env.clock.now() + timedelta(minutes=10)) == 1
 
 
-async def test_far_future_expiry_is_not_a_server_error(step_env: StepEnv) -> None:
-    token = step_env.token("a.test", exp=253402300799)  # 9999-12-31T23:59:59Z
-    await step_env.verifier.authorize(token, Purpose.SIGN)
-    with pytest.raises(Unauthenticated, match="token already used"):
+async def test_far_future_expiry_is_refused_as_too_long_lived(step_env: StepEnv) -> None:
+    token = step_env.token("a.test", exp=253402300799)  # 9999-12-31T23:59:59Z: a 401, not a server error
+    with pytest.raises(Unauthenticated, match="lifetime"):
         await step_env.verifier.authorize(token, Purpose.SIGN)
+
+
+async def test_token_lifetime_is_capped_at_one_hour(step_env: StepEnv) -> None:
+    now = int(step_env.clock.now().timestamp())
+    with pytest.raises(Unauthenticated, match=r"lifetime \(exp - nbf\) is longer than one hour"):
+        await step_env.verifier.authorize(step_env.token("a.test", exp=now + 2 * 3600), Purpose.SIGN)
+    await step_env.verifier.authorize(step_env.token("a.test", exp=now + 3600), Purpose.SIGN)
+    await step_env.verifier.authorize(step_env.token("b.test", exp=now + 3000, iat=now - 3 * 3600), Purpose.SIGN)
+
+
+async def test_the_root_fingerprint_claim_must_name_one_of_our_roots(step_env: StepEnv) -> None:
+    from acmeca.crypto.certs import sha256_fingerprint
+
+    ours = sha256_fingerprint(step_env.graph.trust.roots[0])
+    with pytest.raises(Unauthenticated, match=r"root fingerprint \(sha\)"):
+        await step_env.verifier.authorize(step_env.token("a.test", sha="00" * 32), Purpose.SIGN)
+    with pytest.raises(Unauthenticated, match=r"root fingerprint \(sha\)"):
+        await step_env.verifier.authorize(step_env.token("a.test", sha=42), Purpose.SIGN)
+    await step_env.verifier.authorize(step_env.token("a.test", sha=ours), Purpose.SIGN)
+    await step_env.verifier.authorize(step_env.token("b.test"), Purpose.SIGN)  # no claim: accepted, as step-ca
