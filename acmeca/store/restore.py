@@ -90,3 +90,10 @@ async def _raise_counter(tx: Transaction, name: str, floor: int) -> None:
         await tx.execute(counters.insert().values(name=name, value=floor))
     elif int(current) < floor:
         await tx.execute(counters.update().where(counters.c.name == name).values(value=floor))
+
+
+async def other_sessions(tx: Transaction) -> int:
+    """PostgreSQL: how many other sessions are connected to this database (a running replica holds some)."""
+    return int(await tx.scalar(sa.text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    )))

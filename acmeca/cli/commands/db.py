@@ -27,8 +27,9 @@ from acmeca.server.database import StartupError, settings_of
 from acmeca.store.database import Database, DatabaseSettings
 from acmeca.store.file_lock import DatabaseInUse, hold_exclusive, lock_path
 from acmeca.store.migrate import SchemaMismatch, upgrade
-from acmeca.store.restore import Sealed, seal
+from acmeca.store.restore import Sealed, other_sessions, seal
 from acmeca.store.sqlite_copy import NotABackup, copy_database, read_backup_time, write_backup
+from acmeca.store.transaction import Transaction
 
 
 async def migrate(args: argparse.Namespace) -> int:
@@ -89,10 +90,24 @@ def backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def pg_restore_line(url: URL, file: str) -> str:
+    """pg_restore for this database; ``acmeca db restore --in-place`` must follow it."""
+    parts = ["pg_restore", "--clean", "--if-exists", "--no-owner"]
+    parts += [f"--host={url.host}"] if url.host else []
+    parts += [f"--port={url.port}"] if url.port else []
+    parts += [f"--username={url.username}"] if url.username else []
+    return " ".join([*parts, f"--dbname={url.database or ''}", file])
+
+
 async def restore(args: argparse.Namespace) -> int:
     config = load_config(config_path(args.config))
     url = _database_url(config)
-    target = _sqlite_path(url, "restore", "pg_restore (docs/backup-and-rotation.md)")
+    if args.in_place:
+        return await _restore_in_place(config, url)
+    if not args.file:
+        raise CLIError("give the backup FILE to restore (or --in-place after pg_restore on PostgreSQL)")
+    advice = f"{pg_restore_line(url, args.file)}, then acmeca db restore --in-place"
+    target = _sqlite_path(url, "restore FILE", advice)
     source = Path(args.file)
     try:
         taken_at = read_backup_time(source)
@@ -121,17 +136,44 @@ async def restore(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _restore_in_place(config: CAConfig, url: URL) -> int:
+    """PostgreSQL after pg_restore: seal the database where it is, while nothing else is connected to it."""
+    if url.get_backend_name() == "sqlite":
+        raise CLIError("--in-place is for PostgreSQL after pg_restore; on SQLite give the backup FILE")
+    database = Database.connect(settings_of(config.db))
+    try:
+        async with database.write() as tx:
+            others = await other_sessions(tx)
+            if others:
+                raise CLIError(
+                    f"{others} other connection(s) to database {url.database}: stop every acmeca serve of it, "
+                    "then restore"
+                )
+            sealed = await _seal_in(tx, config)
+    except OSError as exc:
+        raise CLIError(f"cannot reach the database: {exc}") from None
+    finally:
+        await database.close()
+    print(f"Prepared the restored database {url.database} to serve.")
+    _report_sealed(sealed, since="the backup")
+    return 0
+
+
 async def _seal(staging: Path, config: CAConfig) -> Sealed:
     """The restore marker, a new nonce key and CRL counters past the time floor, written into the copy."""
     database = Database.connect(DatabaseSettings(url=f"sqlite+aiosqlite:///{staging}"))
     try:
         async with database.write() as tx:
-            return await seal(
-                tx, now=datetime.now(UTC), secrets={SECRET_SETTING: new_secret()},
-                crl_counter_names=[crl_counter(certs.subject_key_id(c)) for c in _intermediates(config)],
-            )
+            return await _seal_in(tx, config)
     finally:
         await database.close()
+
+
+async def _seal_in(tx: Transaction, config: CAConfig) -> Sealed:
+    return await seal(
+        tx, now=datetime.now(UTC), secrets={SECRET_SETTING: new_secret()},
+        crl_counter_names=[crl_counter(certs.subject_key_id(c)) for c in _intermediates(config)],
+    )
 
 
 def _intermediates(config: CAConfig) -> list[x509.Certificate]:
@@ -154,7 +196,11 @@ def _utc(moment: datetime) -> str:
 
 def _report(target: Path, source: Path, taken_at: datetime, sealed: Sealed) -> None:
     print(f"Restored {target} from {source}, a backup taken at {_utc(taken_at)}.")
-    print("What the CA did after that time is unknown to it now: certificates issued since then cannot be revoked "
+    _report_sealed(sealed, since="that time")
+
+
+def _report_sealed(sealed: Sealed, *, since: str) -> None:
+    print(f"What the CA did after {since} is unknown to it now: certificates issued since then cannot be revoked "
           "by serial and get no renewal information (ARI), and revocations made since then are undone.")
     print(f"Nonces and one-time tokens issued before {_utc(sealed.restored_at)} are refused; CRL numbers continue "
           f"above {sealed.crl_floor}.")
@@ -228,13 +274,19 @@ What happened after the backup is lost, and the restore keeps it from coming bac
 tokens issued before the restore are refused, and CRL numbers continue above the restore time in Unix
 seconds, never below a number already published. Certificates issued after the backup are unknown to the
 CA: they cannot be revoked by serial and get no renewal information. The command prints the backup's time
-so you know which ones.""",
+so you know which ones.
+
+On PostgreSQL, restore the dump with pg_restore (the command prints the line), then run
+'acmeca db restore --in-place', which does the same to the restored database where it is.""",
         examples=[
             Example("Stop the CA, restore last night's backup, start the CA again:",
                     "systemctl stop acmeca\nacmeca db restore /var/backups/acmeca.db\nsystemctl start acmeca"),
         ],
     )
-    parser.add_argument("file", metavar="FILE", help="A backup written by 'acmeca db backup'.")
+    parser.add_argument("file", metavar="FILE", nargs="?", help="A backup written by 'acmeca db backup'.")
+    parser.add_argument("--in-place", action="store_true",
+                        help="PostgreSQL: the database already holds the restored data (pg_restore); only make it "
+                             "safe to serve. Refused while any other session is connected to it.")
     parser.add_argument("--config", metavar="file",
                         help="The ca.json whose database to replace. Defaults to $ACMECA_PATH/config/ca.json.")
     parser.set_defaults(handler=restore)

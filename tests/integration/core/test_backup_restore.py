@@ -7,18 +7,27 @@ go backwards, spent tokens refused, no serial reused.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import pytest
 from cryptography import x509
+from sqlalchemy.engine import make_url
 
 from acmeca.cli.main import main
+from acmeca.config import parse_database
+from acmeca.store import restore
+from acmeca.store.database import Database, database_settings
 from tests.support.ca_server import CAServer, init_ca
 from tests.support.databases import fresh_db_config
 from tests.support.https import call
@@ -132,3 +141,57 @@ def test_refusals(sqlite_ca: CAServer) -> None:
         "error: acmeca db backup works on SQLite databases only; for PostgreSQL use pg_dump --format=custom "
         "--file=ca.dump --host=db.internal --port=5433 --username=backup acmeca"
     )
+
+
+@contextlib.contextmanager
+def _another_session(dsn: str) -> Iterator[None]:
+    """A connection held open from another thread, as a running replica would hold one."""
+    ready, done = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        connection = await asyncpg.connect(dsn)
+        ready.set()
+        await asyncio.to_thread(done.wait)
+        await connection.close()
+
+    thread = threading.Thread(target=lambda: asyncio.run(hold()))
+    thread.start()
+    assert ready.wait(10)
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+
+
+async def _restored_at(db: dict[str, Any]) -> datetime | None:
+    database = Database.connect(database_settings(parse_database(db)))
+    try:
+        async with database.read() as tx:
+            return await restore.restored_at(tx)
+    finally:
+        await database.close()
+
+
+@pytest.mark.postgres
+def test_postgresql_is_restored_with_pg_restore_then_in_place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    db, drop = fresh_db_config("postgresql", tmp_path, exclusive=True)
+    try:
+        server = init_ca(tmp_path / "ca", db)
+        monkeypatch.setenv("ACMECA_PATH", str(server.home))
+        url = make_url(db["dataSource"])
+        refused = cli("db", "restore", "ca.dump", code=1).stderr
+        assert f"pg_restore --clean --if-exists --no-owner --host={url.host} --port={url.port} " in refused
+        assert refused.strip().endswith(f"--dbname={url.database} ca.dump, then acmeca db restore --in-place")
+        with _another_session(db["dataSource"]):
+            busy = cli("db", "restore", "--in-place", code=1).stderr
+        assert "other connection(s) to database" in busy
+        assert asyncio.run(_restored_at(db)) is None
+        out = cli("db", "restore", "--in-place").stdout.splitlines()
+        assert out[0] == f"Prepared the restored database {url.database} to serve."
+        assert out[1].startswith("What the CA did after the backup is unknown to it now")
+        restored = asyncio.run(_restored_at(db))
+        assert restored is not None
+        assert f"issued before {restored.strftime('%Y-%m-%dT%H:%M:%SZ')} are refused" in out[2]
+    finally:
+        drop()
