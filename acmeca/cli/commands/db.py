@@ -267,8 +267,8 @@ def _register_restore(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
         description="""\
 acmeca db restore replaces the SQLite database named in ca.json with FILE, a copy 'acmeca db backup' wrote.
 It refuses while a server uses the database: every 'acmeca serve' holds a shared lock on <database>.lock
-for as long as it runs, and the restore needs that lock alone. The database is replaced in one step, so a
-failed restore leaves it as it was.
+for as long as it runs, and the restore needs that lock alone. The backup is copied and prepared beside the
+database, then copied into it in one transaction of SQLite's backup API.
 
 What happened after the backup is lost, and the restore keeps it from coming back: nonces and one-time
 tokens issued before the restore are refused, and CRL numbers continue above the restore time in Unix

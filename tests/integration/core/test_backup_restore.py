@@ -135,7 +135,7 @@ def test_refusals(sqlite_ca: CAServer) -> None:
     database = Path(sqlite_ca.config()["db"]["dataSource"])
     assert "was not written by 'acmeca db backup'" in cli("db", "restore", str(database), code=1).stderr
     sqlite_ca.edit_config(
-        lambda d: d.update({"db": {"type": "postgresql", "dataSource": "postgresql://backup@db.internal:5433/acmeca"}})
+        lambda d: d.update({"db": {"type": "postgresql", "dataSource": "postgresql://backup:s3cret@db.internal:5433/acmeca"}})
     )
     assert cli("db", "backup", "ca.dump", code=1).stderr.strip() == (
         "error: acmeca db backup works on SQLite databases only; for PostgreSQL use pg_dump --format=custom "

@@ -108,6 +108,8 @@ def test_rotate_refuses_a_wrong_root_password(ca_files: CAServer, tmp_path: Path
     unchanged = crt.read_bytes()
     wrong = tmp_path / "wrong"
     wrong.write_text("not the password\n")
-    result = cli("intermediate", "rotate", "--root-password-file", str(wrong), code=1)
-    assert "the root password does not decrypt" in result.stderr
+    offline = tmp_path / "offline_root_key"
+    offline.write_bytes((ca_files.home / "secrets" / "root_ca_key").read_bytes())
+    result = cli("intermediate", "rotate", "--root-password-file", str(wrong), "--root-key", str(offline), code=1)
+    assert result.stderr.strip() == f"error: the root password does not decrypt {offline}"
     assert crt.read_bytes() == unchanged

@@ -249,6 +249,8 @@ async def test_intermediate_rotation(env: ReloadEnv) -> None:
     try:
         run_cli("intermediate", "rotate", "--root-password-file", str(env.server.password_file), env=env.server.env)
         rotated = x509.load_pem_x509_certificate(crt.read_bytes())
+        root = x509.load_pem_x509_certificate(env.server.root_path.read_bytes())
+        assert rotated.not_valid_after_utc == root.not_valid_after_utc  # ten years by default, capped at the root
         log = env.sighup()
         assert "intermediate" in log
         for _ in range(2 * env.workers):  # whichever worker answers
