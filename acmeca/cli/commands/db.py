@@ -253,6 +253,8 @@ $ACMECA_PATH/secrets and $ACMECA_PATH/certs separately. On PostgreSQL the comman
 pg_dump command to use instead.""",
         examples=[
             Example("Back up the database of $ACMECA_PATH/config/ca.json:", "acmeca db backup acmeca-backup.db"),
+            Example("Back up the database of another configuration into a dated file:",
+                    "acmeca db backup --config /etc/acmeca/ca.json /var/backups/acmeca-$(date +%F).db"),
         ],
     )
     parser.add_argument("file", metavar="FILE", help="Where to write the copy (replaced if it exists).")
@@ -281,6 +283,9 @@ On PostgreSQL, restore the dump with pg_restore (the command prints the line), t
         examples=[
             Example("Stop the CA, restore last night's backup, start the CA again:",
                     "systemctl stop acmeca\nacmeca db restore /var/backups/acmeca.db\nsystemctl start acmeca"),
+            Example("PostgreSQL: stop every replica, restore the dump, then prepare the database to serve:",
+                    "pg_restore --clean --if-exists --no-owner --dbname=acmeca ca.dump\n"
+                    "acmeca db restore --in-place --config /etc/acmeca/ca.json"),
         ],
     )
     parser.add_argument("file", metavar="FILE", nargs="?", help="A backup written by 'acmeca db backup'.")

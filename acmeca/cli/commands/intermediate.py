@@ -121,8 +121,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description="""\
 acmeca intermediate manages the intermediate certificate that signs the CA's certificates and CRLs. It
 works on the files ca.json names (crt, key), not through a running CA.""",
-        examples=[Example("Rotate the intermediate, then reload the CA:",
-                          "acmeca intermediate rotate --root-password-file root-password.txt\nkill -HUP <pid>")],
+        examples=[
+            Example("Rotate the intermediate, then reload the CA:",
+                    "acmeca intermediate rotate --root-password-file root-password.txt\nkill -HUP <pid>"),
+            Example("Rotate the intermediate of another configuration:",
+                    "acmeca intermediate rotate --config /etc/acmeca/ca.json --root-password-file root-password.txt"),
+        ],
     )
     parser = add_command(
         sub, "rotate", summary="issue a new intermediate from the root and keep the old one",
