@@ -19,7 +19,7 @@ from acmeca.config import ConfigError, environment_default
 # imported, so `acmeca health` does not pay for the server's imports (the CLI runs inside renew daemons,
 # hooks and scripts, where start-up time adds up).
 COMMANDS: dict[str, str] = {
-    "init": "init", "serve": "serve", "db": "db",
+    "init": "init", "serve": "serve", "db": "db", "intermediate": "intermediate",
     "health": "ca", "bootstrap": "ca", "root": "ca", "roots": "ca", "federation": "ca",
     "token": "lifecycle", "certificate": "lifecycle", "sign": "lifecycle",
     "renew": "lifecycle", "rekey": "lifecycle", "revoke": "lifecycle",

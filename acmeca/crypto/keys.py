@@ -57,6 +57,19 @@ class KeySpec:
             return cls("OKP", "Ed25519")
         raise Malformed(f"unsupported key type {kty!r} (use EC, RSA or OKP)")
 
+    @classmethod
+    def of(cls, key: PublicKey) -> KeySpec:
+        """The spec that generates a key of the same kind as ``key`` (a rotation keeps the key type)."""
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            for name, curve in _CURVES.items():
+                if isinstance(key.curve, curve):
+                    return cls("EC", name)
+        elif isinstance(key, rsa.RSAPublicKey):
+            return cls("RSA", size=key.key_size)
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            return cls("OKP", "Ed25519")
+        raise Malformed(f"cannot generate another key like {type(key).__name__}")
+
 
 def generate_key(spec: KeySpec) -> PrivateKey:
     """Generate a key; RSA is slow, so callers on the event loop go through run_cpu."""

@@ -25,6 +25,7 @@ from acmeca.engine.trust import SigningAuthority
 from acmeca.runtime import Runtime
 from acmeca.store import certificates, crls
 from acmeca.store.database import Database
+from acmeca.store.restore import CRL_COUNTER_PREFIX
 
 log = logging.getLogger(__name__)
 # Revoked certificates stay listed until they have been expired this long (step-ca's grace).
@@ -79,6 +80,11 @@ def build_crl(
     return sign_crl(builder, authority.key)
 
 
+def crl_counter(ski: str) -> str:
+    """The counter that numbers the CRLs of the intermediate ``ski`` (a restore moves it past a time floor)."""
+    return CRL_COUNTER_PREFIX + ski
+
+
 async def next_number(db: Database, counter: str) -> int:
     """Advance a counter, one write transaction per attempt; a lost race retries with the new value."""
     for _ in range(COUNTER_ATTEMPTS):
@@ -114,7 +120,7 @@ class CRLService:
         """A new CRL with the next number, stored before it is returned."""
         async with self._lock:
             ski = self._authority().ski
-            number = await next_number(self._db, f"crl:{ski}")
+            number = await next_number(self._db, crl_counter(ski))
             now = self._clock.now()
             async with self._db.read() as tx:
                 entries = await certificates.revoked_since(tx, ski, now - EXPIRED_GRACE)

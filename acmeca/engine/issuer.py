@@ -96,6 +96,10 @@ class IssuingEngine:
     def chain_pem(self) -> tuple[str, ...]:
         return tuple(certs.to_pem(c) for c in self._authority.chain)
 
+    def intermediates(self) -> tuple[x509.Certificate, ...]:
+        """The intermediates to publish: the signing chain and, until they expire, the retired ones."""
+        return self._authority.served_intermediates(self._clock.now())
+
     def alternate_chain_pems(self) -> tuple[tuple[str, ...], ...]:
         """Each alternate chain above our leaves (leaf excluded), in ca.json order."""
         return tuple(tuple(certs.to_pem(c) for c in chain) for chain in self._authority.alternate_chains)

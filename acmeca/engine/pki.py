@@ -1,4 +1,5 @@
-"""Creating the CA itself: a self-signed root and an intermediate under it (``acmeca init``).
+"""Creating the CA itself: a self-signed root and an intermediate under it (``acmeca init``), and later
+intermediates from the same root (``acmeca intermediate rotate``).
 
 Profiles follow step-ca (§3.5): root CN "<name> Root CA", path length 1; intermediate CN
 "<name> Intermediate CA", path length 0; both certSign + crlSign, ten years.
@@ -13,7 +14,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from acmeca.crypto.certbuild import CertificateTemplate, build_certificate
-from acmeca.crypto.keys import PrivateKey
+from acmeca.crypto.keys import PrivateKey, PublicKey
 from acmeca.engine.serials import new_serial
 
 CA_VALIDITY = timedelta(days=3650)
@@ -52,3 +53,22 @@ def create_ca_certificates(
         root_key,
     )
     return CACertificates(root=root, intermediate=intermediate)
+
+
+def next_intermediate(
+    root: x509.Certificate, root_key: PrivateKey, previous: x509.Certificate, public_key: PublicKey, *,
+    now: datetime, lifetime: timedelta,
+) -> x509.Certificate:
+    """A new intermediate for ``public_key`` with the previous one's name, so the CA stays one CA to clients.
+
+    It never outlives the root: a chain is only good until its first certificate expires.
+    """
+    return build_certificate(
+        CertificateTemplate(
+            serial=new_serial(), subject=previous.subject, public_key=public_key, not_before=now,
+            not_after=min(now + lifetime, root.not_valid_after_utc), key_usage=frozenset({"certSign", "crlSign"}),
+            is_ca=True, path_length=0,
+        ),
+        root,
+        root_key,
+    )

@@ -1,8 +1,15 @@
-"""The CA's own certificates and signing key, loaded once at start."""
+"""The CA's own certificates and signing key, loaded at start and on SIGHUP.
+
+``acmeca intermediate rotate`` keeps each replaced intermediate beside the current one as
+``<name>.<serial in hex><suffix>`` (``certs/intermediate_ca.<serial>.crt``); those *retired* intermediates
+sign nothing new but are still served, in ``/intermediates`` and as the chain of the certificates they
+signed, until they expire.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 
 from cryptography import x509
@@ -44,10 +51,23 @@ class SigningAuthority:
     # Other chains above the same leaves (e.g. a cross-signed intermediate up to another root), offered to
     # ACME clients as Link rel="alternate"; each starts with a certificate for the issuing key.
     alternate_chains: tuple[tuple[x509.Certificate, ...], ...] = ()
+    # Intermediates a rotation replaced (see the module docstring), newest first.
+    retired: tuple[x509.Certificate, ...] = field(default=())
 
     @property
     def ski(self) -> str:
         return certs.subject_key_id(self.certificate)
+
+    def served_intermediates(self, now: datetime) -> tuple[x509.Certificate, ...]:
+        """``/intermediates``: the signing chain, then every retired intermediate that has not expired."""
+        return (*self.chain, *(c for c in self.retired if c.not_valid_after_utc > now))
+
+    def retired_chain(self, issuer_ski: str) -> tuple[x509.Certificate, ...] | None:
+        """The chain above a certificate a retired intermediate signed; None for an unknown issuer."""
+        for certificate in self.retired:
+            if certs.subject_key_id(certificate) == issuer_ski:
+                return (certificate,)
+        return None
 
 
 def load_trust(roots: tuple[Path, ...], federated: tuple[Path, ...], crt: Path) -> TrustBundle:
@@ -64,7 +84,21 @@ def load_signing_authority(crt: Path, key: Path, password: bytes | None) -> Sign
     signing_key = load_private_key(key, password)
     if certs.spki_sha256_of(chain[0]) != _spki(signing_key):
         raise ValueError(f"{key} does not match the certificate in {crt}")
-    return SigningAuthority(certificate=chain[0], key=signing_key, chain=chain)
+    return SigningAuthority(certificate=chain[0], key=signing_key, chain=chain, retired=retired_intermediates(crt))
+
+
+def retired_path(crt: Path, certificate: x509.Certificate) -> Path:
+    """Where a rotation keeps the intermediate it replaces: ``intermediate_ca.<serial hex>.crt``."""
+    return crt.with_name(f"{crt.stem}.{certificate.serial_number:x}{crt.suffix}")
+
+
+def retired_intermediates(crt: Path) -> tuple[x509.Certificate, ...]:
+    """The retired intermediates beside ``crt``, newest first; expired ones too (callers filter by time)."""
+    found = [
+        certs.load_pem_bundle(path.read_bytes(), source=str(path))[0]
+        for path in crt.parent.glob(f"{crt.stem}.*{crt.suffix}")
+    ]
+    return tuple(sorted(found, key=lambda c: c.not_valid_before_utc, reverse=True))
 
 
 def load_alternate_chains(

@@ -1,9 +1,16 @@
-"""Opening the database at start: connect, then migrate (embedded SQLite) or check the schema (PostgreSQL)."""
+"""Opening the database at start: connect, then migrate (embedded SQLite) or check the schema (PostgreSQL).
+
+An SQLite database is opened under a shared lock on ``<database>.lock`` (acmeca.store.file_lock), held
+until the database is closed: ``acmeca db restore`` refuses while any server holds it.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from acmeca.config import CAConfig, DatabaseConfig
 from acmeca.store.database import Database, DatabaseSettings, database_settings
+from acmeca.store.file_lock import DatabaseInUse, hold_shared
 from acmeca.store.migrate import SchemaMismatch, check_current, upgrade
 
 
@@ -38,14 +45,30 @@ async def open_database(config: CAConfig, *, migrate: bool | None) -> Database:
     """
     database = Database.connect(settings_of(config.db))
     try:
+        _hold_sqlite_lock(database)
         if migrate or (migrate is None and database.dialect == "sqlite"):
             await upgrade(database)
         else:
             await check_current(database)
-    except SchemaMismatch as exc:
+    except (SchemaMismatch, StartupError) as exc:
         await database.close()
         raise StartupError(str(exc)) from None
     except Exception as exc:
         await database.close()
         raise StartupError(f"cannot open the database: {first_line(exc)}") from None
     return database
+
+
+def _hold_sqlite_lock(database: Database) -> None:
+    path = database.url.database if database.dialect == "sqlite" else None
+    if not path or path == ":memory:":
+        return
+    try:
+        lock = hold_shared(Path(path))
+    except DatabaseInUse as exc:
+        raise StartupError(
+            f"a restore of the database is under way ({exc} is locked); start again once it is done"
+        ) from None
+    except OSError as exc:
+        raise StartupError(f"cannot lock the database: {exc}") from None
+    database.release_on_close(lock.release)

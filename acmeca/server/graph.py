@@ -123,7 +123,8 @@ async def record_issuers(database: Database, trust: TrustBundle, authority: Sign
     """Every CA certificate in the issuers table: ARI and revocation find certificates by their issuer."""
     now = clock.now()
     async with database.write() as tx:
-        for certificate, is_root in [*((c, True) for c in trust.roots), *((c, False) for c in authority.chain)]:
+        chain = (*authority.chain, *authority.retired)
+        for certificate, is_root in [*((c, True) for c in trust.roots), *((c, False) for c in chain)]:
             await issuers.ensure(
                 tx, ski=certs.subject_key_id(certificate), subject=certificate.subject.rfc4514_string(),
                 der=certs.to_der(certificate), is_root=is_root, not_before=certificate.not_valid_before_utc,

@@ -108,10 +108,12 @@ def _new_authority(graph: ServiceGraph, new: CAConfig) -> SigningAuthority | Non
 class _Identity:
     certificate: bytes
     alternates: tuple[tuple[bytes, ...], ...]
+    retired: tuple[bytes, ...]
 
 
 def _identity(authority: SigningAuthority) -> _Identity:
     return _Identity(
         certs.to_der(authority.certificate),
         tuple(tuple(certs.to_der(c) for c in chain) for chain in authority.alternate_chains),
+        tuple(certs.to_der(c) for c in authority.retired),
     )

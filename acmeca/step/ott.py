@@ -2,7 +2,9 @@
 
 The checks common to every token type live here once; only the signature check differs per provisioner.
 Replay protection is a row in the database (``used_tokens``), so a token is accepted once across restarts and
-replicas, which is also why step-ca's "issued before the CA started" refusal is not needed.
+replicas, which is also why step-ca's "issued before the CA started" refusal is not needed. A restore from a
+backup loses the rows written after the backup, so tokens issued (``iat``, else ``nbf``) before the restore
+time ``acmeca db restore`` stores are refused instead; every replica reads that time from the database.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,7 +30,7 @@ from acmeca.step.jwt import CompactJWS, parse_compact
 from acmeca.step.provisioners import InvalidProvisioner, TokenEvidence, TokenProvisioner, token_provisioner
 from acmeca.step.provisioners.third_party import ThirdPartyAuthorizer
 from acmeca.step.provisioners.x5c import decode_x5c, verify_x5c_token
-from acmeca.store import used_tokens
+from acmeca.store import restore, used_tokens
 from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,9 @@ MAX_TOKEN_LIFETIME = timedelta(hours=1)
 LEGACY_AUDIENCE = "step-certificate-authority"
 RENEW_ISSUER = "step-ca-client/1.0"
 SWEEP_INTERVAL = timedelta(minutes=10)
+# How long a process trusts its copy of the restore time: one small read per minute at most. A restore needs
+# every server stopped (acmeca.store.file_lock), so a restarted one reads the new time on its first token.
+RESTORE_MARK_TTL = 60.0
 
 
 class Purpose(StrEnum):
@@ -187,6 +193,7 @@ class TokenVerifier:
         self._db = db
         self._clock = clock
         self._third_party = ThirdPartyAuthorizer(clock)  # OIDC and K8sSA tokens (their own lookup rules)
+        self._restored_at: tuple[float, datetime | None] | None = None  # (monotonic read time, value)
 
     async def provisioners(self) -> list[TokenProvisioner]:
         """Every provisioner that takes tokens; a broken document is logged and skipped, never fatal."""
@@ -206,7 +213,7 @@ class TokenVerifier:
         grant = await self._third_party.authorize(token, await self._catalog.all(), purpose=purpose.value)
         if grant is not None:
             if grant.reuse_key is not None:
-                await self._spend(grant.reuse_key, purpose, grant.expires)
+                await self._spend(grant.reuse_key, purpose, grant.expires, grant.claims)
             return AuthorizedToken(provisioner=grant.provisioner, claims=grant.claims, evidence=TokenEvidence())
         provisioner = await self._lookup(token, purpose)
         now = self._clock.now()
@@ -218,7 +225,7 @@ class TokenVerifier:
         check_root_fingerprint(token.claims, self._root_fingerprints)
         if not token.claims.get("sub") or not isinstance(token.claims.get("sub"), str):
             raise Unauthenticated("invalid token: subject cannot be empty")
-        await self._spend(reuse_key(token), purpose, expires)
+        await self._spend(reuse_key(token), purpose, expires, token.claims)
         return AuthorizedToken(provisioner=provisioner, claims=token.claims, evidence=evidence)
 
     async def _lookup(self, token: CompactJWS, purpose: Purpose) -> TokenProvisioner:
@@ -232,13 +239,32 @@ class TokenVerifier:
         shown = ", ".join(audiences) or "none"
         raise Unauthenticated(f"provisioner not found or invalid audience ({shown})")
 
-    async def _spend(self, key: str, purpose: Purpose, expires: datetime) -> None:
+    async def _spend(self, key: str, purpose: Purpose, expires: datetime, claims: dict[str, Any]) -> None:
+        await self._check_not_before_restore(claims)
         # The row must outlive the token's own acceptance window (exp + leeway); no later than datetime.max.
         keep_until = min(expires, datetime.max.replace(tzinfo=UTC) - LEEWAY) + LEEWAY
         async with self._db.write() as tx:
             spent = await used_tokens.spend(tx, key, kind=f"ott-{purpose.value}", expires_at=keep_until)
         if not spent:
             raise Unauthenticated("token already used")
+
+    async def _check_not_before_restore(self, claims: dict[str, Any]) -> None:
+        """A token issued before the latest restore may have been spent in the history the restore erased."""
+        restored = await self._restore_time()
+        if restored is None:
+            return
+        issued = _timestamp(claims, "iat") or _timestamp(claims, "nbf")
+        if issued is None or issued < restored:
+            raise Unauthenticated("invalid token: issued before the CA's database was restored from a backup")
+
+    async def _restore_time(self) -> datetime | None:
+        cached = self._restored_at
+        if cached is not None and time.monotonic() - cached[0] < RESTORE_MARK_TTL:
+            return cached[1]
+        async with self._db.read() as tx:
+            value = await restore.restored_at(tx)
+        self._restored_at = (time.monotonic(), value)
+        return value
 
     async def sweep_forever(self) -> None:
         """Forget spent tokens once they have expired: the time check refuses them from then on."""
@@ -276,7 +302,7 @@ class TokenVerifier:
         if not audience_matches(audiences_of(token.claims), ca_audiences(self._dns_names, Purpose.RENEW)):
             raise Unauthenticated("invalid token: invalid audience claim (aud)")
         digest = "sha:" + hashlib.sha256(token.raw.encode()).hexdigest()
-        await self._spend(digest, Purpose.RENEW, expires)
+        await self._spend(digest, Purpose.RENEW, expires, token.claims)
         return RenewToken(leaf=leaf, claims=token.claims)
 
 

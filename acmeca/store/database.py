@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -81,6 +81,7 @@ class Database:
         self._sqlite_reader: sa.Connection | None = None
         self._sqlite_writer: sa.Connection | None = None  # one suffices: writers take turns on the lock
         self._fast_reads: dict[int, CompiledRead] = {}  # by id() of module-level statements, which live forever
+        self._on_close: list[Callable[[], None]] = []  # e.g. the SQLite file lock a server holds (store.file_lock)
 
     @property
     def dialect(self) -> str:
@@ -109,6 +110,10 @@ class Database:
         )
         return cls(engine)
 
+    def release_on_close(self, release: Callable[[], None]) -> None:
+        """Run ``release`` once the connections are closed: what the caller holds for as long as it uses us."""
+        self._on_close.append(release)
+
     async def close(self) -> None:
         for shared in (self._sqlite_reader, self._sqlite_writer):
             if shared is not None:
@@ -117,6 +122,8 @@ class Database:
         if self._sqlite is not None:
             self._sqlite.dispose()
         await self.engine.dispose()
+        while self._on_close:
+            self._on_close.pop()()
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Transaction]:

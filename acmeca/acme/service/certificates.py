@@ -13,7 +13,7 @@ from cryptography import x509
 
 from acmeca.acme.service.finalize import public_key_thumbprint
 from acmeca.acme.service.orders import OrderService
-from acmeca.crypto.certs import der_to_pem
+from acmeca.crypto.certs import der_to_pem, to_pem
 from acmeca.domain.acme import AccountRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.errors import BadRevocationReason, Malformed, NotFound, Unauthorized
@@ -60,6 +60,12 @@ class CertificateService:
         record = await self._engine.find_certificate(serial)
         if record is None or record.acme_account_id != account.id or not record.der:
             raise NotFound("no such certificate")
+        retired = self._engine.authority.retired_chain(record.issuer_ski)
+        if retired is not None:  # signed before a rotation: its own intermediate, which has no alternates
+            if index != 0:
+                raise NotFound("no such certificate chain")
+            pem = der_to_pem(record.der) + "".join(to_pem(c) for c in retired)
+            return Chain(pem=pem.replace("\r\n", "\n"), alternates=0)
         alternates = self._engine.alternate_chain_pems()  # read per request: SIGHUP may rotate the intermediate
         if index < 0 or index > len(alternates):
             raise NotFound("no such certificate chain")

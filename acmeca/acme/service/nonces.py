@@ -35,6 +35,11 @@ _MAC = 16
 _LENGTH = _RANDOM + _EXPIRY + _MAC
 
 
+def new_secret() -> str:
+    """A fresh HMAC key as stored under SECRET_SETTING; replacing it refuses every nonce issued before."""
+    return b64url_encode(secrets.token_bytes(32))
+
+
 class NonceService:
     def __init__(self, db: Database, clock: Clock, *, lifetime: timedelta = timedelta(hours=1)) -> None:
         self._db = db
@@ -48,7 +53,7 @@ class NonceService:
         """The shared HMAC key; created by whichever replica starts first, then cached (it never changes)."""
         if self._key is None:
             async with self._db.write() as tx:
-                stored = await store.ensure_setting(tx, SECRET_SETTING, b64url_encode(secrets.token_bytes(32)))
+                stored = await store.ensure_setting(tx, SECRET_SETTING, new_secret())
             self._key = b64url_decode(stored)
         return self._key
 

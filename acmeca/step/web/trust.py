@@ -57,14 +57,14 @@ async def roots_pem(request: web.Request) -> web.Response:
 
 
 async def intermediates(request: web.Request) -> web.Response:
-    found = request.app[ENGINE].authority.chain  # the running intermediate: SIGHUP may rotate it
+    found = request.app[ENGINE].intermediates()  # the running ones: SIGHUP may rotate the intermediate
     if not found:
         raise NotImplementedYet("intermediate certificates are not loaded")
     return web.json_response({"crts": [certs.to_pem(c) for c in found]}, status=201)
 
 
 async def intermediates_pem(request: web.Request) -> web.Response:
-    body = "".join(certs.to_pem(c) for c in request.app[ENGINE].authority.chain)
+    body = "".join(certs.to_pem(c) for c in request.app[ENGINE].intermediates())
     return web.Response(text=body, content_type=PEM_BUNDLE)
 
 

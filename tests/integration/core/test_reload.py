@@ -13,8 +13,6 @@ import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -23,14 +21,11 @@ from cryptography import x509
 
 from acmeca.acme.service.renewal_info import encode_cert_id
 from acmeca.cli.devdns.server import DNSServer
-from acmeca.crypto import certs
-from acmeca.crypto.keys import KeySpec, generate_key, load_private_key, save_private_key
 from tests.integration.acme.conftest import Http01Responder
 from tests.integration.acme.test_live import _obtain
 from tests.support.acme_client import AccountKey, AcmeClient, make_csr
-from tests.support.ca_server import PASSWORD, CAServer, free_port, init_ca
+from tests.support.ca_server import CAServer, free_port, init_ca, run_cli
 from tests.support.databases import fresh_db_config
-from tests.support.pki import issue_intermediate
 
 RELOADED = "configuration reloaded"
 NOT_RELOADED = "configuration not reloaded"
@@ -133,7 +128,10 @@ async def _http01_outcome(env: ReloadEnv, name: str) -> str:
     assert (await client.register()).status == 201
     reply = await client.new_order([{"type": "dns", "value": name}])
     assert reply.status == 201, reply.body
-    authz_url = reply.json()["authorizations"][0]
+    return await _http01_answer(env, client, reply.json()["authorizations"][0], name)
+
+
+async def _http01_answer(env: ReloadEnv, client: AcmeClient, authz_url: str, name: str) -> str:
     authz = (await client.get(authz_url)).json()
     challenge = next(c for c in authz["challenges"] if c["type"] == "http-01")
     env.dns.store.add(name, "A", "127.0.0.1")
@@ -238,23 +236,49 @@ async def test_logger_format_and_level(env: ReloadEnv) -> None:
 
 
 async def test_intermediate_rotation(env: ReloadEnv) -> None:
+    """``acmeca intermediate rotate`` + SIGHUP: every process serves both intermediates, signs with the new one,
+    and still serves an older certificate with the intermediate that signed it."""
     home = env.server.home
     crt, key_path = home / "certs" / "intermediate_ca.crt", home / "secrets" / "intermediate_ca_key"
     old_crt, old_key = crt.read_bytes(), key_path.read_bytes()
+    old = x509.load_pem_x509_certificate(old_crt)
+    client = env.client()
+    await client.register()
+    env.http01.answers.clear()
+    before, before_url = await _obtain_with_url(env, client, "pre-rotation.test")
     try:
-        rotated = _rotate_intermediate(home)
+        run_cli("intermediate", "rotate", "--root-password-file", str(env.server.password_file), env=env.server.env)
+        rotated = x509.load_pem_x509_certificate(crt.read_bytes())
+        root = x509.load_pem_x509_certificate(env.server.root_path.read_bytes())
+        assert rotated.not_valid_after_utc == root.not_valid_after_utc  # ten years by default, capped at the root
         log = env.sighup()
         assert "intermediate" in log
-        async with env.session.get(f"https://localhost:{env.server.port}/intermediates.pem", ssl=env.tls) as reply:
-            served = x509.load_pem_x509_certificates(await reply.read())
-        assert served == [rotated]
-        client = env.client()
-        await client.register()
+        for _ in range(2 * env.workers):  # whichever worker answers
+            async with env.session.get(f"https://localhost:{env.server.port}/intermediates.pem", ssl=env.tls) as reply:
+                served = x509.load_pem_x509_certificates(await reply.read())
+            assert served == [rotated, old]
         chain = await _obtain(_LiveShim(env), client, ["rotated.test"], "http-01")
         chain[0].verify_directly_issued_by(rotated)
+        again = x509.load_pem_x509_certificates((await client.get(before_url)).body)
+        assert again == before
+        assert again[1:] == [old]
     finally:
         crt.write_bytes(old_crt)
         key_path.write_bytes(old_key)
+        for kept in (*home.glob("certs/intermediate_ca.*.crt"), *home.glob("secrets/intermediate_ca_key.*")):
+            kept.unlink()
+
+
+async def _obtain_with_url(env: ReloadEnv, client: AcmeClient, name: str) -> tuple[list[x509.Certificate], str]:
+    """An http-01 order for ``name``, finalized: the chain and the certificate URL it can be fetched at again."""
+    reply = await client.new_order([{"type": "dns", "value": name}])
+    order_url = reply.headers["Location"]
+    assert await _http01_answer(env, client, reply.json()["authorizations"][0], name) == "valid"
+    order = (await client.poll(order_url, until=("ready", "invalid"), patience=20)).json()
+    finalized = await client.finalize(order, make_csr([name])[0])
+    assert finalized.status == 200, finalized.body
+    done = (await client.poll(order_url, until=("valid", "invalid"), patience=20)).json()
+    return x509.load_pem_x509_certificates((await client.get(done["certificate"])).body), done["certificate"]
 
 
 async def test_bad_file_keeps_the_running_configuration(env: ReloadEnv) -> None:
@@ -308,16 +332,4 @@ class _LiveShim:
     @property
     def http01(self) -> Http01Responder:
         return self.env.http01
-
-
-def _rotate_intermediate(home: Path) -> x509.Certificate:
-    """A new intermediate key and certificate from the same root, written over the files ca.json names."""
-    root = x509.load_pem_x509_certificate((home / "certs" / "root_ca.crt").read_bytes())
-    root_key = load_private_key(home / "secrets" / "root_ca_key", PASSWORD.encode())
-    key = generate_key(KeySpec())
-    now = datetime.now(UTC) - timedelta(minutes=5)
-    intermediate = issue_intermediate(root, root_key, key, "Rotated Intermediate CA", now)
-    (home / "certs" / "intermediate_ca.crt").write_text(certs.to_pem(intermediate))
-    save_private_key(home / "secrets" / "intermediate_ca_key", key, PASSWORD.encode())
-    return intermediate
 

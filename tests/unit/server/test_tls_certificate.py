@@ -31,6 +31,7 @@ async def test_issued_through_engine_and_renewed_on_schedule(tmp_path: Path) -> 
         assert sans.get_values_for_type(x509.DNSName) == ["ca.test"]
         assert [str(a) for a in sans.get_values_for_type(x509.IPAddress)] == ["10.1.2.3"]
         assert (await graph.engine.certificate(first.serial)).requester.id == "tls"
+        assert first.not_after == NOW + timedelta(hours=24)
         lifetime = first.not_after - first.not_before
         assert tls.next_renewal_delay() == first.not_before + lifetime * 2 / 3 - NOW
         clock.advance(timedelta(hours=20))
