@@ -53,3 +53,52 @@ async def test_a_reload_for_a_worker_still_starting_waits_until_it_is_ready() ->
     assert ready.process.signals == [signal.SIGHUP]  # type: ignore[union-attr]
     assert starting.process.signals == []  # type: ignore[union-attr]
     assert starting.hangup_pending
+
+
+class FakeStdin:
+    def __init__(self) -> None:
+        self.lines: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.lines.append(data)
+
+    async def drain(self) -> None:
+        return None
+
+
+async def test_a_renewed_tls_certificate_goes_to_every_running_worker() -> None:
+    import asyncio
+    import json
+
+    from acmeca.server.tls_certificate import TLSMaterial
+
+    fleet = Fleet(config=Any, listener=Any, password=None, tls=Any, count=2)  # type: ignore[arg-type]
+    for worker in fleet._workers:
+        worker.process = FakeProcess()  # type: ignore[assignment]
+        worker.process.stdin = FakeStdin()  # type: ignore[attr-defined,union-attr]
+    fleet.push_tls(TLSMaterial(chain_pem="CHAIN", key_pem=b"KEY"))
+    await asyncio.sleep(0)
+    for worker in fleet._workers:
+        (line,) = worker.process.stdin.lines  # type: ignore[union-attr]
+        assert json.loads(line) == {"kind": "tls", "chain": "CHAIN", "key": "KEY"}
+
+
+async def test_a_worker_installs_what_the_supervisor_sends_and_stops_when_it_goes(tmp_path: Any) -> None:
+    import asyncio
+    import json
+
+    from acmeca.server.worker_process import _follow_supervisor
+
+    installed: list[Any] = []
+
+    class Recorder:
+        def install(self, material: Any) -> None:
+            installed.append(material)
+
+    reader = asyncio.StreamReader()
+    reader.feed_data(json.dumps({"kind": "tls", "chain": "CHAIN", "key": "KEY"}).encode() + b"\n")
+    reader.feed_eof()
+    stop = asyncio.Event()
+    await _follow_supervisor(reader, Recorder(), stop)  # type: ignore[arg-type]
+    assert [(m.chain_pem, m.key_pem) for m in installed] == [("CHAIN", b"KEY")]
+    assert stop.is_set()
