@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 # reuses it) and linked at .tools/bin; without the script, the newest cached build is linked.
 STEP_TOOLS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/acmeca/step-tools
 
-.PHONY: run test lint unit integration interop bench clean venv step-tools
+.PHONY: run test lint unit integration interop fuzz bench clean venv step-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +67,11 @@ unit: $(VENV)/.installed
 
 integration: $(VENV)/.installed
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+# The parser fuzzers with the long, random hypothesis profile (20,000 examples each, no per-test timeout;
+# CI runs 200 per parser, derandomized).
+fuzz: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/unit/fuzz --timeout=0 $(PYTEST_ARGS)
 
 interop: $(VENV)/.installed
 	$(BIN)/pytest tests/interop $(PYTEST_ARGS)

@@ -56,9 +56,11 @@ def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
 
 
 def _is_ca(certificate: x509.Certificate) -> bool:
+    """Whether ``certificate`` says it is a CA; extensions cryptography cannot read (x5c is the caller's
+    input, read before anything is verified) make it no CA rather than an error."""
     try:
         return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, ValueError):
         return False
 
 
