@@ -10,6 +10,9 @@ import base64
 import json
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
 from acmeca.cli.admin_credentials import admin_token
 from tests.integration.hostile.harness import HostileEnv, Maker, Row, Sent
 from tests.support.acme_client import b64
@@ -30,6 +33,23 @@ def authorized(body: bytes | str | None = None, *, audience_path: str | None = N
     return make
 
 
+def unreadable_issuer(env: HostileEnv) -> str:
+    """The admin's certificate with its issuer's UTF8String tag changed to 13: cryptography loads it and raises
+    ValueError only when the issuer is read (found by ``make fuzz`` in the x5c chain walk)."""
+    leaf = env.extras["admin_chain"][0]
+    cn = leaf.issuer.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value.encode()
+    der = leaf.public_bytes(serialization.Encoding.DER)
+    return base64.b64encode(der.replace(b"\x0c" + bytes([len(cn)]) + cn, b"\x0d" + bytes([len(cn)]) + cn, 1)).decode()
+
+
+def _x5c_token(header_name: str, prefix: str = "") -> Maker:
+    async def make(env: HostileEnv, url: str) -> Sent:
+        header = json.dumps({"alg": "ES256", header_name: [unreadable_issuer(env)]}).encode()
+        return Sent(None, {"Authorization": prefix + b64(header) + ".e30.AA"})
+
+    return make
+
+
 def _tokens() -> list[Row]:
     forged = {
         "garbage": "garbage", "bearer": "Bearer abc", "three dots": "a.b.c",
@@ -46,6 +66,9 @@ def _tokens() -> list[Row]:
              for name, value in forged.items()]
     rows.append(Row("admin token: wrong audience", "GET", "/admin/admins",
                     make=authorized(audience_path="/admin/provisioners")))
+    rows.append(Row("admin token: x5c issuer unreadable", "GET", "/admin/admins", make=_x5c_token("x5c")))
+    rows.append(Row("step renew bearer: x5cInsecure issuer unreadable", "POST", "/1.0/renew",
+                    make=_x5c_token("x5cInsecure", "Bearer ")))
     return rows
 
 

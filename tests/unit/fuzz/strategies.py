@@ -179,6 +179,17 @@ def cert_der(certificate: x509.Certificate) -> bytes:
     return certificate.public_bytes(serialization.Encoding.DER)
 
 
+def cert_with_broken_names(*, expired: bool = False) -> bytes:
+    """The fuzz leaf with its issuer's and subject's UTF8String tags turned into tag 13 (found by ``make fuzz``:
+    cryptography reads names lazily and raises ValueError on first use); ``expired`` also moves notAfter back."""
+    der = cert_der(certificate_chain()[1]).replace(b"\x0c\x09Fuzz Root", b"\x0d\x09Fuzz Root", 1)
+    der = der.replace(b"\x0c\x0afuzz-admin", b"\x0d\x0afuzz-admin", 1)
+    if expired:
+        not_after = certificate_chain()[1].not_valid_after_utc.strftime("%y%m%d%H%M%SZ").encode()
+        der = der.replace(b"\x17\x0d" + not_after, b"\x17\x0d" + b"000101000000Z", 1)
+    return der
+
+
 @cache
 def cert_with_broken_extension() -> x509.Certificate:
     """A certificate whose BasicConstraints extension holds garbage: cryptography raises reading it."""

@@ -28,6 +28,7 @@ from acmeca.step.service import _requested
 from tests.unit.fuzz.strategies import (
     cert_der,
     cert_with_broken_extension,
+    cert_with_broken_names,
     certificate_chain,
     mutated_bytes,
     mutated_json,
@@ -88,6 +89,8 @@ def x5c_headers(draw: st.DrawFn) -> dict[str, Any]:
                                    _b64(cert_der(cert_with_broken_extension()))]})
 @example({"alg": "ES256", "x5c": [_b64(cert_der(cert_with_broken_extension()))]})
 @example({"alg": "ES256", "x5c": ["!!"]})
+@example({"alg": "ES256", "x5c": [_b64(cert_with_broken_names())]})  # found by make fuzz: ValueError on .issuer
+@example({"alg": "ES256", "x5c": [_b64(cert_with_broken_names(expired=True))]})
 def test_x5c_tokens_verify_or_raise_a_typed_error(header: dict[str, Any]) -> None:
     """Admin and renew tokens: the chain is read and walked before any signature, so it must never crash."""
     root, _, _ = certificate_chain()
