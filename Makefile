@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 # reuses it) and linked at .tools/bin; without the script, the newest cached build is linked.
 STEP_TOOLS_CACHE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/acmeca/step-tools
 
-.PHONY: run test lint unit integration interop bench bench-soak clean venv step-tools
+.PHONY: run test lint unit integration interop fuzz bench bench-soak clean venv step-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,8 +78,11 @@ run: $(VENV)/.installed
 	@echo
 	ACMECA_PATH=$(ACMECA_DEMO) $(BIN)/acmeca serve --password-file $(ACMECA_DEMO)/password
 
+# The suite waits on real servers and clients more than it computes: one pytest worker per CPU (pytest-xdist),
+# each taking whole files, so a module's shared server stays in one process.
+PYTEST_PARALLEL ?= -n auto --dist loadfile
 test: $(VENV)/.installed step-tools
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 step-tools:
 	@tools=""; \
@@ -107,6 +110,11 @@ unit: $(VENV)/.installed
 
 integration: $(VENV)/.installed
 	$(BIN)/pytest tests/integration $(PYTEST_ARGS)
+
+# The parser fuzzers with the long, random hypothesis profile (20,000 examples each, no per-test timeout;
+# CI runs 200 per parser, derandomized).
+fuzz: $(VENV)/.installed
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/pytest tests/unit/fuzz --timeout=0 $(PYTEST_ARGS)
 
 interop: $(VENV)/.installed
 	$(BIN)/pytest tests/interop $(PYTEST_ARGS)

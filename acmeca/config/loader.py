@@ -146,10 +146,14 @@ def read_document(path: Path) -> dict[str, Any]:
         raise ConfigError("", f"configuration file {path} does not exist (run 'acmeca init' first)") from None
     except OSError as exc:
         raise ConfigError("", f"cannot read configuration file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError("", f"{path} is not UTF-8 text (byte {exc.start})") from None
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError("", f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    except RecursionError:
+        raise ConfigError("", f"{path} nests JSON too deeply to read") from None
     if not isinstance(document, dict):
         raise ConfigError("", f"{path} must hold a JSON object")
     return document

@@ -20,7 +20,15 @@ _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse a Go duration; raise Malformed naming the bad text."""
+    """Parse a Go duration; raise Malformed naming the bad text (also when it is more than timedelta holds)."""
+    try:
+        return _duration(text)
+    except OverflowError:  # "99999999999999999h": past timedelta's range (about 2.7 million years)
+        raise Malformed(f"duration {text!r} is out of range") from None
+
+
+def _duration(text: str) -> timedelta:
+    """parse_duration, with a too-large duration left as OverflowError for callers that report it themselves."""
     if not isinstance(text, str) or not text:
         raise Malformed(f"invalid duration {text!r}")
     sign = 1
@@ -59,9 +67,12 @@ def format_duration(delta: timedelta) -> str:
 
 
 def parse_time_or_duration(text: str, *, now: datetime) -> datetime:
-    """step-ca's notBefore/notAfter: an RFC 3339 time, or a duration relative to ``now``."""
+    """step-ca's notBefore/notAfter: an RFC 3339 time, or a duration relative to ``now``.
+
+    A duration that takes ``now`` past what datetime holds raises OverflowError; callers name the field.
+    """
     try:
-        return now + parse_duration(text)
+        return now + _duration(text)
     except Malformed:
         pass
     try:

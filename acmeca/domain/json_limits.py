@@ -9,6 +9,12 @@ ValueError, so each caller's existing "not JSON" branch answers its own 4xx (ACM
 The hot path stays at C speed: a document with no more brackets than the limit cannot nest deeper than it, so
 two ``count`` calls decide most requests and the plain parser runs. Only documents with more brackets are
 scanned, iteratively and string-aware, before parsing; RecursionError is mapped too, as a backstop.
+
+JSON can also spell text that is not Unicode: a lone UTF-16 surrogate (``"\\udcff"``, or its bytes ED B3 BF,
+which ``json.loads`` passes through). Such a string parses, then fails with UnicodeEncodeError wherever it is
+encoded later (a UUID of a provisioner name, a token hash, a database row): a 500 far from the input. Those
+documents are refused here with :class:`JSONNotUnicode`, also a ValueError. Only bodies holding a ``\\u``
+escape or an ED byte (or not in UTF-8 at all) pay for the check.
 """
 
 from __future__ import annotations
@@ -27,6 +33,27 @@ _TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.DOTALL)
 
 class JSONTooDeep(ValueError):
     """A JSON document nested deeper than the limit; a ValueError, so "not JSON" handlers catch it."""
+
+
+class JSONNotUnicode(ValueError):
+    """A JSON string holds a lone surrogate, which is no Unicode text; a ValueError like JSONTooDeep."""
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _may_hold_surrogates(data: bytes | bytearray | str) -> bool:
+    """Whether ``data`` can decode to a lone surrogate: only through a ``\\u`` escape or, in UTF-8, an ED byte."""
+    if isinstance(data, str):
+        return "\\u" in data or _SURROGATE.search(data) is not None
+    return b"\\u" in data or b"\xed" in data or json.detect_encoding(data) != "utf-8"
+
+
+def _refuse_surrogates(value: Any) -> None:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise JSONNotUnicode("JSON text holds a lone UTF-16 surrogate, which is not Unicode") from None
 
 
 def depth_exceeds(text: str, max_depth: int) -> bool:
@@ -52,13 +79,18 @@ def _opening_brackets(data: bytes | bytearray | str) -> int:
 
 
 def loads_limited(data: bytes | bytearray | str, *, max_depth: int = MAX_DEPTH) -> Any:
-    """``json.loads`` that raises :class:`JSONTooDeep` instead of recursing past ``max_depth`` levels."""
+    """``json.loads`` that raises :class:`JSONTooDeep` instead of recursing past ``max_depth`` levels, and
+    :class:`JSONNotUnicode` for strings that are not Unicode text."""
+    check_text = _may_hold_surrogates(data)
     if _opening_brackets(data) > max_depth:
         text = data if isinstance(data, str) else data.decode(json.detect_encoding(data), "surrogatepass")
         if depth_exceeds(text, max_depth):
             raise JSONTooDeep(f"JSON nested deeper than {max_depth} levels")
         data = text
     try:
-        return json.loads(data)
+        value = json.loads(data)
     except RecursionError:
         raise JSONTooDeep(f"JSON nested deeper than {max_depth} levels") from None
+    if check_text:
+        _refuse_surrogates(value)
+    return value

@@ -86,11 +86,14 @@ def verify_signature(token: CompactJWS, key: jwk.JWK) -> None:
 
 
 def public_jwk(document: dict[str, Any]) -> jwk.JWK:
-    """A public JWK from a ca.json ``key`` object; private members are dropped."""
+    """A public JWK from a ca.json ``key`` object; private members are dropped.
+
+    jwcrypto raises KeyError for a missing or unknown ``kty`` (on export, not on construction).
+    """
     try:
         key = jwk.JWK(**document)
         return jwk.JWK(**json.loads(key.export_public()))
-    except (JWException, ValueError, TypeError) as exc:
+    except (JWException, ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"invalid JWK: {exc}") from None
 
 

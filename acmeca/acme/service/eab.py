@@ -53,7 +53,7 @@ def _json_object(data: bytes, what: str) -> dict[str, Any]:
 
 def _header(binding: dict[str, Any], url: str) -> dict[str, Any]:
     header = _json_object(_b64url(binding.get("protected"), "protected header"), "protected header")
-    if header.get("alg") not in MAC_ALGORITHMS:
+    if not isinstance(header.get("alg"), str) or header["alg"] not in MAC_ALGORITHMS:  # a list is unhashable
         raise Malformed("externalAccountBinding must be MAC'd with HS256, HS384 or HS512")
     if not isinstance(header.get("kid"), str) or not header["kid"]:
         raise Malformed("externalAccountBinding must name the EAB key in kid")

@@ -39,6 +39,8 @@ MAX_BODY = 64 * 1024
 JOSE_MEDIA_TYPE = "application/jose+json"
 ALGORITHMS: dict[str, JWASignature] = {"RS256": RS256, "ES256": ES256, "ES384": ES384, "EdDSA": EdDSA}
 _PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+# josepy indexes these without checking them (KeyError, AttributeError on null): check them before it reads them.
+_REQUIRED_MEMBERS = {"EC": ("crv", "x", "y"), "RSA": ("n", "e")}
 
 
 class KeyMode(Enum):
@@ -96,10 +98,15 @@ def _parse_canonical_key(canonical: str) -> JWSKey:
     parsed on each of its requests, so keep the recently used ones (immutable: a rolled-over account has a
     new key, hence a new entry)."""
     jwk = json.loads(canonical)
-    if jwk.get("kty") == "OKP":
+    if not isinstance(jwk.get("kty"), str):
+        raise Malformed("jwk needs a kty string")
+    if jwk["kty"] == "OKP":
         key: Any = okp_public_key(jwk)
         public = {"kty": "OKP", "crv": "Ed25519", "x": jwk["x"]}
     else:
+        for member in _REQUIRED_MEMBERS.get(jwk["kty"], ()):
+            if not isinstance(jwk.get(member), str):
+                raise Malformed(f"jwk member {member} must be a base64url string")
         try:
             parsed = JWK.from_json(jwk)
         except (DeserializationError, ValueError, TypeError):

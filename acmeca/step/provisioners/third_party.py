@@ -46,7 +46,10 @@ def _time(claims: dict[str, Any], name: str) -> datetime | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise Unauthenticated(f"invalid token: {name} is not a number")
-    return datetime.fromtimestamp(value, UTC)
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):  # NaN, infinity, years past 9999
+        raise Unauthenticated(f"invalid token: {name} is out of range") from None
 
 
 def check_optional_times(claims: dict[str, Any], now: datetime, *, require_exp: bool) -> datetime | None:

@@ -46,19 +46,30 @@ def decode_x5c(header: dict[str, Any], name: str = "x5c") -> tuple[x509.Certific
 
 
 def _issued_by(child: x509.Certificate, parent: x509.Certificate) -> bool:
-    if child.issuer != parent.subject:
-        return False
+    """cryptography reads names lazily, so an x5c certificate with an unreadable issuer or subject raises
+    ValueError here, before any signature is checked: such a certificate was issued by nobody."""
     try:
+        if child.issuer != parent.subject:
+            return False
         child.verify_directly_issued_by(parent)
     except (ValueError, TypeError, InvalidSignature):
         return False
     return True
 
 
+def _shown_name(certificate: x509.Certificate) -> str:
+    try:
+        return certificate.subject.rfc4514_string()
+    except ValueError:
+        return "(unreadable subject)"
+
+
 def _is_ca(certificate: x509.Certificate) -> bool:
+    """Whether ``certificate`` says it is a CA; extensions cryptography cannot read (x5c is the caller's
+    input, read before anything is verified) make it no CA rather than an error."""
     try:
         return bool(certificate.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
-    except x509.ExtensionNotFound:
+    except (x509.ExtensionNotFound, ValueError):
         return False
 
 
@@ -79,7 +90,7 @@ def verify_chain(
     pool = list(chain[1:])
     for _ in range(MAX_CHAIN + 1):
         if not _valid_at(current, at):
-            name = current.subject.rfc4514_string()
+            name = _shown_name(current)
             raise Unauthenticated(f"certificate '{name}' is not valid at {at:%Y-%m-%dT%H:%M:%SZ}")
         for root in roots:
             if _is_ca(root) and _issued_by(current, root):
