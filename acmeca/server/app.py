@@ -5,7 +5,10 @@ The application only routes: every service it hands to handlers comes built from
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from acmeca.acme.web.app import create_acme_app
 from acmeca.acme.web.context import ACME
@@ -23,7 +26,25 @@ MAX_BODY = 1024 * 1024
 ACME_PREFIXES = ("/acme/", "/2.0/acme/")  # step-ca mounts ACME twice; links always use /acme
 
 
+class ParserRefusals(logging.Filter):
+    """aiohttp logs a request its HTTP parser refuses (a bad request line or header, answered 400 before any of
+    our code runs) as an error with a traceback: noise anyone can trigger. One plain line says it instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError) and error.code == 400:
+            record.msg, record.args = "request refused by the HTTP parser", ()
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.reason = error.message
+        return True
+
+
+_PARSER_REFUSALS = ParserRefusals()
+
+
 def build_app(graph: ServiceGraph) -> web.Application:
+    logging.getLogger("aiohttp.server").addFilter(_PARSER_REFUSALS)  # adding the same filter twice is a no-op
     # receive_deadline first: it must see every request before anything reads its body.
     app = web.Application(middlewares=[receive_deadline, access_log, error_guard(render_step_error)],
                           client_max_size=MAX_BODY)
