@@ -62,6 +62,8 @@ def test_rotate_then_issue_renew_and_verify_chains(running: CAServer, tmp_path: 
     old = x509.load_pem_x509_certificate((home / "certs" / "intermediate_ca.crt").read_bytes())
     before_crt, before_key = tmp_path / "before.crt", tmp_path / "before.key"
     cli("certificate", "before.test", str(before_crt), str(before_key), "--provisioner-password-file", password)
+    doomed_crt, doomed_key = tmp_path / "doomed.crt", tmp_path / "doomed.key"
+    cli("certificate", "doomed.test", str(doomed_crt), str(doomed_key), "--provisioner-password-file", password)
 
     out = cli("intermediate", "rotate", "--root-password-file", password, "--not-after", "720h").stdout
     new = x509.load_pem_x509_certificate((home / "certs" / "intermediate_ca.crt").read_bytes())
@@ -101,6 +103,10 @@ def test_rotate_then_issue_renew_and_verify_chains(running: CAServer, tmp_path: 
     assert renewed[0].serial_number != before[0].serial_number
     assert renewed[1:] == [new]
     renewed[0].verify_directly_issued_by(new)
+
+    # The old intermediate's certificates can still be revoked, and a revoked one is not renewed.
+    cli("revoke", "--cert", str(doomed_crt), "--key", str(doomed_key), "--reason", "rotation test")
+    assert "revoked" in cli("renew", str(doomed_crt), str(doomed_key), "--force", code=1).stderr
 
 
 def test_rotate_refuses_a_wrong_root_password(ca_files: CAServer, tmp_path: Path) -> None:
