@@ -163,7 +163,7 @@ async def main_async(args: argparse.Namespace) -> int:
     async def postgres() -> Cluster:
         nonlocal cluster
         if cluster is None:
-            cluster = Cluster()
+            cluster = Cluster("acmeca-bench-pg-")
             require_loopback(cluster.admin_dsn)
             await asyncio.to_thread(cluster.start)
         return cluster
@@ -192,7 +192,7 @@ async def main_async(args: argparse.Namespace) -> int:
                 await responder.cleanup()
     finally:
         if cluster is not None:
-            await asyncio.to_thread(cluster.stop)
+            await asyncio.to_thread(cluster.remove)
         shutil.rmtree(workdir, ignore_errors=True)
     print(header(plan, load))
     print(format_table(rows))

@@ -1,13 +1,14 @@
-"""A throwaway PostgreSQL cluster for one bench run: initdb + pg_ctl in a temporary directory, torn down after.
+"""A throwaway PostgreSQL cluster: initdb + pg_ctl in a temporary directory, removed after.
 
-The logic of tests/support/postgres.py's throwaway cluster, copied so bench/ does not depend on tests/:
-initdb and pg_ctl refuse to run as root, so as root they run as the ``postgres`` user; the server listens on
-127.0.0.1 on a free port with its unix socket inside the temporary directory, and fsync off (as the tests'
-cluster has; the data is discarded anyway).
+The bench runs one per run, and the tests (tests/support/postgres.py) one when no server answers, or one to stop
+and start again as a database outage. initdb and pg_ctl refuse to run as root, so as root they run as the
+``postgres`` user; the server listens on 127.0.0.1 on a free port with its unix socket inside the temporary
+directory, and fsync off (the data is discarded anyway).
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -35,10 +36,11 @@ def _pg_binary(name: str) -> str:
 
 
 class Cluster:
-    """Start with ``start()``, always ``stop()``; ``pid`` is the postmaster, the root of the cluster's process tree."""
+    """``start()`` (initdb the first time), ``stop()`` and ``start()`` again at will, always ``remove()``;
+    ``pid`` is the postmaster, the root of the cluster's process tree."""
 
-    def __init__(self) -> None:
-        self.directory = Path(tempfile.mkdtemp(prefix="acmeca-bench-pg-"))
+    def __init__(self, prefix: str = "acmeca-pg-") -> None:
+        self.directory = Path(tempfile.mkdtemp(prefix=prefix))
         self.data = self.directory / "data"
         self.port = free_port()
         self._as_postgres: dict[str, Any] = {}
@@ -62,15 +64,21 @@ class Cluster:
         subprocess.run(command, check=True, capture_output=True, timeout=120, **self._as_postgres)
 
     def start(self) -> None:
-        self._run(_pg_binary("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        if not self.data.exists():
+            self._run(_pg_binary("initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
         log = str(self.directory / "log")
         self._run(_pg_binary("pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-l", log, "start")
 
-    def stop(self) -> None:
+    def stop(self, mode: str = "fast") -> None:
+        """``fast`` ends every session (clients see their connections close); ``immediate`` also skips the
+        shutdown checkpoint, as a crash would."""
+        self._run(_pg_binary("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def remove(self) -> None:
         if self.data.exists():
-            subprocess.run([_pg_binary("pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"],
-                           capture_output=True, check=False, timeout=120, **self._as_postgres)  # fmt: skip
+            with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
+                self.stop("immediate")
         shutil.rmtree(self.directory, ignore_errors=True)
 
     async def create_database(self, name: str) -> str:

@@ -49,7 +49,7 @@ def rss_report(first: dict[int, int], last: dict[int, int], root: int, at: tuple
 
 async def soak(args: argparse.Namespace) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="acmeca-soak-"))
-    cluster = Cluster() if args.postgres else None
+    cluster = Cluster("acmeca-bench-pg-") if args.postgres else None
     tokens: dict[str, str] = {}
     deadline = time.monotonic() + args.max_seconds
     counters = Counters()
@@ -85,7 +85,7 @@ async def soak(args: argparse.Namespace) -> int:
                 await responder.cleanup()
     finally:
         if cluster is not None:
-            await asyncio.to_thread(cluster.stop)
+            await asyncio.to_thread(cluster.remove)
         shutil.rmtree(workdir, ignore_errors=True)
     table, worst = rss_report(first, last, server.pid, (at_first, at_last))
     print(f"{spec.label}: {at_last} orders done, {len(counters.errors)} failed")
