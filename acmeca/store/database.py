@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from acmeca.config import DatabaseConfig
-from acmeca.store.inplace import CompiledRead, InPlaceTransaction
+from acmeca.store.inplace import CompiledRead, CompiledWrite, InPlaceTransaction
 from acmeca.store.outages import Availability, is_outage
 from acmeca.store.transaction import AsyncTransaction, Transaction
 
@@ -79,6 +79,7 @@ class Database:
         self._sqlite_reader: sa.Connection | None = None
         self._sqlite_writer: sa.Connection | None = None  # one suffices: writers take turns on the lock
         self._fast_reads: dict[int, CompiledRead] = {}  # by id() of module-level statements, which live forever
+        self._fast_writes: dict[tuple[int, tuple[str, ...]], CompiledWrite] = {}  # and their parameter names
 
     @property
     def dialect(self) -> str:
@@ -127,7 +128,7 @@ class Database:
                     writer = self._shared_writer()
                     with writer.begin():
                         in_body = True
-                        yield InPlaceTransaction(writer, self._fast_reads)
+                        yield InPlaceTransaction(writer, self._fast_reads, self._fast_writes)
                         in_body = False
                 return
             async with self.engine.connect() as conn, conn.begin():
@@ -173,7 +174,7 @@ class Database:
             if self._sqlite is not None:
                 reader = self._shared_reader()
                 in_body = True
-                yield InPlaceTransaction(reader, self._fast_reads)
+                yield InPlaceTransaction(reader, self._fast_reads, self._fast_writes)
                 return
             async with self.engine.connect() as conn, conn.begin():
                 in_body = True

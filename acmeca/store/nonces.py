@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from acmeca.store.schema import settings, used_nonces
-from acmeca.store.transaction import Transaction
+from acmeca.store.transaction import Transaction, fast_write
 
 
 async def ensure_setting(tx: Transaction, name: str, value: str) -> str:
@@ -27,7 +27,7 @@ async def ensure_setting(tx: Transaction, name: str, value: str) -> str:
 # One INSERT per ACME request: built once per dialect, executed with fresh parameters.
 _SPEND = {
     "postgresql": postgresql.insert(used_nonces).on_conflict_do_nothing(index_elements=["nonce"]),
-    "sqlite": sqlite.insert(used_nonces).on_conflict_do_nothing(index_elements=["nonce"]),
+    "sqlite": fast_write(sqlite.insert(used_nonces).on_conflict_do_nothing(index_elements=["nonce"])),
 }
 
 
