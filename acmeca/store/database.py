@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from acmeca.store.transaction import AsyncTransaction, Transaction
 SQLITE_POOL_SIZE = 24
 PROBE_INTERVAL = 1.0  # seconds between two probes of the database (Database.watch)
 PROBE_TIMEOUT = 2.0  # seconds PostgreSQL's SELECT 1 may take before the database counts as unavailable
+PING_AFTER_IDLE = 1.0  # seconds a pooled PostgreSQL connection may sit idle before its checkout pings it
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class Database:
         self, engine: AsyncEngine, sqlite: sa.Engine | None = None, *, busy_timeout: timedelta = timedelta(seconds=10),
     ) -> None:
         self.engine = engine  # migrations, and every statement on PostgreSQL
+        # PostgreSQL reads run without BEGIN/COMMIT: under READ COMMITTED every statement sees its own snapshot
+        # whether or not a transaction surrounds it, so the two round trips bought nothing.
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if sqlite is None else engine
         self._sqlite = sqlite  # the request path on SQLite (see acmeca.store.inplace)
         self._busy_seconds = busy_timeout.total_seconds()
         self.availability = Availability()
@@ -103,9 +108,10 @@ class Database:
             _configure_sqlite(sqlite, busy, in_place=True)
             return cls(engine, sqlite, busy_timeout=settings.busy_timeout)
         engine = create_async_engine(
-            url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True,
+            url, pool_size=settings.pool_size, max_overflow=settings.pool_size,
             pool_timeout=settings.pool_timeout.total_seconds(),
         )
+        _ping_idle_connections(engine.sync_engine.pool)
         return cls(engine)
 
     async def close(self) -> None:
@@ -161,7 +167,8 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Transaction]:
-        """A read-only transaction on PostgreSQL; on SQLite, reads on one shared autocommit connection.
+        """Reads outside a transaction: PostgreSQL autocommit (each statement its own READ COMMITTED snapshot,
+        as inside one); on SQLite, one shared autocommit connection.
 
         SQLite statements run in place without yielding to the loop, so the statements a repository function
         runs back to back see one state of this process's data; a BEGIN/COMMIT pair and a pool checkout per
@@ -176,7 +183,7 @@ class Database:
                 in_body = True
                 yield InPlaceTransaction(reader, self._fast_reads, self._fast_writes)
                 return
-            async with self.engine.connect() as conn, conn.begin():
+            async with self._reader.connect() as conn:
                 in_body = True
                 yield AsyncTransaction(conn)
                 in_body = False
@@ -222,6 +229,31 @@ def _probe_sqlite(path: str, busy_seconds: float) -> None:
         connection.execute("ROLLBACK")
     finally:
         connection.close()
+
+
+def _ping_idle_connections(pool: sa.Pool) -> None:
+    """Ping a pooled connection on checkout only when it sat idle for PING_AFTER_IDLE seconds.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip (and backend work) per transaction,
+    about a quarter of the CPU an ACME request costs on PostgreSQL. A connection that was in use a moment ago
+    is as alive as a ping would show; one that waited out a restart of the cluster (an outage lasts longer
+    than PING_AFTER_IDLE) is pinged, and a failed ping makes the pool replace it, as pre-ping would.
+    """
+
+    @event.listens_for(pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["acmeca_idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("acmeca_idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+            return  # just connected, or in use a moment ago
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def _configure_sqlite(engine: sa.Engine, busy_seconds: float, *, in_place: bool = False) -> None:
