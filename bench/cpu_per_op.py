@@ -50,19 +50,19 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
-def server_ticks(postgres_db: str | None) -> int:
-    """CPU ticks of every descendant of this process, plus the PostgreSQL backends of ``postgres_db``."""
+def server_ticks(postgres_db: str | None) -> tuple[int, int]:
+    """CPU ticks of every descendant of this process, and of the PostgreSQL backends of ``postgres_db``."""
     stats = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(int(p))) is not None}
-    me, total = os.getpid(), 0
+    me, server, backends = os.getpid(), 0, 0
     for pid, (_, ticks) in stats.items():
         parent, seen = pid, 0
         while parent in stats and parent != me and seen < 64:
             parent, seen = stats[parent][0], seen + 1
         if parent == me and pid != me:
-            total += ticks
-        elif postgres_db and _cmdline(pid).startswith(f"postgres: postgres {postgres_db} "):
-            total += ticks
-    return total
+            server += ticks
+        elif postgres_db and f" postgres {postgres_db} " in _cmdline(pid) and _cmdline(pid).startswith("postgres:"):
+            backends += ticks
+    return server, backends
 
 
 PROFILE = os.environ.get("BENCH_PY_SPY")  # a path prefix: record the acmeca server with py-spy (raw format)
@@ -79,7 +79,8 @@ def _serve_pid() -> int | None:
 
 
 async def measured(run: Callable[[], Any], postgres_db: str | None) -> tuple[Any, float, float]:
-    """Run ``run()``; return its result, server CPU seconds and wall seconds over it."""
+    """Run ``run()``; return its result, server CPU seconds (PostgreSQL backends included) and wall seconds
+    over it. The backends' share is printed on its own line."""
     spy, pid = None, _serve_pid() if PROFILE else None
     if pid is not None:
         out = f"{PROFILE}-{pid}.txt"
@@ -87,10 +88,15 @@ async def measured(run: Callable[[], Any], postgres_db: str | None) -> tuple[Any
                                 "--pid", str(pid), "--subprocesses", "--format", "raw", "-r", "200", "-o", out],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         await asyncio.sleep(1.0)
+    commits = _commits(postgres_db) if postgres_db else 0
     before, started = server_ticks(postgres_db), time.perf_counter()
     result = await run()
     elapsed = time.perf_counter() - started
-    cpu = (server_ticks(postgres_db) - before) / TICKS
+    after = server_ticks(postgres_db)
+    cpu = (sum(after) - sum(before)) / TICKS
+    if postgres_db:
+        print(f"  (of which PostgreSQL backends: {(after[1] - before[1]) / TICKS:.2f}s of {cpu:.2f}s;"
+              f" {_commits(postgres_db) - commits} transactions, autocommit statements included)", flush=True)
     if spy is not None:
         spy.send_signal(2)
         spy.wait(timeout=60)
@@ -127,6 +133,14 @@ async def acme(args: argparse.Namespace, workdir: Path) -> None:
                           f" ms/order ({cpu / wall * 100:.0f}% of a core)", flush=True)  # fmt: skip
         finally:
             await responder.cleanup()
+
+
+def _commits(database: str) -> int:
+    """Transactions PostgreSQL counted for ``database`` (its statistics lag by up to half a second)."""
+    time.sleep(0.7)
+    sql = f"SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = '{database}'"
+    out = subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", sql], check=True, capture_output=True)
+    return int(out.stdout.strip() or 0)
 
 
 def _recreate(database: str) -> None:

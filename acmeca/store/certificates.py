@@ -66,7 +66,7 @@ _COMPLETE = fast_write(
     .where(certificates.c.serial == sa.bindparam("for_serial"), certificates.c.state == "reserved")
     .values(state="issued", der=sa.bindparam("signed_der"))
 )
-_RESERVE = certificates.insert().returning(certificates.c.id)
+_RESERVE = fast_write(certificates.insert().returning(certificates.c.id))
 _INSERT_IDENTIFIERS = fast_write(certificate_identifiers.insert())
 _IS_BLOCKED = fast_read(
     sa.select(blocked_keys.c.spki_sha256).where(blocked_keys.c.spki_sha256 == sa.bindparam("spki"))

@@ -107,7 +107,8 @@ class CompiledRead:
 class CompiledWrite:
     """One ``fast_write`` statement compiled for SQLite with one set of parameter names (an INSERT's columns
     depend on them); ``supported`` is False when SQLAlchemy's execution context would add something the fast
-    path does not (Python-side defaults, RETURNING, IN-lists)."""
+    path does not (Python-side defaults, IN-lists). A statement with RETURNING runs through ``scalar`` only,
+    one without through ``execute`` only."""
 
     def __init__(self, statement: Write, dialect: Dialect, keys: tuple[str, ...]) -> None:
         self.statement = statement  # held, so its id() is never reused while this entry lives
@@ -122,12 +123,16 @@ class CompiledWrite:
             and not compiled.literal_execute_params
             and not compiled.insert_prefetch
             and not compiled.update_prefetch
-            and not compiled.effective_returning
             and all(name in binds and not binds[name].expanding for name in self._names)
         )
+        returning = compiled.effective_returning or ()
+        self.returns = bool(returning)
         if self.supported:
             self._binds: tuple[Processor | None, ...] = tuple(
                 binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self._names
+            )
+            self._first_decoder = (
+                returning[0].type.dialect_impl(dialect).result_processor(dialect, None) if returning else None
             )
 
     def _bound(self, parameters: Params | None) -> list[Any]:
@@ -141,7 +146,11 @@ class CompiledWrite:
         """Run once, or once per parameter set; the rows touched. Driver errors surface wrapped exactly as
         SQLAlchemy wraps them (``IntegrityError`` and the rest), so callers catch the same classes."""
         many = isinstance(parameters, Sequence)
-        bound: Any = [self._bound(p) for p in parameters] if many else self._bound(parameters)  # type: ignore[union-attr]
+        bound: Any
+        if isinstance(parameters, Sequence):
+            bound = [self._bound(p) for p in parameters]
+        else:
+            bound = self._bound(parameters)
         try:
             cursor = driver.executemany(self.sql, bound) if many else driver.execute(self.sql, bound)
         except sqlite3.Error as exc:
@@ -152,6 +161,22 @@ class CompiledWrite:
             return int(cursor.rowcount)
         finally:
             cursor.close()
+
+    def scalar(self, driver: Any, parameters: Params | None) -> Any:
+        """The first RETURNING column of the first row (None when no row was written)."""
+        bound = self._bound(parameters)
+        try:
+            cursor = driver.execute(self.sql, bound)
+            try:
+                raw = cursor.fetchone()
+            finally:
+                cursor.close()
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(self.sql, bound, exc, sqlite3.Error, dialect=self._dialect) from exc
+        if raw is None:
+            return None
+        decode = self._first_decoder
+        return decode(raw[0]) if decode is not None else raw[0]
 
 
 def write_keys(parameters: Params | Sequence[Params] | None) -> tuple[str, ...] | None:
@@ -212,7 +237,11 @@ class InPlaceTransaction(Transaction):
     def _driver(self) -> Any:
         return self._sync.connection.driver_connection
 
-    def _fast_write(self, statement: Write, parameters: Params | Sequence[Params] | None) -> CompiledWrite | None:
+    def _fast_write(
+        self, statement: sa.Executable, parameters: Params | Sequence[Params] | None, *, returns: bool = False
+    ) -> CompiledWrite | None:
+        if not isinstance(statement, sa.Insert | sa.Update | sa.Delete):
+            return None
         if not statement.get_execution_options().get(FAST_WRITE):
             return None
         keys = write_keys(parameters)
@@ -221,7 +250,7 @@ class InPlaceTransaction(Transaction):
         compiled = self._fast_writes.get((id(statement), keys))
         if compiled is None or compiled.statement is not statement:
             compiled = self._fast_writes[(id(statement), keys)] = CompiledWrite(statement, self._sync.dialect, keys)
-        return compiled if compiled.supported else None
+        return compiled if compiled.supported and compiled.returns == returns else None
 
     async def execute(self, statement: Write, parameters: Params | Sequence[Params] | None = None) -> int:
         fast = self._fast_write(statement, parameters)
@@ -245,6 +274,9 @@ class InPlaceTransaction(Transaction):
         fast = self._fast(statement)
         if fast is not None:
             return fast.scalar(self._driver(), parameters)
+        fast_write = self._fast_write(statement, parameters, returns=True)
+        if fast_write is not None:
+            return fast_write.scalar(self._driver(), parameters)
         return self._sync.execute(statement, parameters).scalar()
 
     async def scalars(self, statement: sa.Executable, parameters: Params | None = None) -> list[Any]:

@@ -62,6 +62,9 @@ _TAKE = fast_write(
             attempts=jobs.c.attempts + 1)
 )
 _BY_ID = fast_read(sa.select(jobs).where(jobs.c.id == sa.bindparam("job_id")))
+_BY_SUBJECT = fast_read(
+    sa.select(jobs).where(jobs.c.kind == sa.bindparam("kind"), jobs.c.subject_id == sa.bindparam("subject_id"))
+)
 _FINISH = fast_write(
     jobs.delete().where(jobs.c.id == sa.bindparam("job_id"), jobs.c.lease_owner == sa.bindparam("owner"))
 )
@@ -111,5 +114,5 @@ async def release(tx: Transaction, job_id: int, *, owner: str, run_at: datetime)
 
 
 async def by_subject(tx: Transaction, kind: str, subject_id: str) -> JobRecord | None:
-    row = await tx.first(sa.select(jobs).where(jobs.c.kind == kind, jobs.c.subject_id == subject_id))
+    row = await tx.first(_BY_SUBJECT, {"kind": kind, "subject_id": subject_id})
     return _record(row) if row else None

@@ -47,7 +47,8 @@ def fast_write(statement: W) -> W:
     times the statement. Statements the fast path cannot run the same way (Python-side column defaults,
     RETURNING, IN-lists) take the ordinary path. Other backends ignore the mark.
     """
-    return statement.execution_options(**{FAST_WRITE: True})
+    marked: W = statement.execution_options(**{FAST_WRITE: True})  # type: ignore[assignment]
+    return marked
 
 
 class Row(Protocol):
