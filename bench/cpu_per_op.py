@@ -21,14 +21,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 from bench.acme_load import TOKENS, run_load
-from bench.servers import PASSWORD, Target, free_port, start_acmeca, start_pebble, start_responder
+from bench.servers import PASSWORD, free_port, start_acmeca, start_pebble, start_responder
 
 TICKS = os.sysconf("SC_CLK_TCK")
 STEP_BIN = Path(os.environ.get("ACMECA_STEP_BIN", "/work/main/.tools/bin/step"))
@@ -78,19 +78,19 @@ def _serve_pid() -> int | None:
     return None
 
 
-async def measured(run: Callable[[], Any], postgres_db: str | None) -> tuple[Any, float, float]:
-    """Run ``run()``; return its result, server CPU seconds (PostgreSQL backends included) and wall seconds
+async def measured(run: Awaitable[Any], postgres_db: str | None) -> tuple[Any, float, float]:
+    """Await ``run``; return its result, server CPU seconds (PostgreSQL backends included) and wall seconds
     over it. The backends' share is printed on its own line."""
     spy, pid = None, _serve_pid() if PROFILE else None
     if pid is not None:
         out = f"{PROFILE}-{pid}.txt"
-        spy = subprocess.Popen([shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
+        spy = subprocess.Popen([  # noqa: ASYNC220 - starting it is all this does, it never waitsshutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
                                 "--pid", str(pid), "--subprocesses", "--format", "raw", "-r", "200", "-o", out],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         await asyncio.sleep(1.0)
     commits = _commits(postgres_db) if postgres_db else 0
     before, started = server_ticks(postgres_db), time.perf_counter()
-    result = await run()
+    result = await run
     elapsed = time.perf_counter() - started
     after = server_ticks(postgres_db)
     cpu = (sum(after) - sum(before)) / TICKS
@@ -123,8 +123,7 @@ async def acme(args: argparse.Namespace, workdir: Path) -> None:
                     try:
                         await run_load(target, min(args.concurrency * 2, 32), args.concurrency, 60)  # warm-up
                         result, cpu, wall = await measured(
-                            lambda t=target: run_load(t, args.orders, args.concurrency, 600),  # type: ignore[misc]
-                            database if name == "acmeca" else None,
+                            run_load(target, args.orders, args.concurrency, 600), database if name == "acmeca" else None
                         )
                     finally:
                         await asyncio.to_thread(target.stop)
@@ -209,7 +208,8 @@ class Minter:
         token.deserialize(document["encryptedKey"], key=jwk.JWK.from_password(PASSWORD))
         self.key, self.kid, self.name = jwk.JWK(**json.loads(token.payload)), document["key"]["kid"], document["name"]
         pem = root.read_bytes()
-        self.sha = hashlib.sha256(x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)).hexdigest()
+        root_der = x509.load_pem_x509_certificate(pem).public_bytes(serialization.Encoding.DER)
+        self.sha = hashlib.sha256(root_der).hexdigest()
         self.audience = f"{url}/1.0/sign"
         key = ec.generate_private_key(ec.SECP256R1())
         self.subject = "sign.bench.test"
@@ -228,7 +228,8 @@ class Minter:
         claims = {"iss": self.name, "sub": self.subject, "aud": self.audience, "nbf": now - 5, "iat": now,
                   "exp": now + 300, "jti": secrets.token_hex(32), "sha": self.sha, "sans": [self.subject]}  # fmt: skip
         signed = jws.JWS(json.dumps(claims).encode())
-        signed.add_signature(self.key, alg="ES256", protected=json.dumps({"alg": "ES256", "kid": self.kid, "typ": "JWT"}))
+        header = {"alg": "ES256", "kid": self.kid, "typ": "JWT"}
+        signed.add_signature(self.key, alg="ES256", protected=json.dumps(header))
         return str(signed.serialize(compact=True))
 
 
@@ -284,10 +285,8 @@ async def sign(args: argparse.Namespace, workdir: Path) -> None:
                 await _ready(url, root)
                 minter = Minter(config, root, url)
                 await sign_load(url, root, minter, 50, args.concurrency)  # warm-up
-                bodies_minter = minter
                 (ok, failed), cpu, wall = await measured(
-                    lambda: sign_load(url, root, bodies_minter, args.orders, args.concurrency),
-                    database if name == "acmeca" else None,
+                    sign_load(url, root, minter, args.orders, args.concurrency), database if name == "acmeca" else None
                 )
             finally:
                 process.terminate()

@@ -35,7 +35,6 @@ from acmeca.store.transaction import AsyncTransaction, Transaction
 SQLITE_POOL_SIZE = 24
 PROBE_INTERVAL = 1.0  # seconds between two probes of the database (Database.watch)
 PROBE_TIMEOUT = 2.0  # seconds PostgreSQL's SELECT 1 may take before the database counts as unavailable
-PING_AFTER_IDLE = 1.0  # seconds a pooled PostgreSQL connection may sit idle before its checkout pings it
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,7 @@ class DatabaseSettings:
     pool_size: int = 10
     busy_timeout: timedelta = timedelta(seconds=10)  # SQLite: how long a writer waits for another process's lock
     pool_timeout: timedelta = timedelta(seconds=30)  # PostgreSQL: how long a request waits for a free connection
+    ping_after_idle: timedelta = timedelta(seconds=1)  # PostgreSQL: idle time after which a checkout pings first
 
     @property
     def dialect(self) -> str:
@@ -111,7 +111,7 @@ class Database:
             url, pool_size=settings.pool_size, max_overflow=settings.pool_size,
             pool_timeout=settings.pool_timeout.total_seconds(),
         )
-        _ping_idle_connections(engine.sync_engine.pool)
+        _ping_idle_connections(engine.sync_engine.pool, settings.ping_after_idle.total_seconds())
         return cls(engine)
 
     async def close(self) -> None:
@@ -231,13 +231,13 @@ def _probe_sqlite(path: str, busy_seconds: float) -> None:
         connection.close()
 
 
-def _ping_idle_connections(pool: sa.Pool) -> None:
-    """Ping a pooled connection on checkout only when it sat idle for PING_AFTER_IDLE seconds.
+def _ping_idle_connections(pool: sa.Pool, idle_seconds: float) -> None:
+    """Ping a pooled connection on checkout only when it sat idle for ``idle_seconds``.
 
     SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip (and backend work) per transaction,
     about a quarter of the CPU an ACME request costs on PostgreSQL. A connection that was in use a moment ago
     is as alive as a ping would show; one that waited out a restart of the cluster (an outage lasts longer
-    than PING_AFTER_IDLE) is pinged, and a failed ping makes the pool replace it, as pre-ping would.
+    than a second) is pinged, and a failed ping makes the pool replace it, as pre-ping would.
     """
 
     @event.listens_for(pool, "checkin")
@@ -248,7 +248,7 @@ def _ping_idle_connections(pool: sa.Pool) -> None:
     @event.listens_for(pool, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         idle_since = record.info.pop("acmeca_idle_since", None)
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE:
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
             return  # just connected, or in use a moment ago
         try:
             dbapi_connection.ping()

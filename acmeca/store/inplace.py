@@ -145,12 +145,11 @@ class CompiledWrite:
     def execute(self, driver: Any, parameters: Params | Sequence[Params] | None) -> int:
         """Run once, or once per parameter set; the rows touched. Driver errors surface wrapped exactly as
         SQLAlchemy wraps them (``IntegrityError`` and the rest), so callers catch the same classes."""
-        many = isinstance(parameters, Sequence)
         bound: Any
         if isinstance(parameters, Sequence):
-            bound = [self._bound(p) for p in parameters]
+            many, bound = True, [self._bound(p) for p in parameters]
         else:
-            bound = self._bound(parameters)
+            many, bound = False, self._bound(parameters)
         try:
             cursor = driver.executemany(self.sql, bound) if many else driver.execute(self.sql, bound)
         except sqlite3.Error as exc:
