@@ -3,6 +3,7 @@
     python -m bench.cpu_per_op acme -n 300 -c 16 --target both
     python -m bench.cpu_per_op acme --postgres postgresql://postgres@127.0.0.1:5432/acmeca_cpu
     python -m bench.cpu_per_op sign -n 1000 -c 8 --target both
+    python -m bench.cpu_per_op floor -n 3000 -c 8    # GET /health on acmeca, and on a bare aiohttp TLS server
 
 CPU is utime+stime from /proc of every process this bench started (the server and, with ``--workers``,
 its worker processes) plus, with ``--postgres``, every PostgreSQL backend connected to that database, read
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import secrets
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -28,7 +31,7 @@ from typing import Any
 import aiohttp
 
 from bench.acme_load import TOKENS, run_load
-from bench.servers import PASSWORD, free_port, start_acmeca, start_pebble, start_responder
+from bench.servers import PASSWORD, _localhost_certificate, free_port, start_acmeca, start_pebble, start_responder
 
 TICKS = os.sysconf("SC_CLK_TCK")
 STEP_BIN = Path(os.environ.get("ACMECA_STEP_BIN", "/work/main/.tools/bin/step"))
@@ -235,7 +238,6 @@ class Minter:
 
 async def sign_load(url: str, root: Path, minter: Minter, count: int, concurrency: int) -> tuple[int, int]:
     """POST ``count`` signs (tokens minted up front), ``concurrency`` in flight; (ok, failed)."""
-    import ssl
 
     context = ssl.create_default_context(cafile=str(root))
     bodies = [json.dumps({"csr": minter.csr, "ott": minter.token()}) for _ in range(count)]
@@ -256,7 +258,6 @@ async def sign_load(url: str, root: Path, minter: Minter, count: int, concurrenc
 
 
 async def _ready(url: str, root: Path) -> None:
-    import ssl
 
     context = ssl.create_default_context(cafile=str(root))
     for _ in range(600):
@@ -295,9 +296,72 @@ async def sign(args: argparse.Namespace, workdir: Path) -> None:
                   f" server CPU {cpu * 1000 / max(ok, 1):.2f} ms/sign ({cpu / wall * 100:.0f}% of a core)", flush=True)
 
 
+BARE_SERVER = """
+import ssl, sys
+from aiohttp import web
+async def health(request):
+    return web.json_response({"status": "ok"})
+app = web.Application()
+app.router.add_get("/health", health)
+context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+context.load_cert_chain(sys.argv[2], sys.argv[3])
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), ssl_context=context, access_log=None, print=None)
+"""
+
+
+async def get_load(url: str, context: ssl.SSLContext, count: int, concurrency: int) -> int:
+    """``count`` keep-alive GETs of ``url``, ``concurrency`` in flight; how many answered 200."""
+    left, ok = [count], 0
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=context, limit=concurrency)) as session:
+
+        async def worker() -> None:
+            nonlocal ok
+            while left[0] > 0:
+                left[0] -= 1
+                async with session.get(url) as reply:
+                    await reply.read()
+                    ok += reply.status == 200
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ok
+
+
+async def floor(args: argparse.Namespace, workdir: Path) -> None:
+    """The per-request floor: acmeca's cheapest route, and the same route on aiohttp alone (P-256 TLS both)."""
+    url, root, _, process = await asyncio.to_thread(start_acmeca_sign, workdir / "acmeca", None)
+    cert, key = _localhost_certificate()
+    (workdir / "bare.crt").write_bytes(cert)
+    (workdir / "bare.key").write_bytes(key)
+    port = free_port()
+    bare = subprocess.Popen([sys.executable, "-c", BARE_SERVER, str(port), str(workdir / "bare.crt"),  # noqa: ASYNC220
+                             str(workdir / "bare.key")])  # fmt: skip
+    bare_tls = ssl.create_default_context(cadata=cert.decode())
+    targets = (
+        ("acmeca GET /health", f"{url}/health", ssl.create_default_context(cafile=str(root))),
+        ("bare aiohttp GET /health", f"https://localhost:{port}/health", bare_tls),
+    )
+    try:
+        await _ready(url, root)
+        for name, target, context in targets:
+            for _ in range(600):
+                with contextlib.suppress(aiohttp.ClientError, OSError):
+                    if await get_load(target, context, 1, 1) == 1:
+                        break
+                await asyncio.sleep(0.1)
+            for round_ in range(args.rounds):
+                await get_load(target, context, 200, args.concurrency)
+                ok, cpu, wall = await measured(get_load(target, context, args.orders, args.concurrency), None)
+                print(f"{name} round {round_}: {ok} requests in {wall:.1f}s; server CPU"
+                      f" {cpu * 1000 / max(ok, 1):.3f} ms/request (both servers counted)", flush=True)
+    finally:
+        for proc in (process, bare):
+            proc.terminate()
+            proc.wait(timeout=15)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu_per_op", description=__doc__.split("\n")[0])
-    parser.add_argument("mode", choices=["acme", "sign"])
+    parser.add_argument("mode", choices=["acme", "sign", "floor"])
     parser.add_argument("-n", "--orders", type=int, default=300, help="orders or signs per measured round")
     parser.add_argument("-c", "--concurrency", type=int, default=16)
     parser.add_argument("--target", choices=["acmeca", "pebble", "step-ca", "both"], default="acmeca")
@@ -308,7 +372,8 @@ def main(argv: list[str] | None = None) -> int:
     args.concurrency = min(max(args.concurrency, 1), 256)
     workdir = Path(tempfile.mkdtemp(prefix="acmeca-cpu-"))
     try:
-        asyncio.run(acme(args, workdir) if args.mode == "acme" else sign(args, workdir))
+        modes = {"acme": acme, "sign": sign, "floor": floor}
+        asyncio.run(modes[args.mode](args, workdir))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
