@@ -146,6 +146,26 @@ class Database:
                 raise
             raise self.availability.failed(exc, began) from exc
 
+    @asynccontextmanager
+    async def write_one(self) -> AsyncIterator[Transaction]:
+        """For a write that is a single statement, atomic on its own: on PostgreSQL it runs in autocommit,
+        which saves the BEGIN and COMMIT round trips; on SQLite it is an ordinary :meth:`write`."""
+        if self._sqlite is not None:
+            async with self.write() as tx:
+                yield tx
+            return
+        began = self.availability.attempt()
+        in_body = False
+        try:
+            async with self._reader.connect() as conn:
+                in_body = True
+                yield AsyncTransaction(conn)
+                in_body = False
+        except Exception as exc:
+            if not is_outage(exc, connecting=not in_body):
+                raise
+            raise self.availability.failed(exc, began) from exc
+
     def _shared_writer(self) -> sa.Connection:
         assert self._sqlite is not None
         if self._sqlite_writer is None or self._sqlite_writer.closed or self._sqlite_writer.invalidated:

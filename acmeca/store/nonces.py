@@ -6,6 +6,7 @@ inserting it into ``used_nonces``, whose primary key makes a replay fail on any 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -34,6 +35,31 @@ _SPEND = {
 async def spend(tx: Transaction, nonce: str, expires_at: datetime) -> bool:
     """Record ``nonce`` as used; False when it had been used before."""
     return await tx.execute(_SPEND[tx.dialect], {"nonce": nonce, "expires_at": expires_at}) == 1
+
+
+# PostgreSQL spends a whole batch in one statement (one round trip, atomic without a transaction around it).
+_SPEND_ALL = sa.text(
+    "INSERT INTO used_nonces (nonce, expires_at)"
+    " SELECT * FROM unnest(CAST(:nonces AS text[]), CAST(:expires AS timestamptz[]))"
+    " ON CONFLICT (nonce) DO NOTHING RETURNING nonce"
+).bindparams(
+    sa.bindparam("nonces", type_=postgresql.ARRAY(sa.Text)),
+    sa.bindparam("expires", type_=postgresql.ARRAY(sa.DateTime(timezone=True))),
+)
+
+
+async def spend_all(tx: Transaction, batch: Sequence[tuple[str, datetime]]) -> list[bool]:
+    """Spend each nonce of ``batch``; for each, whether this call spent it (False: used before, or earlier in
+    the same batch). Runs as one statement on PostgreSQL, so it needs no transaction (``Database.write_one``)."""
+    if tx.dialect != "postgresql":
+        return [await spend(tx, nonce, expires_at) for nonce, expires_at in batch]
+    unique = dict(batch)  # a nonce twice in one batch (its expiry is part of it): only its first use may win
+    inserted = set(await tx.scalars(_SPEND_ALL, {"nonces": list(unique), "expires": list(unique.values())}))
+    won: list[bool] = []
+    for nonce, _ in batch:
+        won.append(nonce in inserted)
+        inserted.discard(nonce)
+    return won
 
 
 async def sweep(tx: Transaction, now: datetime) -> int:
