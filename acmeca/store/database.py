@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -132,7 +132,7 @@ class Database:
             if self._sqlite is not None:
                 async with self._writer_slot():
                     writer = self._shared_writer()
-                    with writer.begin():
+                    with _driver_transaction(writer):
                         in_body = True
                         yield InPlaceTransaction(writer, self._fast_reads, self._fast_writes)
                         in_body = False
@@ -169,7 +169,9 @@ class Database:
     def _shared_writer(self) -> sa.Connection:
         assert self._sqlite is not None
         if self._sqlite_writer is None or self._sqlite_writer.closed or self._sqlite_writer.invalidated:
-            self._sqlite_writer = self._sqlite.connect().execution_options(sqlite_begin="IMMEDIATE")
+            # Its transactions are begun and ended on the driver (_driver_transaction); SQLAlchemy's own
+            # autobegin must emit nothing, like the shared reader's.
+            self._sqlite_writer = self._sqlite.connect().execution_options(sqlite_begin=None)
         return self._sqlite_writer
 
     def _shared_reader(self) -> sa.Connection:
@@ -237,6 +239,31 @@ class Database:
         while True:
             await self.probe()
             await asyncio.sleep(interval)
+
+
+@contextmanager
+def _driver_transaction(writer: sa.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception) straight on the sqlite3 connection.
+
+    SQLAlchemy's begin/commit machinery (events, transaction objects) cost more than the two statements on
+    the request path; statements SQLAlchemy runs inside still see the transaction, since it is the same
+    connection, and savepoints nest in it as before.
+    """
+    driver = writer.connection.driver_connection
+    assert driver is not None
+    driver.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if driver.in_transaction:  # SQLite may already have rolled back (a full disk, say)
+            driver.execute("ROLLBACK")
+        raise
+    try:
+        driver.execute("COMMIT")
+    except BaseException:
+        if driver.in_transaction:  # a COMMIT that failed leaves the transaction open: end it
+            driver.execute("ROLLBACK")
+        raise
 
 
 def _probe_sqlite(path: str, busy_seconds: float) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import importlib
 import pkgutil
@@ -129,3 +130,23 @@ async def test_a_connection_that_idled_past_the_ping_window_is_pinged_and_replac
             assert await tx.scalar(sa.text("SELECT pg_backend_pid()")) != pid
     finally:
         await database.close()
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("body failed"), asyncio.CancelledError()])
+async def test_a_failed_write_leaves_nothing_behind_and_the_next_one_works(
+    database: Database, failure: BaseException
+) -> None:
+    async def failing() -> None:
+        async with database.write() as tx:
+            await tx.execute(_INSERT, {"name": "fast", "value": "1"})  # the fast path
+            await tx.execute(settings.insert().values(name="ordinary", value="1"))  # SQLAlchemy's path
+            raise failure
+
+    with pytest.raises(type(failure)):
+        await failing()
+    async with database.write() as tx:
+        assert await tx.all(_VALUES) == []
+        await tx.execute(settings.insert().values(name="ordinary", value="2"))
+        await tx.execute(_INSERT, {"name": "fast", "value": "2"})
+    async with database.read() as tx:
+        assert [tuple(r) for r in await tx.all(_VALUES)] == [("fast", "2"), ("ordinary", "2")]
