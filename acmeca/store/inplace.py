@@ -10,6 +10,8 @@ Statements marked with ``fast_read`` skip SQLAlchemy's per-execution machinery: 
 parameters bound and its columns decoded with the processors SQLAlchemy's own types hand out through public
 API (``TypeEngine.dialect_impl(dialect).bind_processor`` / ``.result_processor``), and it runs straight on
 the sqlite3 connection. tests/unit/store/test_database.py checks that both paths return the same rows.
+Statements marked with ``fast_write`` get the same treatment, compiled once per set of parameter names;
+tests/unit/store/test_fast_paths.py checks they write what the ordinary path writes and fail the same way.
 """
 
 from __future__ import annotations
