@@ -9,8 +9,10 @@ checks or adds (ACME's User-Agent rule and headers, the admin API's switch and a
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
+import os
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -31,11 +33,30 @@ ErrorRenderer = Callable[[CAError], web.StreamResponse]
 HTTPTranslator = Callable[[web.HTTPException], CAError | None]
 
 
+class _RequestIds:
+    """Request ids only need to be unique among the processes sharing a log, not unguessable: a random
+    per-process prefix and a counter (16 hex characters), not a getrandom() system call per request."""
+
+    def __init__(self) -> None:
+        self._counter = itertools.count()
+        self.reseed()
+
+    def reseed(self) -> None:
+        self._prefix = secrets.token_hex(4)
+
+    def next(self) -> str:
+        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFF:08x}"
+
+
+_REQUEST_IDS = _RequestIds()
+os.register_at_fork(after_in_child=_REQUEST_IDS.reseed)  # a forked child must not repeat its parent's ids
+
+
 def request_id(request: web.Request) -> str:
     try:
         return request[REQUEST_ID]
     except KeyError:
-        value = secrets.token_hex(8)
+        value = _REQUEST_IDS.next()
         request[REQUEST_ID] = value
         return value
 

@@ -37,9 +37,13 @@ async def by_id(tx: Transaction, account_id: str) -> AccountRecord | None:
     return _record(row) if row else None
 
 
+_BY_THUMBPRINT = fast_read(
+    sa.select(acme_accounts).where(acme_accounts.c.key_thumbprint == sa.bindparam("thumbprint"))
+)
+
+
 async def by_thumbprint(tx: Transaction, thumbprint: str) -> AccountRecord | None:
-    query = sa.select(acme_accounts).where(acme_accounts.c.key_thumbprint == thumbprint)
-    row = await tx.first(query)
+    row = await tx.first(_BY_THUMBPRINT, {"thumbprint": thumbprint})
     return _record(row) if row else None
 
 

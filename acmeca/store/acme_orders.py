@@ -18,7 +18,7 @@ from acmeca.domain.acme import AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.identifiers import Identifier, IdentifierType
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
 from acmeca.store.schema import acme_authorizations, acme_challenges, acme_order_authorizations, acme_orders
-from acmeca.store.transaction import Row, Transaction, fast_read
+from acmeca.store.transaction import Row, Transaction, fast_read, fast_write
 
 
 def _identifiers(value: Iterable[dict[str, str]]) -> tuple[Identifier, ...]:
@@ -66,7 +66,7 @@ async def insert_order(tx: Transaction, order: OrderRecord) -> bool:
     if inserted != 1:
         return False
     await tx.execute(
-        acme_order_authorizations.insert(),
+        _INSERT_ORDER_AUTHZ,
         [{"order_id": order.id, "authz_id": a, "position": n} for n, a in enumerate(order.authz_ids)],
     )
     return True
@@ -93,9 +93,17 @@ _CHALLENGE_BY_ID = fast_read(
 # IntegrityError, so PostgreSQL's transaction is not aborted (docs/storage.md).
 _INSERT_ORDER = {
     "postgresql": postgresql.insert(acme_orders).on_conflict_do_nothing(),
-    "sqlite": sqlite.insert(acme_orders).on_conflict_do_nothing(),
+    "sqlite": fast_write(sqlite.insert(acme_orders).on_conflict_do_nothing()),
 }
-_INSERT_AUTHZ = acme_authorizations.insert()
+_INSERT_ORDER_AUTHZ = fast_write(acme_order_authorizations.insert())
+_INSERT_AUTHZ = fast_write(acme_authorizations.insert())
+_INSERT_CHALLENGE = fast_write(acme_challenges.insert())
+_START_CHALLENGE = fast_write(
+    acme_challenges.update()
+    .where(acme_challenges.c.id == sa.bindparam("challenge_id"),
+           acme_challenges.c.status == ChallengeStatus.PENDING.value)
+    .values(status=ChallengeStatus.PROCESSING.value, key_authorization=sa.bindparam("new_key_authorization"))
+)
 _REUSABLE_AUTHZ = fast_read(
     sa.select(acme_authorizations.c.id)
     .where(
@@ -110,7 +118,7 @@ _REUSABLE_AUTHZ = fast_read(
     .order_by(acme_authorizations.c.expires_at.desc())
     .limit(1)
 )
-_SETTLE_CHALLENGE = (
+_SETTLE_CHALLENGE = fast_write(
     acme_challenges.update()
     .where(
         acme_challenges.c.id == sa.bindparam("challenge_id"),
@@ -158,30 +166,37 @@ async def _execute_move(
 ) -> bool:
     """Apply a conditional status move; False when the row was no longer in an expected status."""
     params = {f"new_{k}": v for k, v in values.items()}
-    touched = await tx.execute(
-        _move(table, tuple(sorted(values))), {**params, "row_id": row_id, "expected": expected}
-    )
+    params.update({f"expected_{n}": status for n, status in enumerate(expected)})
+    touched = await tx.execute(_move(table, tuple(sorted(values)), len(expected)), {**params, "row_id": row_id})
     return touched == 1
 
 
 @functools.lru_cache(maxsize=64)
-def _move(table: sa.Table, columns: tuple[str, ...]) -> sa.Update:
-    """A conditional status move, built once per shape (which columns it sets) instead of per call."""
-    return (
+def _move(table: sa.Table, columns: tuple[str, ...], expected: int) -> sa.Update:
+    """A conditional status move, built once per shape (which columns it sets, how many statuses it expects)
+    instead of per call; one bound parameter per expected status rather than an IN-list rendered per run."""
+    return fast_write(
         table.update()
-        .where(table.c.id == sa.bindparam("row_id"), table.c.status.in_(sa.bindparam("expected", expanding=True)))
+        .where(table.c.id == sa.bindparam("row_id"),
+               table.c.status.in_([sa.bindparam(f"expected_{n}") for n in range(expected)]))
         .values({c: sa.bindparam(f"new_{c}") for c in columns})
     )
 
 
 async def order_ids_for_authz(tx: Transaction, authz_id: str, statuses: Sequence[OrderStatus]) -> list[str]:
-    query = (
+    params = {f"status_{n}": s.value for n, s in enumerate(statuses)}
+    return await tx.scalars(_orders_of_authz(len(statuses)), {**params, "authz_id": authz_id})
+
+
+@functools.lru_cache(maxsize=8)
+def _orders_of_authz(statuses: int) -> sa.Select[tuple[str]]:
+    """Built once per number of statuses asked for (every validation and finalization rolls up through it)."""
+    return fast_read(
         sa.select(acme_orders.c.id)
         .join(acme_order_authorizations, acme_order_authorizations.c.order_id == acme_orders.c.id)
-        .where(acme_order_authorizations.c.authz_id == authz_id)
-        .where(acme_orders.c.status.in_([s.value for s in statuses]))
+        .where(acme_order_authorizations.c.authz_id == sa.bindparam("authz_id"))
+        .where(acme_orders.c.status.in_([sa.bindparam(f"status_{n}") for n in range(statuses)]))
     )
-    return await tx.scalars(query)
 
 
 async def authz_statuses(tx: Transaction, order_id: str) -> list[AuthorizationStatus]:
@@ -228,7 +243,7 @@ async def insert_authz(tx: Transaction, authz: AuthorizationRecord) -> None:
         "created_at": authz.created_at,
     })
     await tx.execute(
-        acme_challenges.insert(),
+        _INSERT_CHALLENGE,
         [
             {"id": c.id, "authz_id": authz.id, "type": c.type.value, "token": c.token, "status": c.status.value}
             for c in authz.challenges
@@ -294,9 +309,7 @@ async def challenge_by_id(tx: Transaction, challenge_id: str) -> ChallengeRecord
 async def start_challenge(tx: Transaction, challenge_id: str, key_authorization: str) -> bool:
     """pending → processing, fixing the key authorization so a later key rollover cannot change it."""
     touched = await tx.execute(
-        acme_challenges.update()
-        .where(acme_challenges.c.id == challenge_id, acme_challenges.c.status == ChallengeStatus.PENDING.value)
-        .values(status=ChallengeStatus.PROCESSING.value, key_authorization=key_authorization)
+        _START_CHALLENGE, {"challenge_id": challenge_id, "new_key_authorization": key_authorization}
     )
     return touched == 1
 

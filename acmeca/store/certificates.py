@@ -17,7 +17,7 @@ from acmeca.domain.identifiers import Identifier, IdentifierType
 from acmeca.domain.records import CertificateRecord, Requester, Reservation, Revocation, RevokedEntry
 from acmeca.domain.status import RequesterKind, RevocationReason
 from acmeca.store.schema import blocked_keys, certificate_identifiers, certificates
-from acmeca.store.transaction import Row, Transaction, fast_read
+from acmeca.store.transaction import Row, Transaction, fast_read, fast_write
 
 
 def _record(row: Row, identifiers: Sequence[Identifier]) -> CertificateRecord:
@@ -61,12 +61,13 @@ _IDENTIFIERS = fast_read(
         certificate_identifiers.c.certificate_id == sa.bindparam("certificate_id")
     )
 )
-_COMPLETE = (
+_COMPLETE = fast_write(
     certificates.update()
     .where(certificates.c.serial == sa.bindparam("for_serial"), certificates.c.state == "reserved")
     .values(state="issued", der=sa.bindparam("signed_der"))
 )
-_RESERVE = certificates.insert().returning(certificates.c.id)
+_RESERVE = fast_write(certificates.insert().returning(certificates.c.id))
+_INSERT_IDENTIFIERS = fast_write(certificate_identifiers.insert())
 _IS_BLOCKED = fast_read(
     sa.select(blocked_keys.c.spki_sha256).where(blocked_keys.c.spki_sha256 == sa.bindparam("spki"))
 )
@@ -87,7 +88,7 @@ async def reserve(tx: Transaction, reservation: Reservation) -> None:
         })
         if reservation.identifiers:
             await tx.execute(
-                certificate_identifiers.insert(),
+                _INSERT_IDENTIFIERS,
                 [
                     {"certificate_id": certificate_id, "type": i.type.value, "value": i.value}
                     for i in dict.fromkeys(reservation.identifiers)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from acmeca.config import DatabaseConfig
-from acmeca.store.inplace import CompiledRead, InPlaceTransaction
+from acmeca.store.inplace import CompiledRead, CompiledWrite, InPlaceTransaction
 from acmeca.store.outages import Availability, is_outage
 from acmeca.store.transaction import AsyncTransaction, Transaction
 
@@ -44,6 +45,7 @@ class DatabaseSettings:
     pool_size: int = 10
     busy_timeout: timedelta = timedelta(seconds=10)  # SQLite: how long a writer waits for another process's lock
     pool_timeout: timedelta = timedelta(seconds=30)  # PostgreSQL: how long a request waits for a free connection
+    ping_after_idle: timedelta = timedelta(seconds=1)  # PostgreSQL: idle time after which a checkout pings first
 
     @property
     def dialect(self) -> str:
@@ -72,6 +74,9 @@ class Database:
         self, engine: AsyncEngine, sqlite: sa.Engine | None = None, *, busy_timeout: timedelta = timedelta(seconds=10),
     ) -> None:
         self.engine = engine  # migrations, and every statement on PostgreSQL
+        # PostgreSQL reads run without BEGIN/COMMIT: under READ COMMITTED every statement sees its own snapshot
+        # whether or not a transaction surrounds it, so the two round trips bought nothing.
+        self._reader = engine.execution_options(isolation_level="AUTOCOMMIT") if sqlite is None else engine
         self._sqlite = sqlite  # the request path on SQLite (see acmeca.store.inplace)
         self._busy_seconds = busy_timeout.total_seconds()
         self.availability = Availability()
@@ -82,6 +87,7 @@ class Database:
         self._sqlite_writer: sa.Connection | None = None  # one suffices: writers take turns on the lock
         self._fast_reads: dict[int, CompiledRead] = {}  # by id() of module-level statements, which live forever
         self._on_close: list[Callable[[], None]] = []  # e.g. the SQLite file lock a server holds (store.file_lock)
+        self._fast_writes: dict[tuple[int, tuple[str, ...]], CompiledWrite] = {}  # and their parameter names
 
     @property
     def dialect(self) -> str:
@@ -105,9 +111,10 @@ class Database:
             _configure_sqlite(sqlite, busy, in_place=True)
             return cls(engine, sqlite, busy_timeout=settings.busy_timeout)
         engine = create_async_engine(
-            url, pool_size=settings.pool_size, max_overflow=settings.pool_size, pool_pre_ping=True,
+            url, pool_size=settings.pool_size, max_overflow=settings.pool_size,
             pool_timeout=settings.pool_timeout.total_seconds(),
         )
+        _ping_idle_connections(engine.sync_engine.pool, settings.ping_after_idle.total_seconds())
         return cls(engine)
 
     def release_on_close(self, release: Callable[[], None]) -> None:
@@ -134,9 +141,9 @@ class Database:
             if self._sqlite is not None:
                 async with self._writer_slot():
                     writer = self._shared_writer()
-                    with writer.begin():
+                    with _driver_transaction(writer):
                         in_body = True
-                        yield InPlaceTransaction(writer, self._fast_reads)
+                        yield InPlaceTransaction(writer, self._fast_reads, self._fast_writes)
                         in_body = False
                 return
             async with self.engine.connect() as conn, conn.begin():
@@ -148,10 +155,32 @@ class Database:
                 raise
             raise self.availability.failed(exc, began) from exc
 
+    @asynccontextmanager
+    async def write_one(self) -> AsyncIterator[Transaction]:
+        """For a write that is a single statement, atomic on its own: on PostgreSQL it runs in autocommit,
+        which saves the BEGIN and COMMIT round trips; on SQLite it is an ordinary :meth:`write`."""
+        if self._sqlite is not None:
+            async with self.write() as tx:
+                yield tx
+            return
+        began = self.availability.attempt()
+        in_body = False
+        try:
+            async with self._reader.connect() as conn:
+                in_body = True
+                yield AsyncTransaction(conn)
+                in_body = False
+        except Exception as exc:
+            if not is_outage(exc, connecting=not in_body):
+                raise
+            raise self.availability.failed(exc, began) from exc
+
     def _shared_writer(self) -> sa.Connection:
         assert self._sqlite is not None
         if self._sqlite_writer is None or self._sqlite_writer.closed or self._sqlite_writer.invalidated:
-            self._sqlite_writer = self._sqlite.connect().execution_options(sqlite_begin="IMMEDIATE")
+            # Its transactions are begun and ended on the driver (_driver_transaction); SQLAlchemy's own
+            # autobegin must emit nothing, like the shared reader's.
+            self._sqlite_writer = self._sqlite.connect().execution_options(sqlite_begin=None)
         return self._sqlite_writer
 
     def _shared_reader(self) -> sa.Connection:
@@ -169,7 +198,8 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Transaction]:
-        """A read-only transaction on PostgreSQL; on SQLite, reads on one shared autocommit connection.
+        """Reads outside a transaction: PostgreSQL autocommit (each statement its own READ COMMITTED snapshot,
+        as inside one); on SQLite, one shared autocommit connection.
 
         SQLite statements run in place without yielding to the loop, so the statements a repository function
         runs back to back see one state of this process's data; a BEGIN/COMMIT pair and a pool checkout per
@@ -182,9 +212,9 @@ class Database:
             if self._sqlite is not None:
                 reader = self._shared_reader()
                 in_body = True
-                yield InPlaceTransaction(reader, self._fast_reads)
+                yield InPlaceTransaction(reader, self._fast_reads, self._fast_writes)
                 return
-            async with self.engine.connect() as conn, conn.begin():
+            async with self._reader.connect() as conn:
                 in_body = True
                 yield AsyncTransaction(conn)
                 in_body = False
@@ -220,6 +250,31 @@ class Database:
             await asyncio.sleep(interval)
 
 
+@contextmanager
+def _driver_transaction(writer: sa.Connection) -> Iterator[None]:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception) straight on the sqlite3 connection.
+
+    SQLAlchemy's begin/commit machinery (events, transaction objects) cost more than the two statements on
+    the request path; statements SQLAlchemy runs inside still see the transaction, since it is the same
+    connection, and savepoints nest in it as before.
+    """
+    driver = writer.connection.driver_connection
+    assert driver is not None
+    driver.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        if driver.in_transaction:  # SQLite may already have rolled back (a full disk, say)
+            driver.execute("ROLLBACK")
+        raise
+    try:
+        driver.execute("COMMIT")
+    except BaseException:
+        if driver.in_transaction:  # a COMMIT that failed leaves the transaction open: end it
+            driver.execute("ROLLBACK")
+        raise
+
+
 def _probe_sqlite(path: str, busy_seconds: float) -> None:
     if not path or path == ":memory:":
         return
@@ -230,6 +285,31 @@ def _probe_sqlite(path: str, busy_seconds: float) -> None:
         connection.execute("ROLLBACK")
     finally:
         connection.close()
+
+
+def _ping_idle_connections(pool: sa.Pool, idle_seconds: float) -> None:
+    """Ping a pooled connection on checkout only when it sat idle for ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip (and backend work) per transaction,
+    about a quarter of the CPU an ACME request costs on PostgreSQL. A connection that was in use a moment ago
+    is as alive as a ping would show; one that waited out a restart of the cluster (an outage lasts longer
+    than a second) is pinged, and a failed ping makes the pool replace it, as pre-ping would.
+    """
+
+    @event.listens_for(pool, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["acmeca_idle_since"] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("acmeca_idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < idle_seconds:
+            return  # just connected, or in use a moment ago
+        try:
+            dbapi_connection.ping()
+        except Exception as exc:
+            raise sa.exc.DisconnectionError(str(exc)) from exc
 
 
 def _configure_sqlite(engine: sa.Engine, busy_seconds: float, *, in_place: bool = False) -> None:

@@ -10,11 +10,14 @@ Statements marked with ``fast_read`` skip SQLAlchemy's per-execution machinery: 
 parameters bound and its columns decoded with the processors SQLAlchemy's own types hand out through public
 API (``TypeEngine.dialect_impl(dialect).bind_processor`` / ``.result_processor``), and it runs straight on
 the sqlite3 connection. tests/unit/store/test_database.py checks that both paths return the same rows.
+Statements marked with ``fast_write`` get the same treatment, compiled once per set of parameter names;
+tests/unit/store/test_fast_paths.py checks they write what the ordinary path writes and fail the same way.
 """
 
 from __future__ import annotations
 
 import keyword
+import sqlite3
 from collections import namedtuple
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -23,7 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from acmeca.store.transaction import FAST_READ, Params, Row, Transaction, Write
+from acmeca.store.transaction import FAST_READ, FAST_WRITE, Params, Row, Transaction, Write
 
 Processor = Callable[[Any], Any]
 
@@ -103,6 +106,92 @@ class CompiledRead:
             cursor.close()  # a cursor left open would keep its snapshot (and later reads stale)
 
 
+class CompiledWrite:
+    """One ``fast_write`` statement compiled for SQLite with one set of parameter names (an INSERT's columns
+    depend on them); ``supported`` is False when SQLAlchemy's execution context would add something the fast
+    path does not (Python-side defaults, IN-lists). A statement with RETURNING runs through ``scalar`` only,
+    one without through ``execute`` only."""
+
+    def __init__(self, statement: Write, dialect: Dialect, keys: tuple[str, ...]) -> None:
+        self.statement = statement  # held, so its id() is never reused while this entry lives
+        self._dialect = dialect
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        self._compiled = compiled
+        self.sql = compiled.string
+        self._names = tuple(compiled.positiontup or ())
+        binds = compiled.binds
+        self.supported = (
+            not compiled.post_compile_params
+            and not compiled.literal_execute_params
+            and not compiled.insert_prefetch
+            and not compiled.update_prefetch
+            and all(name in binds and not binds[name].expanding for name in self._names)
+        )
+        returning = compiled.effective_returning or ()
+        self.returns = bool(returning)
+        if self.supported:
+            self._binds: tuple[Processor | None, ...] = tuple(
+                binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self._names
+            )
+            self._first_decoder = (
+                returning[0].type.dialect_impl(dialect).result_processor(dialect, None) if returning else None
+            )
+
+    def _bound(self, parameters: Params | None) -> list[Any]:
+        values = self._compiled.construct_params(parameters or {})
+        return [
+            bind(values[name]) if bind is not None else values[name]
+            for name, bind in zip(self._names, self._binds, strict=True)
+        ]
+
+    def execute(self, driver: Any, parameters: Params | Sequence[Params] | None) -> int:
+        """Run once, or once per parameter set; the rows touched. Driver errors surface wrapped exactly as
+        SQLAlchemy wraps them (``IntegrityError`` and the rest), so callers catch the same classes."""
+        bound: Any
+        if isinstance(parameters, Sequence):
+            many, bound = True, [self._bound(p) for p in parameters]
+        else:
+            many, bound = False, self._bound(parameters)
+        try:
+            cursor = driver.executemany(self.sql, bound) if many else driver.execute(self.sql, bound)
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(
+                self.sql, bound, exc, sqlite3.Error, dialect=self._dialect, ismulti=many
+            ) from exc
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def scalar(self, driver: Any, parameters: Params | None) -> Any:
+        """The first RETURNING column of the first row (None when no row was written)."""
+        bound = self._bound(parameters)
+        try:
+            cursor = driver.execute(self.sql, bound)
+            try:
+                raw = cursor.fetchone()
+            finally:
+                cursor.close()
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(self.sql, bound, exc, sqlite3.Error, dialect=self._dialect) from exc
+        if raw is None:
+            return None
+        decode = self._first_decoder
+        return decode(raw[0]) if decode is not None else raw[0]
+
+
+def write_keys(parameters: Params | Sequence[Params] | None) -> tuple[str, ...] | None:
+    """The parameter names a write is compiled for; None when a parameter list mixes names."""
+    if parameters is None:
+        return ()
+    if isinstance(parameters, Sequence):
+        if not parameters:
+            return None
+        keys = tuple(sorted(parameters[0]))
+        return keys if all(tuple(sorted(p)) == keys for p in parameters[1:]) else None
+    return tuple(sorted(parameters))
+
+
 def _row_maker(fields: list[str]) -> Callable[[Sequence[Any]], Row]:
     """A named tuple type for these columns (rows read ``row.name`` as SQLAlchemy's do); returns its _make."""
     factory: Callable[..., type[Any]] = namedtuple  # called with fields known only at run time
@@ -124,9 +213,15 @@ class InPlaceTransaction(Transaction):
     the fast path too: it runs on the same connection, so it sees the transaction's own writes.
     """
 
-    def __init__(self, connection: sa.Connection, fast_reads: dict[int, CompiledRead]) -> None:
+    def __init__(
+        self,
+        connection: sa.Connection,
+        fast_reads: dict[int, CompiledRead],
+        fast_writes: dict[tuple[int, tuple[str, ...]], CompiledWrite] | None = None,
+    ) -> None:
         self._sync = connection
         self._fast_reads = fast_reads
+        self._fast_writes = fast_writes if fast_writes is not None else {}
 
     @property
     def dialect(self) -> str:
@@ -143,7 +238,25 @@ class InPlaceTransaction(Transaction):
     def _driver(self) -> Any:
         return self._sync.connection.driver_connection
 
+    def _fast_write(
+        self, statement: sa.Executable, parameters: Params | Sequence[Params] | None, *, returns: bool = False
+    ) -> CompiledWrite | None:
+        if not isinstance(statement, sa.Insert | sa.Update | sa.Delete):
+            return None
+        if not statement.get_execution_options().get(FAST_WRITE):
+            return None
+        keys = write_keys(parameters)
+        if keys is None:
+            return None
+        compiled = self._fast_writes.get((id(statement), keys))
+        if compiled is None or compiled.statement is not statement:
+            compiled = self._fast_writes[(id(statement), keys)] = CompiledWrite(statement, self._sync.dialect, keys)
+        return compiled if compiled.supported and compiled.returns == returns else None
+
     async def execute(self, statement: Write, parameters: Params | Sequence[Params] | None = None) -> int:
+        fast = self._fast_write(statement, parameters)
+        if fast is not None:
+            return fast.execute(self._driver(), parameters)
         return int(self._sync.execute(statement, parameters).rowcount)
 
     async def all(self, statement: sa.Executable, parameters: Params | None = None) -> Sequence[Row]:
@@ -162,6 +275,9 @@ class InPlaceTransaction(Transaction):
         fast = self._fast(statement)
         if fast is not None:
             return fast.scalar(self._driver(), parameters)
+        fast_write = self._fast_write(statement, parameters, returns=True)
+        if fast_write is not None:
+            return fast_write.scalar(self._driver(), parameters)
         return self._sync.execute(statement, parameters).scalar()
 
     async def scalars(self, statement: sa.Executable, parameters: Params | None = None) -> list[Any]:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from acmeca import metrics
 from acmeca.domain.records import JobRecord
 from acmeca.store.schema import jobs
-from acmeca.store.transaction import Row, Transaction, fast_read
+from acmeca.store.transaction import Row, Transaction, fast_read, fast_write
 
 
 def _record(row: Row) -> JobRecord:
@@ -48,7 +48,7 @@ async def enqueue(
 # Built once: every order enqueues and claims jobs, and building a statement costs more than running it.
 _ENQUEUE = {
     "postgresql": postgresql.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"]),
-    "sqlite": sqlite.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"]),
+    "sqlite": fast_write(sqlite.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"])),
 }
 _CLAIMABLE = sa.and_(
     jobs.c.run_at <= sa.bindparam("now"),
@@ -59,13 +59,22 @@ _DUE = (
     sa.select(jobs.c.id, jobs.c.lease_owner).where(_CLAIMABLE).order_by(jobs.c.run_at, jobs.c.id)
     .limit(sa.bindparam("limit"))
 )
-_TAKE = (
+_TAKE = fast_write(
     jobs.update()
     .where(jobs.c.id == sa.bindparam("job_id"), _CLAIMABLE)
     .values(lease_owner=sa.bindparam("owner"), lease_expires_at=sa.bindparam("lease_until"),
             attempts=jobs.c.attempts + 1)
 )
-_BY_ID = sa.select(jobs).where(jobs.c.id == sa.bindparam("job_id"))
+_BY_ID = fast_read(sa.select(jobs).where(jobs.c.id == sa.bindparam("job_id")))
+_BY_SUBJECT = fast_read(
+    sa.select(jobs).where(jobs.c.kind == sa.bindparam("kind"), jobs.c.subject_id == sa.bindparam("subject_id"))
+)
+_FINISH = fast_write(
+    jobs.delete().where(jobs.c.id == sa.bindparam("job_id"), jobs.c.lease_owner == sa.bindparam("owner"))
+)
+_FINISH_SUBJECT = fast_write(
+    jobs.delete().where(jobs.c.kind == sa.bindparam("kind"), jobs.c.subject_id == sa.bindparam("subject_id"))
+)
 
 
 async def has_due(tx: Transaction, now: datetime) -> bool:
@@ -97,12 +106,12 @@ async def claim(
 
 async def finish(tx: Transaction, job_id: int, *, owner: str) -> bool:
     """Delete a job we own; False if the lease had passed to someone else."""
-    return await tx.execute(jobs.delete().where(jobs.c.id == job_id, jobs.c.lease_owner == owner)) == 1
+    return await tx.execute(_FINISH, {"job_id": job_id, "owner": owner}) == 1
 
 
 async def finish_subject(tx: Transaction, kind: str, subject_id: str) -> None:
     """Delete the job for a subject whoever holds it: the work it stood for is settled."""
-    await tx.execute(jobs.delete().where(jobs.c.kind == kind, jobs.c.subject_id == subject_id))
+    await tx.execute(_FINISH_SUBJECT, {"kind": kind, "subject_id": subject_id})
 
 
 async def release(tx: Transaction, job_id: int, *, owner: str, run_at: datetime) -> None:
@@ -115,7 +124,7 @@ async def release(tx: Transaction, job_id: int, *, owner: str, run_at: datetime)
 
 
 async def by_subject(tx: Transaction, kind: str, subject_id: str) -> JobRecord | None:
-    row = await tx.first(sa.select(jobs).where(jobs.c.kind == kind, jobs.c.subject_id == subject_id))
+    row = await tx.first(_BY_SUBJECT, {"kind": kind, "subject_id": subject_id})
     return _record(row) if row else None
 
 

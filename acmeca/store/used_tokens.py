@@ -13,11 +13,11 @@ from datetime import datetime
 from sqlalchemy.dialects import postgresql, sqlite
 
 from acmeca.store.schema import used_tokens
-from acmeca.store.transaction import Transaction
+from acmeca.store.transaction import Transaction, fast_write
 
 _SPEND = {
     "postgresql": postgresql.insert(used_tokens).on_conflict_do_nothing(index_elements=["key"]),
-    "sqlite": sqlite.insert(used_tokens).on_conflict_do_nothing(index_elements=["key"]),
+    "sqlite": fast_write(sqlite.insert(used_tokens).on_conflict_do_nothing(index_elements=["key"])),
 }
 
 

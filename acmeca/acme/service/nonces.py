@@ -98,8 +98,8 @@ class NonceService:
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                async with self._db.write() as tx:
-                    spent = [await store.spend(tx, nonce, expires) for nonce, expires, _ in batch]
+                async with self._db.write_one() as tx:
+                    spent = await store.spend_all(tx, [(nonce, expires) for nonce, expires, _ in batch])
             except Exception as exc:  # every waiter sees the failure (503 for an unavailable database)
                 for _, _, future in batch:
                     if not future.done():

@@ -118,6 +118,29 @@ def _parse_canonical_key(canonical: str) -> JWSKey:
     return JWSKey(public_key=key, jwk=public, thumbprint=thumbprint(public))
 
 
+_ACCOUNT_KEYS_MAX = 4096
+_account_keys: dict[str, JWSKey] = {}  # by key thumbprint: parsed account keys, see account_key()
+
+
+def account_key(account: AccountRecord) -> JWSKey:
+    """The key of an account just read from the database, parsed once per key rather than per request.
+
+    Keyed by the stored thumbprint, which names exactly one key: a key rollover (here or in another process)
+    gives the row a new thumbprint, so the freshly read row never meets an old entry. What must not be stale,
+    the account's status and current key, is still read from the database on every request.
+    """
+    cached = _account_keys.get(account.key_thumbprint)
+    if cached is not None:
+        return cached
+    key = parse_key(account.jwk)
+    if key.thumbprint != account.key_thumbprint:  # never for rows we wrote; do not cache a mismatch
+        return key
+    if len(_account_keys) >= _ACCOUNT_KEYS_MAX:
+        _account_keys.pop(next(iter(_account_keys)))  # the oldest entry
+    _account_keys[account.key_thumbprint] = key
+    return key
+
+
 @dataclass(frozen=True)
 class Flattened:
     protected_b64: str
@@ -240,7 +263,7 @@ async def verify_request(
         if not isinstance(header["kid"], str):
             raise AccountDoesNotExist("kid must be an account URL")
         account = await find_account(header["kid"])
-        key = parse_key(account.jwk)
+        key = account_key(account)
     else:
         key = parse_key(header["jwk"])
     algorithm = check_alg_and_key(header, key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from acmeca.acme.service.nonces import NonceService
 from acmeca.domain.clock import FrozenClock
 from acmeca.domain.errors import BadNonce
+from acmeca.store import nonces as nonces_store
 from acmeca.store.database import Database
 from acmeca.store.schema import used_nonces
 from tests.support.metric_values import sample
@@ -62,3 +64,23 @@ async def test_sweep_removes_only_expired_entries(database: Database) -> None:
     assert await service.sweep() == 1
     with pytest.raises(BadNonce):
         await service.redeem(fresh)
+
+
+async def test_one_batch_spends_each_nonce_once_even_when_it_repeats(database: Database) -> None:
+    service = NonceService(database, FrozenClock(NOW))
+    nonces = [await service.issue() for _ in range(3)]
+    await service.redeem(nonces[2])  # spent by an earlier batch
+    outcomes = await asyncio.gather(  # queued together: one batch, one statement on PostgreSQL
+        *(service.redeem(n) for n in [nonces[0], nonces[1], nonces[0], nonces[2]]), return_exceptions=True
+    )
+    assert outcomes[:2] == [None, None]
+    assert [str(o) for o in outcomes[2:]] == ["the nonce was already used"] * 2
+    async with database.read() as tx:
+        assert set(await tx.scalars(sa.select(used_nonces.c.nonce))) == set(nonces)
+
+
+async def test_spend_all_reports_each_nonce_of_a_batch_in_autocommit(database: Database) -> None:
+    async with database.write_one() as tx:
+        assert await nonces_store.spend_all(tx, [("a", NOW), ("b", NOW), ("a", NOW)]) == [True, True, False]
+    async with database.write_one() as tx:
+        assert await nonces_store.spend_all(tx, [("b", NOW), ("c", NOW)]) == [False, True]

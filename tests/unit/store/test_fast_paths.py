@@ -1,0 +1,152 @@
+"""The request path's shortcuts: SQLite fast writes, PostgreSQL reads without BEGIN, pings only after idling."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import importlib
+import pkgutil
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects.sqlite import pysqlite
+
+import acmeca.store
+from acmeca.config import parse_database
+from acmeca.store.database import Database, database_settings
+from acmeca.store.inplace import CompiledWrite
+from acmeca.store.schema import certificates, settings, used_nonces
+from acmeca.store.transaction import FAST_WRITE, fast_read, fast_write
+
+MOMENT = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
+_INSERT = fast_write(settings.insert())
+_UPSERT = fast_write(sqlite.insert(used_nonces).on_conflict_do_nothing(index_elements=["nonce"]))
+_RENAME = fast_write(
+    settings.update().where(settings.c.name == sa.bindparam("old")).values(value=sa.bindparam("new_value"))
+)
+_VALUES = fast_read(sa.select(settings.c.name, settings.c.value).order_by(settings.c.name))
+
+
+async def test_fast_writes_do_what_the_ordinary_path_does(database: Database) -> None:
+    async with database.write() as tx:
+        many = await tx.execute(_INSERT, [{"name": "a", "value": "1"}, {"name": "b", "value": "2"}])
+        assert many == (2 if database.dialect == "sqlite" else -1)  # asyncpg counts no executemany rows
+        assert await tx.execute(_INSERT, {"name": "c", "value": "3"}) == 1
+        assert await tx.execute(_RENAME, {"old": "b", "new_value": "20"}) == 1
+        assert await tx.execute(_RENAME, {"old": "nope", "new_value": "0"}) == 0
+        with pytest.raises(sa.exc.IntegrityError):  # wrapped as SQLAlchemy wraps it: callers catch the same class
+            async with tx.savepoint():
+                await tx.execute(_INSERT, {"name": "a", "value": "again"})
+        assert [tuple(r) for r in await tx.all(_VALUES)] == [("a", "1"), ("b", "20"), ("c", "3")]
+    if database.dialect == "sqlite":
+        spend = _UPSERT
+        async with database.write() as tx:
+            assert await tx.execute(spend, {"nonce": "n1", "expires_at": MOMENT}) == 1
+            assert await tx.execute(spend, {"nonce": "n1", "expires_at": MOMENT}) == 0  # DO NOTHING: 0 rows
+            stored = await tx.scalar(sa.select(used_nonces.c.expires_at))
+        assert stored == MOMENT  # bound by the DateTime type's own processor, read back identically
+        ran = [w for w in database._fast_writes.values() if w.supported]
+        assert {id(w.statement) for w in ran} >= {id(_INSERT), id(_RENAME), id(_UPSERT)}  # the fast path ran
+
+
+async def test_a_fast_insert_returning_hands_back_the_new_id(database: Database) -> None:
+    reserve = fast_write(certificates.insert().returning(certificates.c.id))
+    row = {
+        "serial": "1", "state": "reserved", "issuer_ski": "ab", "der": None, "spki_sha256": "cd", "common_name": None,
+        "profile": "leaf", "requester_kind": "acme", "requester_id": "a", "provisioner_id": "p",
+        "provisioner_name": "acme", "acme_account_id": None, "acme_order_id": None, "not_before": MOMENT,
+        "not_after": MOMENT, "created_at": MOMENT, "renewed_from": None,
+    }
+    async with database.write() as tx:
+        first = await tx.scalar(reserve, row)
+        second = await tx.scalar(reserve, {**row, "serial": "2"})
+        assert await tx.scalars(sa.select(certificates.c.id).order_by(certificates.c.id)) == [first, second]
+        with pytest.raises(sa.exc.IntegrityError):
+            async with tx.savepoint():
+                await tx.scalar(reserve, row)  # the serial is taken
+
+
+def _marked_writes() -> list[tuple[str, sa.Insert | sa.Update | sa.Delete]]:
+    found = []
+    for module in pkgutil.iter_modules(acmeca.store.__path__):
+        for name, value in vars(importlib.import_module(f"acmeca.store.{module.name}")).items():
+            for statement in value.values() if isinstance(value, dict) else [value]:
+                if isinstance(statement, sa.Insert | sa.Update | sa.Delete) and statement.get_execution_options().get(
+                    FAST_WRITE
+                ):
+                    found.append((f"{module.name}.{name}", statement))
+    return found
+
+
+def test_every_write_the_store_marks_runs_on_the_fast_path() -> None:
+    """A mark the fast path declines would silently cost the ordinary path again."""
+    dialect = pysqlite.dialect()
+    marked = _marked_writes()
+    assert len(marked) >= 10
+    for name, statement in marked:
+        keys = tuple(c.name for c in statement.table.c) if isinstance(statement, sa.Insert) else ()
+        assert CompiledWrite(statement, dialect, keys).supported, name
+
+
+def test_writes_needing_the_execution_context_take_the_ordinary_path() -> None:
+    dialect = pysqlite.dialect()
+    table = sa.Table("t", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True),
+                     sa.Column("at", sa.String, default=lambda: "python-side"))  # fmt: skip
+    assert not CompiledWrite(table.insert(), dialect, ("id",)).supported  # the default is computed in Python
+    in_list = table.delete().where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
+    assert not CompiledWrite(in_list, dialect, ()).supported
+
+
+async def test_postgresql_reads_run_without_a_transaction(database: Database) -> None:
+    if database.dialect != "postgresql":
+        pytest.skip("SQLite reads have always run in autocommit")
+    async with database.read() as tx:
+        first = await tx.scalar(sa.text("SELECT txid_current()"))
+        second = await tx.scalar(sa.text("SELECT txid_current()"))
+    assert first != second  # each statement was its own transaction: no BEGIN/COMMIT round trips
+    async with database.write() as tx:
+        first = await tx.scalar(sa.text("SELECT txid_current()"))
+        assert await tx.scalar(sa.text("SELECT txid_current()")) == first
+
+
+async def test_a_connection_that_idled_past_the_ping_window_is_pinged_and_replaced(ca_db: dict[str, Any]) -> None:
+    if ca_db["type"] != "postgresql":
+        pytest.skip("pooled connections are PostgreSQL's")
+    settings_ = dataclasses.replace(database_settings(parse_database(ca_db)), ping_after_idle=timedelta(0))
+    database = Database.connect(settings_)
+    try:
+        async with database.read() as tx:
+            pid = await tx.scalar(sa.text("SELECT pg_backend_pid()"))
+        killer = await asyncpg.connect(ca_db["dataSource"])
+        try:
+            assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+        finally:
+            await killer.close()
+        async with database.read() as tx:  # the pooled connection is dead: the ping notices, the pool replaces it
+            assert await tx.scalar(sa.text("SELECT pg_backend_pid()")) != pid
+    finally:
+        await database.close()
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("body failed"), asyncio.CancelledError()])
+async def test_a_failed_write_leaves_nothing_behind_and_the_next_one_works(
+    database: Database, failure: BaseException
+) -> None:
+    async def failing() -> None:
+        async with database.write() as tx:
+            await tx.execute(_INSERT, {"name": "fast", "value": "1"})  # the fast path
+            await tx.execute(settings.insert().values(name="ordinary", value="1"))  # SQLAlchemy's path
+            raise failure
+
+    with pytest.raises(type(failure)):
+        await failing()
+    async with database.write() as tx:
+        assert await tx.all(_VALUES) == []
+        await tx.execute(settings.insert().values(name="ordinary", value="2"))
+        await tx.execute(_INSERT, {"name": "fast", "value": "2"})
+    async with database.read() as tx:
+        assert [tuple(r) for r in await tx.all(_VALUES)] == [("fast", "2"), ("ordinary", "2")]
