@@ -26,8 +26,9 @@ SERVER = section("server", "Connection limits of the HTTPS listener (per process
         Reload.RESTART, default="30s"),
     Key("maxConnections", "number", "Open connections per process (TLS handshakes included); each costs about "
         "0.3 MB. At the cap the server stops accepting (newcomers wait in the kernel's listen queue) until one "
-        "closes. `serve` raises its open-file limit (RLIMIT_NOFILE) to the hard limit and refuses a cap that "
-        "limit cannot hold with 256 files to spare.", Reload.RESTART, default="1024"),
+        "closes. `serve` raises its open-file limit (RLIMIT_NOFILE) to the hard limit and refuses a cap set here "
+        "that limit cannot hold with 256 files to spare; the default is lowered to fit instead.", Reload.RESTART,
+        default="1024"),
 ))
 
 
@@ -36,6 +37,7 @@ class ServerSettings:
     idle_timeout: timedelta = timedelta(seconds=60)
     request_timeout: timedelta = timedelta(seconds=30)
     max_connections: int = 1024
+    max_connections_set: bool = False  # in ca.json: held or refused; the default is lowered to fit the file limit
 
 
 def read_server(reader: Reader) -> ServerSettings:
@@ -45,4 +47,5 @@ def read_server(reader: Reader) -> ServerSettings:
         request_timeout=reader.duration("requestTimeout", defaults.request_timeout, minimum=_ONE_SECOND),
         max_connections=reader.integer("maxConnections", defaults.max_connections, minimum=1,
                                        maximum=MAX_CONNECTIONS_LIMIT),
+        max_connections_set=reader.raw("maxConnections") is not None,
     )

@@ -3,8 +3,9 @@
 Every connection is a file descriptor, and so is every database connection, log file and listening socket.
 Many systems start processes with a soft limit of 1024 and a far higher hard limit, so a process that never
 raises its soft limit fails with EMFILE long before its configured cap: the cap would be a lie. Raising the
-soft limit to the hard limit is what Go's runtime does for every program; a cap that even the hard limit
-cannot hold is refused at start, in one line, rather than discovered under load.
+soft limit to the hard limit is what Go's runtime does for every program; a configured cap that even the hard
+limit cannot hold is refused at start, in one line, rather than discovered under load. The default cap is
+lowered instead (with a warning), so that a host with a low hard limit still starts.
 """
 
 from __future__ import annotations
@@ -63,3 +64,19 @@ def ensure_file_limit(max_connections: int) -> int:
             "or raise the limit (ulimit -n, or LimitNOFILE= in a systemd unit)"
         )
     return soft
+
+
+def connection_cap(max_connections: int, *, explicit: bool) -> int:
+    """The connection cap this process can hold: a cap set in ca.json is held or refused (StartupError); the
+    default one is lowered, with a warning, to what the open-file limit holds."""
+    try:
+        ensure_file_limit(max_connections)
+        return max_connections
+    except StartupError:
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        lowered = soft - RESERVED_FILES
+        if explicit or lowered < 1:
+            raise
+        log.warning("server.maxConnections lowered to what the open-file limit holds",
+                    extra={"max_connections": lowered, "open_file_limit": soft})
+        return lowered

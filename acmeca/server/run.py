@@ -26,7 +26,7 @@ from acmeca.domain.addresses import parse_listen_address
 from acmeca.server.app import build_app
 from acmeca.server.connections import ConnectionListener, protocol_factory
 from acmeca.server.database import StartupError
-from acmeca.server.file_limit import ensure_file_limit
+from acmeca.server.file_limit import connection_cap
 from acmeca.server.graph import ServiceGraph, service_graph
 from acmeca.server.metrics_endpoint import serving_metrics
 from acmeca.server.reload import reload_config
@@ -42,7 +42,7 @@ async def serve(
     migrate: bool | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
-    ensure_file_limit(config.server.max_connections)
+    connection_cap(config.server.max_connections, explicit=config.server.max_connections_set)
     listener = bind(config.address)
     metrics_listener = bind_metrics(config)
     try:
@@ -72,23 +72,24 @@ async def serve_graph(
 ) -> None:
     """Serve ``graph`` on a bound socket until SIGTERM/SIGINT (or ``stop``), reloading on SIGHUP."""
     limits = graph.config.server
+    cap = connection_cap(limits.max_connections, explicit=limits.max_connections_set)
     runner = web.AppRunner(build_app(graph), shutdown_timeout=SHUTDOWN_GRACE_SECONDS, access_log=None)
     await runner.setup()
     assert runner.server is not None
     connections = ConnectionListener(
         listener, protocol_factory(runner.server, limits), tls=context,
-        handshake_timeout=limits.request_timeout.total_seconds(), max_connections=limits.max_connections,
+        handshake_timeout=limits.request_timeout.total_seconds(), max_connections=cap,
     )
     try:
         connections.start()
-        _log_start(graph)
+        _log_start(graph, cap)
         await _wait_for_signals(graph, stop or asyncio.Event(), ready=lambda: ready and ready(graph.config.address))
     finally:
         await connections.stop()
         await runner.cleanup()
 
 
-def _log_start(graph: ServiceGraph) -> None:
+def _log_start(graph: ServiceGraph, max_connections: int) -> None:
     config = graph.config
     if config.notes.ignored_keys:
         log.warning("ca.json keys acmeca does not use were ignored", extra={"keys": config.notes.ignored_keys})
@@ -96,7 +97,7 @@ def _log_start(graph: ServiceGraph) -> None:
         log.warning("provisioners of types acmeca does not serve are inactive",
                     extra={"provisioners": config.notes.inactive_provisioners})
     log.info("serving", extra={"address": config.address, "dns_names": list(config.dns_names),
-                               "max_connections": config.server.max_connections})
+                               "max_connections": max_connections})
 
 
 def bind(address: str) -> socket.socket:

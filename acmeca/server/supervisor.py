@@ -32,7 +32,7 @@ from typing import Any
 
 from acmeca.config import CAConfig
 from acmeca.server.database import StartupError
-from acmeca.server.file_limit import ensure_file_limit
+from acmeca.server.file_limit import connection_cap
 from acmeca.server.graph import GraphOptions, ServiceGraph, service_graph
 from acmeca.server.metrics_endpoint import (
     multiprocess_directory,
@@ -218,7 +218,8 @@ async def supervise(
     migrate: bool | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
-    ensure_file_limit(config.server.max_connections)  # raised here, inherited by every worker
+    # Raised here and inherited by every worker; a cap set in ca.json that cannot be held stops the start here.
+    connection_cap(config.server.max_connections, explicit=config.server.max_connections_set)
     listener = bind(config.address)
     metrics_listener = bind_metrics(config)
     try:

@@ -21,7 +21,7 @@ def test_defaults() -> None:
 def test_values_are_typed(tmp_path: Path) -> None:
     document = {**MINIMAL, "server": {"idleTimeout": "2m", "requestTimeout": "5s", "maxConnections": 10}}
     config = load_config(write(tmp_path, document))
-    assert config.server == ServerSettings(timedelta(minutes=2), timedelta(seconds=5), 10)
+    assert config.server == ServerSettings(timedelta(minutes=2), timedelta(seconds=5), 10, max_connections_set=True)
     assert load_config(write(tmp_path, MINIMAL)).server == ServerSettings()
 
 

@@ -57,3 +57,26 @@ def test_a_cap_the_hard_limit_cannot_hold_is_refused_in_one_line() -> None:
 ])
 def test_the_target_soft_limit(soft: int, hard: int, expected: int) -> None:
     assert target_soft_limit(FileLimit(soft, hard), needed_files(4096)) == expected
+
+
+CAP_PROBE = """
+import logging, resource, sys
+from acmeca.server.database import StartupError
+from acmeca.server.file_limit import connection_cap
+logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stdout)
+resource.setrlimit(resource.RLIMIT_NOFILE, (int(sys.argv[1]), int(sys.argv[1])))
+try:
+    print("cap", connection_cap(1024, explicit=sys.argv[2] == "explicit"))
+except StartupError as exc:
+    print("refused", exc)
+"""
+
+
+@pytest.mark.parametrize(("how", "expected"), [
+    ("default", f"server.maxConnections lowered to what the open-file limit holds\ncap {1000 - RESERVED_FILES}"),
+    ("explicit", "refused server.maxConnections 1024 needs"),
+])
+def test_a_low_hard_limit_lowers_the_default_cap_and_refuses_a_configured_one(how: str, expected: str) -> None:
+    result = subprocess.run([sys.executable, "-c", CAP_PROBE, "1000", how], capture_output=True, text=True,
+                            check=True, timeout=30)
+    assert result.stdout.strip().startswith(expected)
