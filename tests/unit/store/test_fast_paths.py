@@ -101,9 +101,10 @@ def test_writes_needing_the_execution_context_take_the_ordinary_path() -> None:
     assert not CompiledWrite(in_list, dialect, ()).supported
 
 
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def test_postgresql_reads_run_without_a_transaction(database: Database) -> None:
-    if database.dialect != "postgresql":
-        pytest.skip("SQLite reads have always run in autocommit")
+    """(SQLite reads have always run in autocommit.)"""
+    assert database.dialect == "postgresql"
     async with database.read() as tx:
         first = await tx.scalar(sa.text("SELECT txid_current()"))
         second = await tx.scalar(sa.text("SELECT txid_current()"))
@@ -113,9 +114,9 @@ async def test_postgresql_reads_run_without_a_transaction(database: Database) ->
         assert await tx.scalar(sa.text("SELECT txid_current()")) == first
 
 
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
 async def test_a_connection_that_idled_past_the_ping_window_is_pinged_and_replaced(ca_db: dict[str, Any]) -> None:
-    if ca_db["type"] != "postgresql":
-        pytest.skip("pooled connections are PostgreSQL's")
+    """(Pooled connections are PostgreSQL's.)"""
     settings_ = dataclasses.replace(database_settings(parse_database(ca_db)), ping_after_idle=timedelta(0))
     database = Database.connect(settings_)
     try:
