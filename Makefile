@@ -128,7 +128,7 @@ lint: $(VENV)/.installed
 # It re-runs itself in its own network namespace (root, unshare); extra flags: make bench BENCH_ARGS='-n 40 -w 10'.
 BENCH_ARGS ?=
 bench: $(VENV)/.installed step-tools
-	$(BIN)/python -m bench.acme_load $(BENCH_ARGS)
+	$(BIN)/python -m bench.acme_load --lint-axis $(BENCH_ARGS)
 	$(BIN)/python -m bench.connection_pressure
 
 # acmeca's memory over at most 10,000 orders and 20 minutes: RSS per process after 1,000 and 10,000; not CI.
