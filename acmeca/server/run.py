@@ -11,12 +11,14 @@ enforces ca.json's ``server`` limits: a cap on open connections and a deadline f
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import signal
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from aiohttp import web
 
@@ -42,24 +44,24 @@ async def serve(
     migrate: bool | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
-    connection_cap(config.server.max_connections, explicit=config.server.max_connections_set)
-    listener = bind(config.address)
-    metrics_listener = bind_metrics(config)
-    try:
+    with listeners(config) as (listener, metrics_listener):
         async with service_graph(config, password, migrate=migrate) as graph:
             assert graph.tls is not None
             metrics.WORKERS.set(1)
             async with serving_metrics(graph, metrics_listener):
                 await serve_graph(graph, listener, graph.tls.context, ready=ready)
-    finally:
-        listener.close()
-        if metrics_listener is not None:
-            metrics_listener.close()
 
 
-def bind_metrics(config: CAConfig) -> socket.socket | None:
-    """The metrics listener, bound as early as the API's, when ca.json asks for one."""
-    return bind(config.metrics.address) if config.metrics.enabled else None
+@contextmanager
+def listeners(config: CAConfig) -> Iterator[tuple[socket.socket, socket.socket | None]]:
+    """Before any other work: an open-file limit for the connection cap, then the HTTPS address and, when ca.json
+    asks for one, the metrics address, both bound (and closed on the way out). A supervisor does this once, and
+    its workers inherit the limit and the socket."""
+    connection_cap(config.server.max_connections, explicit=config.server.max_connections_set)
+    with contextlib.ExitStack() as bound:
+        listener = bound.enter_context(bind(config.address))
+        metrics_listener = bound.enter_context(bind(config.metrics.address)) if config.metrics.enabled else None
+        yield listener, metrics_listener
 
 
 async def serve_graph(

@@ -32,7 +32,6 @@ from typing import Any
 
 from acmeca.config import CAConfig
 from acmeca.server.database import StartupError
-from acmeca.server.file_limit import connection_cap
 from acmeca.server.graph import GraphOptions, ServiceGraph, service_graph
 from acmeca.server.metrics_endpoint import (
     multiprocess_directory,
@@ -41,7 +40,7 @@ from acmeca.server.metrics_endpoint import (
     worker_exited,
 )
 from acmeca.server.reload import reload_config
-from acmeca.server.run import SHUTDOWN_GRACE_SECONDS, bind, bind_metrics
+from acmeca.server.run import SHUTDOWN_GRACE_SECONDS, listeners
 from acmeca.server.tls_certificate import ServerCertificate, TLSMaterial
 
 log = logging.getLogger(__name__)
@@ -218,11 +217,7 @@ async def supervise(
     migrate: bool | None = None,
     ready: Callable[[str], None] | None = None,
 ) -> None:
-    # Raised here and inherited by every worker; a cap set in ca.json that cannot be held stops the start here.
-    connection_cap(config.server.max_connections, explicit=config.server.max_connections_set)
-    listener = bind(config.address)
-    metrics_listener = bind_metrics(config)
-    try:
+    with listeners(config) as (listener, metrics_listener):
         # Migrations, the issuers table, imported provisioners and the TLS certificate, once, before any worker.
         options = GraphOptions(background=False)
         async with service_graph(config, password, migrate=migrate, options=options) as graph:
@@ -231,10 +226,6 @@ async def supervise(
                 fleet = Fleet(config, listener, password, graph.tls, workers, metrics_dir=metrics_dir)
                 async with serving_metrics(graph, metrics_listener, multiprocess_dir=metrics_dir):
                     await _run_fleet(graph, graph.tls, fleet, ready)
-    finally:
-        listener.close()
-        if metrics_listener is not None:
-            metrics_listener.close()
 
 
 async def _run_fleet(

@@ -135,25 +135,16 @@ class Database:
     @asynccontextmanager
     async def write(self) -> AsyncIterator[Transaction]:
         """A write transaction: committed on success, rolled back on any exception."""
-        began = self.availability.attempt()
-        in_body = False
-        try:
+        async with self._outage_boundary() as phase:
             if self._sqlite is not None:
                 async with self._writer_slot():
                     writer = self._shared_writer()
-                    with _driver_transaction(writer):
-                        in_body = True
+                    with _driver_transaction(writer), phase.body():
                         yield InPlaceTransaction(writer, self._fast_reads, self._fast_writes)
-                        in_body = False
                 return
             async with self.engine.connect() as conn, conn.begin():
-                in_body = True
-                yield AsyncTransaction(conn)
-                in_body = False
-        except Exception as exc:
-            if not is_outage(exc, connecting=not in_body):
-                raise
-            raise self.availability.failed(exc, began) from exc
+                with phase.body():
+                    yield AsyncTransaction(conn)
 
     @asynccontextmanager
     async def write_one(self) -> AsyncIterator[Transaction]:
@@ -163,15 +154,21 @@ class Database:
             async with self.write() as tx:
                 yield tx
             return
-        began = self.availability.attempt()
-        in_body = False
-        try:
-            async with self._reader.connect() as conn:
-                in_body = True
+        async with self._outage_boundary() as phase, self._reader.connect() as conn:
+            with phase.body():
                 yield AsyncTransaction(conn)
-                in_body = False
+
+    @asynccontextmanager
+    async def _outage_boundary(self) -> AsyncIterator[_Phase]:
+        """Where driver failures become ``ServiceUnavailable``: an outage is recorded in ``availability`` and
+        raised as one; anything else is raised as it is. Which failures are outages depends on whether the
+        caller's statements had begun (``phase.body()``): a bare OSError while connecting or committing is."""
+        phase = _Phase()
+        began = self.availability.attempt()
+        try:
+            yield phase
         except Exception as exc:
-            if not is_outage(exc, connecting=not in_body):
+            if not is_outage(exc, connecting=not phase.in_body):
                 raise
             raise self.availability.failed(exc, began) from exc
 
@@ -206,22 +203,15 @@ class Database:
         read would cost more than the reads themselves. Reads hand back whole results, so no cursor (and no
         old snapshot) outlives the statement.
         """
-        began = self.availability.attempt()
-        in_body = False
-        try:
+        async with self._outage_boundary() as phase:
             if self._sqlite is not None:
                 reader = self._shared_reader()
-                in_body = True
-                yield InPlaceTransaction(reader, self._fast_reads, self._fast_writes)
+                with phase.body():
+                    yield InPlaceTransaction(reader, self._fast_reads, self._fast_writes)
                 return
             async with self._reader.connect() as conn:
-                in_body = True
-                yield AsyncTransaction(conn)
-                in_body = False
-        except Exception as exc:
-            if not is_outage(exc, connecting=not in_body):
-                raise
-            raise self.availability.failed(exc, began) from exc
+                with phase.body():
+                    yield AsyncTransaction(conn)
 
     async def probe(self) -> None:
         """One cheap check that the database serves, reported to ``availability`` (ends or starts an outage).
@@ -248,6 +238,19 @@ class Database:
         while True:
             await self.probe()
             await asyncio.sleep(interval)
+
+
+class _Phase:
+    """Whether a transaction's caller is running its statements (versus connecting, beginning or committing)."""
+
+    def __init__(self) -> None:
+        self.in_body = False
+
+    @contextmanager
+    def body(self) -> Iterator[None]:
+        self.in_body = True
+        yield
+        self.in_body = False  # only on success: a failure inside the body keeps it marked
 
 
 @contextmanager
