@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import ssl
 import subprocess
@@ -24,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.servers import PASSWORD, free_port
+from bench.servers import init_acmeca
 
 SETTLE_SECONDS = 3.0  # the server trims its heap 1 s after a burst of closes
 
@@ -37,17 +36,8 @@ def vm_rss_mb(pid: int) -> float:
 
 
 def start(home: Path, connections: int) -> tuple[subprocess.Popen[bytes], int]:
-    home.mkdir(parents=True)
-    password = home / "password"
-    password.write_text(PASSWORD)
-    password.chmod(0o600)
-    port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ACMECA_")}, "ACMECA_PATH": str(home)}
-    acmeca = [sys.executable, "-m", "acmeca"]
-    subprocess.run([*acmeca, "init", "--name", "bench", "--dns", "localhost", "--address", f"127.0.0.1:{port}",
-                    "--provisioner", "admin", "--password-file", str(password)],
-                   env=env, check=True, capture_output=True, timeout=120)
-    config_path = home / "config" / "ca.json"
+    ca = init_acmeca(home)
+    password, port, env, acmeca, config_path = ca.password, ca.port, ca.env, ca.command, ca.config_path
     config = json.loads(config_path.read_text())
     config["server"] = {"idleTimeout": "10m", "requestTimeout": "10m", "maxConnections": connections + 100}
     config_path.write_text(json.dumps(config, indent=2))

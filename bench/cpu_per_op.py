@@ -1,7 +1,8 @@
-"""Server CPU per operation: ACME orders (acmeca vs Pebble) and ``/1.0/sign`` (acmeca vs step-ca).
+"""Server CPU per ``/1.0/sign`` (acmeca vs step-ca), and of acmeca's cheapest request against bare aiohttp.
 
-    python -m bench.cpu_per_op acme -n 300 -c 16 --target both
-    python -m bench.cpu_per_op acme --postgres postgresql://postgres@127.0.0.1:5432/acmeca_cpu
+CPU per ACME order is ``make bench``'s "CPU ms/order" column (bench.acme_load), for acmeca, Pebble and step-ca.
+
+    python -m bench.cpu_per_op sign --postgres postgresql://postgres@127.0.0.1:5432/acmeca_cpu
     python -m bench.cpu_per_op sign -n 1000 -c 8 --target both
     python -m bench.cpu_per_op floor -n 3000 -c 8    # GET /health on acmeca, and on a bare aiohttp TLS server
 
@@ -30,11 +31,15 @@ from typing import Any
 
 import aiohttp
 
-from bench.acme_load import TOKENS, run_load
-from bench.servers import PASSWORD, _localhost_certificate, free_port, start_acmeca, start_pebble, start_responder
+from bench.servers import (
+    PASSWORD,
+    _localhost_certificate,
+    free_port,
+    init_acmeca,
+)
 
 TICKS = os.sysconf("SC_CLK_TCK")
-STEP_BIN = Path(os.environ.get("ACMECA_STEP_BIN", "/work/main/.tools/bin/step"))
+STEP_BIN = Path(os.environ.get("ACMECA_STEP_BIN", Path(__file__).resolve().parents[1] / ".tools" / "bin" / "step"))
 
 
 def _stat(pid: int) -> tuple[int, int] | None:
@@ -106,37 +111,6 @@ async def measured(run: Awaitable[Any], postgres_db: str | None) -> tuple[Any, f
     return result, cpu, elapsed
 
 
-async def acme(args: argparse.Namespace, workdir: Path) -> None:
-    from tests.support.dnsserver import DNSTestServer
-
-    database = args.postgres.rsplit("/", 1)[1] if args.postgres else None
-    http_port = free_port()
-    with DNSTestServer(zones=["bench.test", "localhost"]) as dns:
-        responder = await start_responder(TOKENS, http_port)
-        try:
-            for name in ["acmeca", "pebble"] if args.target == "both" else [args.target]:
-                for round_ in range(args.rounds):
-                    home = workdir / f"{name}-{round_}"
-                    if name == "pebble":
-                        target = await asyncio.to_thread(start_pebble, home, dns.address, http_port)
-                    else:
-                        if args.postgres:
-                            _recreate(database or "")
-                        target = await asyncio.to_thread(start_acmeca, home, dns.address, http_port, args.postgres)
-                    try:
-                        await run_load(target, min(args.concurrency * 2, 32), args.concurrency, 60)  # warm-up
-                        result, cpu, wall = await measured(
-                            run_load(target, args.orders, args.concurrency, 600), database if name == "acmeca" else None
-                        )
-                    finally:
-                        await asyncio.to_thread(target.stop)
-                    print(f"{name} round {round_}: {result.orders} orders ({result.failures} failed) in {wall:.1f}s"
-                          f" = {result.orders / wall:.1f}/s; server CPU {cpu * 1000 / max(result.orders, 1):.2f}"
-                          f" ms/order ({cpu / wall * 100:.0f}% of a core)", flush=True)  # fmt: skip
-        finally:
-            await responder.cleanup()
-
-
 def _commits(database: str) -> int:
     """Transactions PostgreSQL counted for ``database`` (its statistics lag by up to half a second)."""
     time.sleep(0.7)
@@ -171,17 +145,8 @@ def start_step_ca(home: Path) -> tuple[str, Path, Path, subprocess.Popen[bytes]]
 
 
 def start_acmeca_sign(home: Path, postgres: str | None) -> tuple[str, Path, Path, subprocess.Popen[bytes]]:
-    home.mkdir(parents=True)
-    password = home / "password"
-    password.write_text(PASSWORD)
-    password.chmod(0o600)
-    port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("ACMECA_")}, "ACMECA_PATH": str(home)}
-    acmeca = [sys.executable, "-m", "acmeca"]
-    subprocess.run([*acmeca, "init", "--name", "bench", "--dns", "localhost", "--address", f"127.0.0.1:{port}",
-                    "--provisioner", "admin", "--password-file", str(password)],
-                   env=env, check=True, capture_output=True, timeout=120)  # fmt: skip
-    config = home / "config" / "ca.json"
+    ca = init_acmeca(home)
+    password, port, env, acmeca, config = ca.password, ca.port, ca.env, ca.command, ca.config_path
     if postgres:
         document = json.loads(config.read_text())
         document["db"] = {"type": "postgresql", "dataSource": postgres}
@@ -361,10 +326,10 @@ async def floor(args: argparse.Namespace, workdir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.cpu_per_op", description=__doc__.split("\n")[0])
-    parser.add_argument("mode", choices=["acme", "sign", "floor"])
+    parser.add_argument("mode", choices=["sign", "floor"])
     parser.add_argument("-n", "--orders", type=int, default=300, help="orders or signs per measured round")
     parser.add_argument("-c", "--concurrency", type=int, default=16)
-    parser.add_argument("--target", choices=["acmeca", "pebble", "step-ca", "both"], default="acmeca")
+    parser.add_argument("--target", choices=["acmeca", "step-ca", "both"], default="acmeca")
     parser.add_argument("--rounds", type=int, default=1, help="fresh server per round; report each")
     parser.add_argument("--postgres", metavar="DSN", help="acmeca on this PostgreSQL database (dropped and recreated)")
     args = parser.parse_args(argv)
@@ -372,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     args.concurrency = min(max(args.concurrency, 1), 256)
     workdir = Path(tempfile.mkdtemp(prefix="acmeca-cpu-"))
     try:
-        modes = {"acme": acme, "sign": sign, "floor": floor}
+        modes = {"sign": sign, "floor": floor}
         asyncio.run(modes[args.mode](args, workdir))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

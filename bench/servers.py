@@ -150,6 +150,35 @@ def _password_file(home: Path) -> Path:
     return password
 
 
+@dataclass(frozen=True)
+class AcmecaHome:
+    """A CA ``acmeca init`` made for one bench server: its port, environment and files."""
+
+    home: Path
+    port: int
+    env: dict[str, str]
+    password: Path
+
+    @property
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "acmeca"]
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / "config" / "ca.json"
+
+
+def init_acmeca(home: Path, *, acme: bool = False) -> AcmecaHome:
+    """``acmeca init`` (SQLite, a JWK provisioner ``admin``, and ``acme`` when asked) on a free port."""
+    home.mkdir(parents=True, exist_ok=True)
+    ca = AcmecaHome(home, free_port(), {**{k: v for k, v in os.environ.items() if not k.startswith("ACMECA_")},
+                                        "ACMECA_PATH": str(home)}, _password_file(home))
+    init = ["init", "--name", "bench", "--dns", "localhost", "--address", f"127.0.0.1:{ca.port}",
+            "--provisioner", "admin", "--password-file", str(ca.password), *(["--acme"] if acme else [])]
+    subprocess.run([*ca.command, *init], env=ca.env, check=True, capture_output=True, timeout=120)
+    return ca
+
+
 def _minter(config: dict[str, object], port: int, root: Path) -> Minter:
     provisioners = config["authority"]["provisioners"]  # type: ignore[index]
     jwk_provisioner = next(p for p in provisioners if p["type"] == "JWK")
@@ -171,14 +200,8 @@ def start_acmeca(home: Path, env: Environment, spec: ServerSpec, dsn: str | None
             serve_flags = ["--workers", str(spec.workers)]
         elif spec.workers != 1:
             raise Skipped("this acmeca has no `serve --workers` yet")
-    password = _password_file(home)
-    port = free_port()
-    environ = {**{k: v for k, v in os.environ.items() if not k.startswith("ACMECA_")}, "ACMECA_PATH": str(home)}
-    acmeca = [sys.executable, "-m", "acmeca"]
-    init = ["init", "--name", "bench", "--dns", "localhost", "--address", f"127.0.0.1:{port}",
-            "--provisioner", "admin", "--password-file", str(password), "--acme"]  # fmt: skip
-    subprocess.run([*acmeca, *init], env=environ, check=True, capture_output=True, timeout=120)
-    config_path = home / "config" / "ca.json"
+    ca = init_acmeca(home, acme=True)
+    password, port, environ, acmeca, config_path = ca.password, ca.port, ca.env, ca.command, ca.config_path
     config = json.loads(config_path.read_text())
     config["validation"] = {"resolver": env.dns_address, "http01Port": env.http_port, "timeout": "10s"}
     if dsn:
