@@ -68,7 +68,10 @@ async def seal(
     older numbers, so they are dropped: the next request generates one with a new number.
     """
     floor = int(now.timestamp())
-    await put_setting(tx, RESTORED_AT, str(floor))
+    # Token times are whole seconds: a token issued earlier in the restore's own second has iat == floor, so
+    # the mark is the next second and "before the mark" covers it.
+    mark = floor + 1
+    await put_setting(tx, RESTORED_AT, str(mark))
     await tx.execute(settings.delete().where(settings.c.name == BACKUP_TAKEN_AT))
     for name, value in secrets.items():
         await put_setting(tx, name, value)
@@ -81,7 +84,7 @@ async def seal(
     for name in sorted(names):
         await _raise_counter(tx, name, floor)
     await tx.execute(crls.delete())
-    return Sealed(restored_at=datetime.fromtimestamp(floor, UTC), crl_floor=floor, crl_counters=len(names))
+    return Sealed(restored_at=datetime.fromtimestamp(mark, UTC), crl_floor=floor, crl_counters=len(names))
 
 
 async def _raise_counter(tx: Transaction, name: str, floor: int) -> None:

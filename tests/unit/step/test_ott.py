@@ -180,3 +180,17 @@ async def test_the_root_fingerprint_claim_must_name_one_of_our_roots(step_env: S
         await step_env.verifier.authorize(step_env.token("a.test", sha=42), Purpose.SIGN)
     await step_env.verifier.authorize(step_env.token("a.test", sha=ours), Purpose.SIGN)
     await step_env.verifier.authorize(step_env.token("b.test"), Purpose.SIGN)  # no claim: accepted, as step-ca
+
+
+async def test_a_token_from_the_restores_own_second_is_refused_after_it(step_env: StepEnv) -> None:
+    """Token times are whole seconds: one issued earlier in the second of a restore has iat == that second."""
+    from acmeca.store import restore
+
+    now = step_env.clock.now()
+    async with step_env.database.write() as tx:
+        await restore.seal(tx, now=now, secrets={})
+    same_second = step_env.token("a.test", iat=int(now.timestamp()), nbf=int(now.timestamp()))
+    with pytest.raises(Unauthenticated, match="issued before the CA's database was restored"):
+        await step_env.verifier.authorize(same_second, Purpose.SIGN)
+    later = int(now.timestamp()) + 1
+    await step_env.verifier.authorize(step_env.token("b.test", iat=later, nbf=later, exp=later + 300), Purpose.SIGN)

@@ -43,7 +43,7 @@ async def test_crl_numbers_continue_at_the_larger_of_restored_plus_one_and_the_f
                                  not_after=NOW + timedelta(days=1), at=NOW)
         await crls.store(tx, StoredCRL("restored", 5, b"crl", NOW, NOW + timedelta(hours=1)))
     sealed = await _seal(database, crl_counter("on-disk"))
-    assert (sealed.crl_floor, sealed.restored_at) == (FLOOR, NOW.replace(microsecond=0))
+    assert (sealed.crl_floor, sealed.restored_at) == (FLOOR, NOW.replace(microsecond=0) + timedelta(seconds=1))
     assert await next_number(database, crl_counter("restored")) == FLOOR + 1
     assert await next_number(database, crl_counter("ahead")) == FLOOR + 101
     assert await next_number(database, crl_counter("on-disk")) == FLOOR + 1  # no counter in the backup
@@ -60,7 +60,8 @@ async def test_the_restore_time_is_recorded_and_the_backup_mark_dropped(database
         await restore.put_setting(tx, restore.BACKUP_TAKEN_AT, NOW.isoformat())
     await _seal(database)
     async with database.read() as tx:
-        assert await restore.restored_at(tx) == NOW.replace(microsecond=0)
+        # the next whole second: a token issued earlier in the restore's second (iat == its floor) is before it
+        assert await restore.restored_at(tx) == NOW.replace(microsecond=0) + timedelta(seconds=1)
         assert await restore.backup_taken_at(tx) is None
 
 
