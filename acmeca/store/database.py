@@ -21,16 +21,19 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from acmeca.config import DatabaseConfig
-from acmeca.store.inplace import CompiledRead, CompiledWrite, InPlaceTransaction
+from acmeca.store.compiled import CompiledStatements
+from acmeca.store.inplace import InPlaceTransaction
 from acmeca.store.outages import Availability, is_outage
-from acmeca.store.transaction import AsyncTransaction, Transaction
+from acmeca.store.postgres import PostgresTransaction, driver_session
+from acmeca.store.transaction import Transaction
 
 SQLITE_POOL_SIZE = 24
 PROBE_INTERVAL = 1.0  # seconds between two probes of the database (Database.watch)
@@ -85,13 +88,18 @@ class Database:
         self._sqlite_writers: asyncio.Lock | None = None
         self._sqlite_reader: sa.Connection | None = None
         self._sqlite_writer: sa.Connection | None = None  # one suffices: writers take turns on the lock
-        self._fast_reads: dict[int, CompiledRead] = {}  # by id() of module-level statements, which live forever
+        # fast_read/fast_write statements compiled for the request path's dialect (acmeca.store.compiled)
+        self._compiled = CompiledStatements((sqlite or engine).dialect)
         self._on_close: list[Callable[[], None]] = []  # e.g. the SQLite file lock a server holds (store.file_lock)
-        self._fast_writes: dict[tuple[int, tuple[str, ...]], CompiledWrite] = {}  # and their parameter names
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def compiled_statements(self) -> CompiledStatements:
+        """The fast statements compiled so far (``acmeca.store.compiled``)."""
+        return self._compiled
 
     @property
     def url(self) -> URL:
@@ -140,11 +148,11 @@ class Database:
                 async with self._writer_slot():
                     writer = self._shared_writer()
                     with _driver_transaction(writer), phase.body():
-                        yield InPlaceTransaction(writer, self._fast_reads, self._fast_writes)
+                        yield InPlaceTransaction(writer, self._compiled)
                 return
-            async with self.engine.connect() as conn, conn.begin():
+            async with self._reader.connect() as conn, driver_session(conn, transaction=True) as driver:
                 with phase.body():
-                    yield AsyncTransaction(conn)
+                    yield PostgresTransaction(conn, driver, self._compiled)
 
     @asynccontextmanager
     async def write_one(self) -> AsyncIterator[Transaction]:
@@ -154,9 +162,9 @@ class Database:
             async with self.write() as tx:
                 yield tx
             return
-        async with self._outage_boundary() as phase, self._reader.connect() as conn:
+        async with self._outage_boundary() as phase, self._pg_session() as (conn, driver):
             with phase.body():
-                yield AsyncTransaction(conn)
+                yield PostgresTransaction(conn, driver, self._compiled)
 
     @asynccontextmanager
     async def _outage_boundary(self) -> AsyncIterator[_Phase]:
@@ -171,6 +179,12 @@ class Database:
             if not is_outage(exc, connecting=not phase.in_body):
                 raise
             raise self.availability.failed(exc, began) from exc
+
+    @asynccontextmanager
+    async def _pg_session(self) -> AsyncIterator[tuple[AsyncConnection, asyncpg.Connection]]:
+        """A pooled PostgreSQL connection in autocommit: each statement its own transaction."""
+        async with self._reader.connect() as conn, driver_session(conn, transaction=False) as driver:
+            yield conn, driver
 
     def _shared_writer(self) -> sa.Connection:
         assert self._sqlite is not None
@@ -207,11 +221,11 @@ class Database:
             if self._sqlite is not None:
                 reader = self._shared_reader()
                 with phase.body():
-                    yield InPlaceTransaction(reader, self._fast_reads, self._fast_writes)
+                    yield InPlaceTransaction(reader, self._compiled)
                 return
-            async with self._reader.connect() as conn:
+            async with self._pg_session() as (conn, driver):
                 with phase.body():
-                    yield AsyncTransaction(conn)
+                    yield PostgresTransaction(conn, driver, self._compiled)
 
     async def probe(self) -> None:
         """One cheap check that the database serves, reported to ``availability`` (ends or starts an outage).

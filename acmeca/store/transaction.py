@@ -4,20 +4,19 @@ Services own transaction boundaries: they open ``async with db.write() as tx:`` 
 ``tx`` to repository functions, so whatever must commit together is visibly inside one ``async with``.
 Repositories never open transactions themselves.
 
-Two implementations stand behind :class:`Transaction`: :class:`AsyncTransaction` over SQLAlchemy's
-``AsyncConnection`` (PostgreSQL, asyncpg) and ``InPlaceTransaction`` (``acmeca.store.inplace``), which runs
-SQLite statements in place on the event loop thread. Reads return every row at once (no cursor outlives the
+Two implementations stand behind :class:`Transaction`: ``PostgresTransaction`` (``acmeca.store.postgres``),
+which runs on asyncpg, and ``InPlaceTransaction`` (``acmeca.store.inplace``), which runs SQLite statements in
+place on the event loop thread. Reads return every row at once (no cursor outlives the
 call, so nothing can pin an old SQLite snapshot); writes return how many rows they touched.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 Params = Mapping[str, Any]
 Write = sa.Insert | sa.Update | sa.Delete | sa.TextClause
@@ -98,36 +97,3 @@ class Transaction(Protocol):
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """A nested transaction: an exception inside rolls back to it and leaves the outer one usable."""
         ...
-
-
-class AsyncTransaction(Transaction):
-    """A :class:`Transaction` over SQLAlchemy's ``AsyncConnection`` (PostgreSQL; begun by ``Database``)."""
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        self._connection = connection
-        self._dialect = connection.dialect.name
-
-    @property
-    def dialect(self) -> str:
-        return self._dialect
-
-    async def execute(self, statement: Write, parameters: Params | Sequence[Params] | None = None) -> int:
-        result = await self._connection.execute(statement, parameters)
-        return int(result.rowcount)
-
-    async def all(self, statement: sa.Executable, parameters: Params | None = None) -> Sequence[Row]:
-        return (await self._connection.execute(statement, parameters)).all()
-
-    async def first(self, statement: sa.Executable, parameters: Params | None = None) -> Row | None:
-        return (await self._connection.execute(statement, parameters)).first()
-
-    async def scalar(self, statement: sa.Executable, parameters: Params | None = None) -> Any:
-        return await self._connection.scalar(statement, parameters)
-
-    async def scalars(self, statement: sa.Executable, parameters: Params | None = None) -> list[Any]:
-        return list((await self._connection.scalars(statement, parameters)).all())
-
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        async with self._connection.begin_nested():
-            yield

@@ -118,7 +118,7 @@ async def test_fast_reads_it_cannot_compile_take_the_ordinary_path(database: Dat
 def test_the_fast_path_compiles_simple_selects_and_declines_the_rest() -> None:
     from sqlalchemy.dialects.sqlite import pysqlite
 
-    from acmeca.store.inplace import CompiledRead
+    from acmeca.store.compiled import CompiledRead
 
     dialect = pysqlite.dialect()
     by_id = sa.select(acme_accounts).where(acme_accounts.c.id == sa.bindparam("id"))

@@ -1,4 +1,5 @@
-"""The request path's shortcuts: SQLite fast writes, PostgreSQL reads without BEGIN, pings only after idling."""
+"""The request path's shortcuts: fast statements straight on the driver (sqlite3, asyncpg), PostgreSQL reads
+without BEGIN, pings only after idling."""
 
 from __future__ import annotations
 
@@ -12,19 +13,24 @@ from typing import Any
 import asyncpg
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.dialects.sqlite import pysqlite
 
 import acmeca.store
 from acmeca.config import parse_database
+from acmeca.domain.errors import ServiceUnavailable
+from acmeca.store.compiled import CompiledWrite
 from acmeca.store.database import Database, database_settings
-from acmeca.store.inplace import CompiledWrite
 from acmeca.store.schema import certificates, settings, used_nonces
 from acmeca.store.transaction import FAST_WRITE, fast_read, fast_write
 
 MOMENT = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
 _INSERT = fast_write(settings.insert())
-_UPSERT = fast_write(sqlite.insert(used_nonces).on_conflict_do_nothing(index_elements=["nonce"]))
+_UPSERTS = {
+    "sqlite": fast_write(sqlite.insert(used_nonces).on_conflict_do_nothing(index_elements=["nonce"])),
+    "postgresql": fast_write(postgresql.insert(used_nonces).on_conflict_do_nothing(index_elements=["nonce"])),
+}
 _RENAME = fast_write(
     settings.update().where(settings.c.name == sa.bindparam("old")).values(value=sa.bindparam("new_value"))
 )
@@ -42,15 +48,14 @@ async def test_fast_writes_do_what_the_ordinary_path_does(database: Database) ->
             async with tx.savepoint():
                 await tx.execute(_INSERT, {"name": "a", "value": "again"})
         assert [tuple(r) for r in await tx.all(_VALUES)] == [("a", "1"), ("b", "20"), ("c", "3")]
-    if database.dialect == "sqlite":
-        spend = _UPSERT
-        async with database.write() as tx:
-            assert await tx.execute(spend, {"nonce": "n1", "expires_at": MOMENT}) == 1
-            assert await tx.execute(spend, {"nonce": "n1", "expires_at": MOMENT}) == 0  # DO NOTHING: 0 rows
-            stored = await tx.scalar(sa.select(used_nonces.c.expires_at))
-        assert stored == MOMENT  # bound by the DateTime type's own processor, read back identically
-        ran = [w for w in database._fast_writes.values() if w.supported]
-        assert {id(w.statement) for w in ran} >= {id(_INSERT), id(_RENAME), id(_UPSERT)}  # the fast path ran
+    spend = _UPSERTS[database.dialect]
+    async with database.write() as tx:
+        assert await tx.execute(spend, {"nonce": "n1", "expires_at": MOMENT}) == 1
+        assert await tx.execute(spend, {"nonce": "n1", "expires_at": MOMENT}) == 0  # DO NOTHING: 0 rows
+        stored = await tx.scalar(sa.select(used_nonces.c.expires_at))
+    assert stored == MOMENT  # bound by the DateTime type's own processor, read back identically
+    ran = database.compiled_statements.compiled_writes()
+    assert {id(w.statement) for w in ran} >= {id(_INSERT), id(_RENAME), id(spend)}  # the fast path ran
 
 
 async def test_a_fast_insert_returning_hands_back_the_new_id(database: Database) -> None:
@@ -82,12 +87,16 @@ def _marked_writes() -> list[tuple[str, sa.Insert | sa.Update | sa.Delete]]:
     return found
 
 
-def test_every_write_the_store_marks_runs_on_the_fast_path() -> None:
+@pytest.mark.parametrize("dialect", [pysqlite.dialect(), pg_asyncpg.dialect()], ids=["sqlite", "asyncpg"])
+def test_every_write_the_store_marks_runs_on_the_fast_path(dialect: sa.Dialect) -> None:
     """A mark the fast path declines would silently cost the ordinary path again."""
-    dialect = pysqlite.dialect()
     marked = _marked_writes()
     assert len(marked) >= 10
     for name, statement in marked:
+        if isinstance(statement, sqlite.Insert | postgresql.Insert) and not isinstance(
+            statement, sqlite.Insert if dialect.name == "sqlite" else postgresql.Insert
+        ):
+            continue  # the other backend's spelling of an upsert
         keys = tuple(c.name for c in statement.table.c) if isinstance(statement, sa.Insert) else ()
         assert CompiledWrite(statement, dialect, keys).supported, name
 
@@ -151,3 +160,40 @@ async def test_a_failed_write_leaves_nothing_behind_and_the_next_one_works(
         await tx.execute(_INSERT, {"name": "fast", "value": "2"})
     async with database.read() as tx:
         assert [tuple(r) for r in await tx.all(_VALUES)] == [("fast", "2"), ("ordinary", "2")]
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_a_backend_killed_inside_a_write_is_an_outage_and_its_connection_is_replaced(
+    ca_db: dict[str, Any],
+) -> None:
+    """The fast path runs on the asyncpg connection itself: a connection lost under it must count as the
+    database being unavailable (503 at every edge), and must never go back to the pool."""
+    database = Database.connect(database_settings(parse_database(ca_db)))
+    try:
+        with pytest.raises(ServiceUnavailable):
+            async with database.write() as tx:
+                pid = await tx.scalar(sa.text("SELECT pg_backend_pid()"))
+                await tx.execute(_INSERT, {"name": "lost", "value": "1"})
+                killer = await asyncpg.connect(ca_db["dataSource"])
+                try:
+                    assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+                finally:
+                    await killer.close()
+                await asyncio.sleep(0.05)
+                await tx.all(_VALUES)  # the fast path meets the closed connection
+        async with database.read() as tx:
+            assert await tx.scalar(sa.text("SELECT pg_backend_pid()")) != pid
+            assert await tx.all(_VALUES) == []  # the lost transaction's write was never committed
+    finally:
+        await database.close()
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_fast_and_ordinary_statements_share_one_postgresql_transaction(database: Database) -> None:
+    async with database.write() as tx:
+        xid = await tx.scalar(sa.text("SELECT txid_current()"))
+        await tx.execute(_INSERT, {"name": "fast", "value": "1"})
+        assert await tx.scalar(sa.text("SELECT txid_current()")) == xid
+        assert [tuple(r) for r in await tx.all(_VALUES)] == [("fast", "1")]  # fast read sees the fast write
+        assert await tx.scalar(sa.select(sa.func.count()).select_from(settings)) == 1  # and so does SQLAlchemy
+    assert database.compiled_statements.compiled_writes()
