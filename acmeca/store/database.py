@@ -21,7 +21,6 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import quote
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
@@ -32,11 +31,14 @@ from acmeca.config import DatabaseConfig
 from acmeca.store.compiled import CompiledStatements
 from acmeca.store.inplace import InPlaceTransaction
 from acmeca.store.outages import Availability, is_outage
-from acmeca.store.postgres import PostgresTransaction, driver_session
+from acmeca.store.postgres import DriverSession, PostgresTransaction, driver_session
 from acmeca.store.transaction import Transaction
 
 SQLITE_POOL_SIZE = 24
 PROBE_INTERVAL = 1.0  # seconds between two probes of the database (Database.watch)
+_SQLITE_BUSY = 5  # SQLite's primary result code for a lock held by another connection
+_FIRST_LOCK_POLL = 0.0002  # seconds: first pause while another process holds SQLite's write lock
+_LAST_LOCK_POLL = 0.005  # the longest pause between two attempts
 PROBE_TIMEOUT = 2.0  # seconds PostgreSQL's SELECT 1 may take before the database counts as unavailable
 
 
@@ -147,12 +149,13 @@ class Database:
             if self._sqlite is not None:
                 async with self._writer_slot():
                     writer = self._shared_writer()
+                    await _begin_immediate(writer, self._busy_seconds)
                     with _driver_transaction(writer), phase.body():
                         yield InPlaceTransaction(writer, self._compiled)
                 return
-            async with self._reader.connect() as conn, driver_session(conn, transaction=True) as driver:
+            async with self._reader.connect() as conn, driver_session(conn, transaction=True) as session:
                 with phase.body():
-                    yield PostgresTransaction(conn, driver, self._compiled)
+                    yield PostgresTransaction(conn, session, self._compiled)
 
     @asynccontextmanager
     async def write_one(self) -> AsyncIterator[Transaction]:
@@ -162,9 +165,9 @@ class Database:
             async with self.write() as tx:
                 yield tx
             return
-        async with self._outage_boundary() as phase, self._pg_session() as (conn, driver):
+        async with self._outage_boundary() as phase, self._pg_session() as (conn, session):
             with phase.body():
-                yield PostgresTransaction(conn, driver, self._compiled)
+                yield PostgresTransaction(conn, session, self._compiled)
 
     @asynccontextmanager
     async def _outage_boundary(self) -> AsyncIterator[_Phase]:
@@ -181,10 +184,10 @@ class Database:
             raise self.availability.failed(exc, began) from exc
 
     @asynccontextmanager
-    async def _pg_session(self) -> AsyncIterator[tuple[AsyncConnection, asyncpg.Connection]]:
+    async def _pg_session(self) -> AsyncIterator[tuple[AsyncConnection, DriverSession]]:
         """A pooled PostgreSQL connection in autocommit: each statement its own transaction."""
-        async with self._reader.connect() as conn, driver_session(conn, transaction=False) as driver:
-            yield conn, driver
+        async with self._reader.connect() as conn, driver_session(conn, transaction=False) as session:
+            yield conn, session
 
     def _shared_writer(self) -> sa.Connection:
         assert self._sqlite is not None
@@ -192,6 +195,11 @@ class Database:
             # Its transactions are begun and ended on the driver (_driver_transaction); SQLAlchemy's own
             # autobegin must emit nothing, like the shared reader's.
             self._sqlite_writer = self._sqlite.connect().execution_options(sqlite_begin=None)
+            # Its BEGIN IMMEDIATE waits for another process's write lock on the event loop (_begin_immediate),
+            # not in SQLite's busy handler, which would sleep with the whole loop stopped.
+            driver = self._sqlite_writer.connection.driver_connection
+            assert driver is not None
+            driver.execute("PRAGMA busy_timeout=0")
         return self._sqlite_writer
 
     def _shared_reader(self) -> sa.Connection:
@@ -223,9 +231,9 @@ class Database:
                 with phase.body():
                     yield InPlaceTransaction(reader, self._compiled)
                 return
-            async with self._pg_session() as (conn, driver):
+            async with self._pg_session() as (conn, session):
                 with phase.body():
-                    yield PostgresTransaction(conn, driver, self._compiled)
+                    yield PostgresTransaction(conn, session, self._compiled)
 
     async def probe(self) -> None:
         """One cheap check that the database serves, reported to ``availability`` (ends or starts an outage).
@@ -267,9 +275,38 @@ class _Phase:
         self.in_body = False  # only on success: a failure inside the body keeps it marked
 
 
+async def _begin_immediate(writer: sa.Connection, busy_seconds: float) -> None:
+    """``BEGIN IMMEDIATE`` on the shared writer, waiting up to ``busy_seconds`` for the write lock.
+
+    Another process (a ``--workers`` sibling, an offline command) may hold the lock. SQLite's own busy
+    handler would wait inside the call, sleeping 1, 2, 5, 10 ... 100 ms with this process's event loop
+    stopped; here the loop keeps serving while we poll in short steps, since write transactions on the
+    request path hold the lock for well under a millisecond. Past ``busy_seconds`` SQLite's own "database is
+    locked" error goes up, an outage as before (``acmeca.store.outages``).
+    """
+    driver = writer.connection.driver_connection
+    assert driver is not None
+    deadline: float | None = None
+    pause = _FIRST_LOCK_POLL
+    while True:
+        try:
+            driver.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF != _SQLITE_BUSY:
+                raise
+            now = time.monotonic()
+            deadline = now + busy_seconds if deadline is None else deadline
+            if now >= deadline:
+                raise
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, _LAST_LOCK_POLL)
+
+
 @contextmanager
 def _driver_transaction(writer: sa.Connection) -> Iterator[None]:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (``ROLLBACK`` on any exception) straight on the sqlite3 connection.
+    """(``BEGIN IMMEDIATE`` already run by ``_begin_immediate``) ... ``COMMIT``, or ``ROLLBACK`` on any
+    exception, straight on the sqlite3 connection.
 
     SQLAlchemy's begin/commit machinery (events, transaction objects) cost more than the two statements on
     the request path; statements SQLAlchemy runs inside still see the transaction, since it is the same
@@ -277,7 +314,6 @@ def _driver_transaction(writer: sa.Connection) -> Iterator[None]:
     """
     driver = writer.connection.driver_connection
     assert driver is not None
-    driver.execute("BEGIN IMMEDIATE")
     try:
         yield
     except BaseException:

@@ -35,9 +35,9 @@ from acmeca.store.transaction import Params, Row, Transaction, Write
 class PostgresTransaction(Transaction):
     """Statements on one pooled connection: fast ones on asyncpg, the rest through ``connection``."""
 
-    def __init__(self, connection: AsyncConnection, driver: asyncpg.Connection, compiled: CompiledStatements):
+    def __init__(self, connection: AsyncConnection, session: DriverSession, compiled: CompiledStatements):
         self._connection = connection
-        self._driver = driver
+        self._session = session
         self._compiled = compiled
 
     @property
@@ -48,90 +48,121 @@ class PostgresTransaction(Transaction):
         fast = self._compiled.write(statement, parameters)
         if fast is None or isinstance(parameters, Sequence):  # a list of parameter sets: executemany's path
             return int((await self._connection.execute(statement, parameters)).rowcount)
-        bound = fast.bound(parameters)
-        status = await self._run(self._driver.execute, fast.sql, bound)
-        return _rowcount(status)
+        driver = self._session.driver
+        return _rowcount(await self._session.run(driver.execute, fast.sql, *fast.bound(parameters)))
 
     async def all(self, statement: sa.Executable, parameters: Params | None = None) -> Sequence[Row]:
         fast = self._compiled.read(statement)
         if fast is None:
             return (await self._connection.execute(statement, parameters)).all()
-        rows = await self._run(self._driver.fetch, fast.sql, fast.bound(parameters))
+        rows = await self._session.run(self._session.driver.fetch, fast.sql, *fast.bound(parameters))
         return [fast.row(raw) for raw in rows]
 
     async def first(self, statement: sa.Executable, parameters: Params | None = None) -> Row | None:
         fast = self._compiled.read(statement)
         if fast is None:
             return (await self._connection.execute(statement, parameters)).first()
-        raw = await self._run(self._driver.fetchrow, fast.sql, fast.bound(parameters))
+        raw = await self._session.run(self._session.driver.fetchrow, fast.sql, *fast.bound(parameters))
         return fast.row(raw) if raw is not None else None
 
     async def scalar(self, statement: sa.Executable, parameters: Params | None = None) -> Any:
         fast = self._compiled.read(statement) or self._compiled.write(statement, parameters, returns=True)
         if fast is None:
             return await self._connection.scalar(statement, parameters)
-        raw = await self._run(self._driver.fetchrow, fast.sql, fast.bound(parameters))
+        raw = await self._session.run(self._session.driver.fetchrow, fast.sql, *fast.bound(parameters))
         return fast.first_value(raw[0]) if raw is not None else None
 
     async def scalars(self, statement: sa.Executable, parameters: Params | None = None) -> list[Any]:
         fast = self._compiled.read(statement)
         if fast is None:
             return list((await self._connection.scalars(statement, parameters)).all())
-        rows = await self._run(self._driver.fetch, fast.sql, fast.bound(parameters))
+        rows = await self._session.run(self._session.driver.fetch, fast.sql, *fast.bound(parameters))
         return [fast.first_value(raw[0]) for raw in rows]
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
-        # Inside the driver's transaction asyncpg makes a nested one a SAVEPOINT, rolled back to on error.
-        async with self._driver.transaction():
+        async with self._session.transaction():  # nested in the driver's transaction: a SAVEPOINT
             yield
 
-    async def _run(self, call: Callable[..., Awaitable[Any]], sql: str, bound: list[Any]) -> Any:
+
+class DriverSession:
+    """One checked-out asyncpg connection, and whether its state is known.
+
+    A round trip that ended in PostgreSQL's answer (rows, or an error PostgreSQL sent) leaves the connection
+    ready for the next statement. One that ended any other way (cancelled, a broken socket, a client-side
+    protocol error) leaves it *unsettled*: it may still be mid-operation, so it is invalidated rather than
+    rolled back and lent to the next request.
+    """
+
+    def __init__(self, pooled: PoolProxiedConnection) -> None:
+        self._pooled = pooled
+        self.driver: asyncpg.Connection = pooled.driver_connection
+        self.unsettled = False
+
+    async def run(self, call: Callable[..., Awaitable[Any]], sql: str, *bound: Any) -> Any:
+        """One statement, ``call(sql, *bound)``; its errors as the SQLAlchemy classes the ordinary path raises."""
+        return await self._guarded(lambda: call(sql, *bound), sql, bound)
+
+    async def _guarded(self, call: Callable[[], Awaitable[Any]], sql: str, bound: Sequence[Any]) -> Any:
+        self.unsettled = True
         try:
-            return await call(sql, *bound)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-            raise _wrapped(exc, sql, bound, closed=self._driver.is_closed()) from exc
+            result = await call()
+        except asyncpg.PostgresError as exc:
+            self.unsettled = self.driver.is_closed()
+            raise _wrapped(exc, sql, bound, closed=self.unsettled) from exc
+        except (asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            # asyncpg's DataError is a parameter it could not encode, raised before anything was sent.
+            self.unsettled = not isinstance(exc, asyncpg.DataError) or self.driver.is_closed()
+            raise _wrapped(exc, sql, bound, closed=self.unsettled) from exc
+        self.unsettled = False
+        return result
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """BEGIN ... COMMIT, or a SAVEPOINT inside one; rolled back on any exception the connection survived."""
+        begun = await self._guarded(lambda: _begin(self.driver), "BEGIN", ())
+        try:
+            yield
+        except BaseException as failure:
+            if self.unsettled or self.driver.is_closed():
+                raise  # nothing to roll back on: the connection is invalidated on the way out
+            try:
+                await self._guarded(begun.rollback, "ROLLBACK", ())
+            except Exception:
+                if isinstance(failure, Exception):
+                    raise
+                raise failure from None  # a cancellation stays a cancellation
+            raise
+        await self._guarded(begun.commit, "COMMIT", ())
+
+    def invalidate_if_unsettled(self, error: BaseException) -> None:
+        if (self.unsettled or self.driver.is_closed()) and self._pooled.is_valid:
+            self._pooled.invalidate(error)
+
+
+async def _begin(driver: asyncpg.Connection) -> Any:
+    begun = driver.transaction()  # raises at once on a closed connection: part of the guarded step
+    await begun.start()
+    return begun
 
 
 @asynccontextmanager
-async def driver_session(connection: AsyncConnection, *, transaction: bool) -> AsyncIterator[asyncpg.Connection]:
+async def driver_session(connection: AsyncConnection, *, transaction: bool) -> AsyncIterator[DriverSession]:
     """The asyncpg connection behind an AUTOCOMMIT ``connection``; with ``transaction``, inside BEGIN ...
     COMMIT (ROLLBACK on any exception) begun and ended on the driver.
 
-    A connection found closed after a failure, or whose transaction could not be ended (a broken socket, a
-    cancelled round trip), is invalidated: the pool closes it instead of lending it out again.
+    A connection left unsettled (see :class:`DriverSession`) or closed is invalidated on the way out: the
+    pool closes it instead of lending it out again.
     """
-    pooled: PoolProxiedConnection = await connection.get_raw_connection()
-    driver: asyncpg.Connection = pooled.driver_connection
-    begun = driver.transaction() if transaction else None
-    if begun is not None:
-        await _end(begun.start, driver, pooled)
+    session = DriverSession(await connection.get_raw_connection())
     try:
-        yield driver
+        if not transaction:
+            yield session
+            return
+        async with session.transaction():
+            yield session
     except BaseException as exc:
-        if driver.is_closed():
-            pooled.invalidate(exc)
-        elif begun is not None:
-            await _end(begun.rollback, driver, pooled)
-        raise
-    if begun is not None:
-        await _end(begun.commit, driver, pooled)
-
-
-async def _end(step: Callable[[], Awaitable[None]], driver: asyncpg.Connection, pooled: PoolProxiedConnection) -> None:
-    """BEGIN, COMMIT or ROLLBACK. PostgreSQL refusing one (a COMMIT that fails ends the transaction) leaves
-    the connection usable; any other failure leaves its state unknown, so it is invalidated."""
-    try:
-        await step()
-    except asyncpg.PostgresError as exc:
-        closed = driver.is_closed()
-        if closed:
-            pooled.invalidate(exc)
-        raise _wrapped(exc, "", [], closed=closed) from exc
-    except BaseException as exc:
-        pooled.invalidate(exc)
-        if isinstance(exc, asyncpg.InterfaceError):
-            raise _wrapped(exc, "", [], closed=True) from exc
+        session.invalidate_if_unsettled(exc)
         raise
 
 
@@ -141,17 +172,18 @@ def _rowcount(status: str) -> int:
     return int(count) if count.isdigit() else -1
 
 
-def _wrapped(error: Exception, sql: str, bound: list[Any], *, closed: bool) -> sa.exc.DBAPIError:
-    """The SQLAlchemy class the ordinary path raises for this asyncpg error, with it as ``orig``."""
+def _wrapped(error: Exception, sql: str, bound: Sequence[Any], *, closed: bool) -> sa.exc.DBAPIError:
+    """The SQLAlchemy class the ordinary path raises for this asyncpg error, with it as ``orig``;
+    ``closed``: the connection is gone or its state unknown (``connection_invalidated``, an outage)."""
     wrapper: type[sa.exc.DBAPIError]
     if isinstance(error, asyncpg.IntegrityConstraintViolationError):
         wrapper = sa.exc.IntegrityError
-    elif isinstance(error, asyncpg.InterfaceError):
-        wrapper = sa.exc.InterfaceError
     elif isinstance(error, asyncpg.SyntaxOrAccessError):
         wrapper = sa.exc.ProgrammingError
     elif isinstance(error, asyncpg.DataError):
         wrapper = sa.exc.DataError
+    elif isinstance(error, asyncpg.InterfaceError | OSError | TimeoutError):
+        wrapper = sa.exc.OperationalError
     else:
         wrapper = sa.exc.DatabaseError
-    return wrapper(sql, bound, error, connection_invalidated=closed)
+    return wrapper(sql, list(bound), error, connection_invalidated=closed)

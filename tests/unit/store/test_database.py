@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime
 
 import pytest
@@ -147,3 +148,28 @@ async def test_fast_reads_inside_a_write_see_its_own_writes(database: Database) 
     with pytest.raises(RuntimeError, match="roll back"):
         await change_then_fail()
     assert await _value(database, "mine") == "2"
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_writer_waiting_for_another_processs_sqlite_lock_leaves_the_loop_serving(database: Database) -> None:
+    """With ``--workers``, a sibling process may hold SQLite's write lock: waiting for it must not stop this
+    process's event loop (SQLite's own busy handler sleeps inside the call)."""
+    other = sqlite3.connect(database.url.database or "", isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # the other process's write transaction
+        writing = asyncio.create_task(_write_setting(database, "after-the-lock"))
+        await asyncio.sleep(0.05)
+        assert not writing.done()  # still waiting, and the loop ran this coroutine meanwhile
+        async with database.read() as tx:  # readers are served while the writer waits
+            assert await tx.scalar(sa.select(settings.c.value).where(settings.c.name == "after-the-lock")) is None
+        other.execute("COMMIT")
+        await asyncio.wait_for(writing, timeout=10)
+    finally:
+        other.close()
+    async with database.read() as tx:
+        assert await tx.scalar(sa.select(settings.c.value).where(settings.c.name == "after-the-lock")) == "1"
+
+
+async def _write_setting(database: Database, name: str) -> None:
+    async with database.write() as tx:
+        await tx.execute(settings.insert().values(name=name, value="1"))

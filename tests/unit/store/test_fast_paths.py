@@ -169,20 +169,25 @@ async def test_a_backend_killed_inside_a_write_is_an_outage_and_its_connection_i
     """The fast path runs on the asyncpg connection itself: a connection lost under it must count as the
     database being unavailable (503 at every edge), and must never go back to the pool."""
     database = Database.connect(database_settings(parse_database(ca_db)))
+    backend: list[int] = []
+
+    async def write_while_the_backend_is_killed() -> None:
+        async with database.write() as tx:
+            backend.append(await tx.scalar(sa.text("SELECT pg_backend_pid()")))
+            await tx.execute(_INSERT, {"name": "lost", "value": "1"})
+            killer = await asyncpg.connect(ca_db["dataSource"])
+            try:
+                assert await killer.fetchval("SELECT pg_terminate_backend($1)", backend[0])
+            finally:
+                await killer.close()
+            await asyncio.sleep(0.05)
+            await tx.all(_VALUES)  # the fast path meets the closed connection
+
     try:
         with pytest.raises(ServiceUnavailable):
-            async with database.write() as tx:
-                pid = await tx.scalar(sa.text("SELECT pg_backend_pid()"))
-                await tx.execute(_INSERT, {"name": "lost", "value": "1"})
-                killer = await asyncpg.connect(ca_db["dataSource"])
-                try:
-                    assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
-                finally:
-                    await killer.close()
-                await asyncio.sleep(0.05)
-                await tx.all(_VALUES)  # the fast path meets the closed connection
+            await write_while_the_backend_is_killed()
         async with database.read() as tx:
-            assert await tx.scalar(sa.text("SELECT pg_backend_pid()")) != pid
+            assert await tx.scalar(sa.text("SELECT pg_backend_pid()")) != backend[0]
             assert await tx.all(_VALUES) == []  # the lost transaction's write was never committed
     finally:
         await database.close()
@@ -197,3 +202,36 @@ async def test_fast_and_ordinary_statements_share_one_postgresql_transaction(dat
         assert [tuple(r) for r in await tx.all(_VALUES)] == [("fast", "1")]  # fast read sees the fast write
         assert await tx.scalar(sa.select(sa.func.count()).select_from(settings)) == 1  # and so does SQLAlchemy
     assert database.compiled_statements.compiled_writes()
+
+
+_SLEEP_FAST = fast_read(sa.select(sa.func.pg_sleep(sa.bindparam("seconds", type_=sa.Float))))
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize("path", ["fast", "ordinary"])
+async def test_a_write_cancelled_mid_statement_stays_cancelled_and_the_pool_recovers(
+    database: Database, path: str
+) -> None:
+    """Shutdown cancels background loops in the middle of a statement: the cancellation must reach them as
+    one (not turn into a database error that a loop would log and retry), and the connection it left
+    mid-operation must never serve another request."""
+    started = asyncio.Event()
+
+    async def slow_write() -> None:
+        async with database.write() as tx:
+            await tx.execute(_INSERT, {"name": "cancelled", "value": "1"})
+            started.set()
+            if path == "fast":
+                await tx.scalar(_SLEEP_FAST, {"seconds": 5})
+            else:
+                await tx.scalar(sa.text("SELECT pg_sleep(5)"))
+
+    task = asyncio.create_task(slow_write())
+    await asyncio.wait_for(started.wait(), 5)
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(3):  # every pooled connection handed out now works
+        async with database.write() as tx:
+            assert await tx.all(_VALUES) == []  # the cancelled write left nothing behind
