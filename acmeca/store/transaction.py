@@ -28,23 +28,24 @@ W = TypeVar("W", bound=sa.Insert | sa.Update | sa.Delete)
 
 
 def fast_read(statement: S) -> S:
-    """Mark a module-level SELECT for the SQLite in-place fast path (compiled once, run straight on sqlite3).
+    """Mark a module-level SELECT for the fast path (compiled once, run straight on sqlite3 or asyncpg).
 
     SQLAlchemy's per-execution machinery costs several times the statement itself; for the handful of reads
-    every ACME request repeats, the fast path binds and decodes with the same type processors itself.
-    Statements it cannot run that way (IN-lists, post-compile parameters) take the ordinary path. Other
-    backends ignore the mark.
+    every ACME request repeats, the fast path binds and decodes with the same type processors itself
+    (``acmeca.store.compiled``). Statements it cannot run that way (IN-lists, post-compile parameters) take
+    the ordinary path.
     """
     return statement.execution_options(**{FAST_READ: True})
 
 
 def fast_write(statement: W) -> W:
-    """Mark a module-level INSERT, UPDATE or DELETE for the SQLite in-place fast path (like ``fast_read``).
+    """Mark a module-level INSERT, UPDATE or DELETE for the fast path (like ``fast_read``).
 
     Compiled once per set of parameter names, bound with SQLAlchemy's own type processors and run straight
-    on sqlite3: on the request path SQLAlchemy's compile-cache lookup and execution context cost several
+    on the driver: on the request path SQLAlchemy's compile-cache lookup and execution context cost several
     times the statement. Statements the fast path cannot run the same way (Python-side column defaults,
-    RETURNING, IN-lists) take the ordinary path. Other backends ignore the mark.
+    IN-lists, a list of parameter sets on PostgreSQL) take the ordinary path; one with RETURNING runs through
+    ``Transaction.scalar``.
     """
     marked: W = statement.execution_options(**{FAST_WRITE: True})  # type: ignore[assignment]
     return marked
