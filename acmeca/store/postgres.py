@@ -154,7 +154,7 @@ async def driver_session(connection: AsyncConnection, *, transaction: bool) -> A
     A connection left unsettled (see :class:`DriverSession`) or closed is invalidated on the way out: the
     pool closes it instead of lending it out again.
     """
-    session = DriverSession(await connection.get_raw_connection())
+    session = DriverSession(await _pooled(connection))
     try:
         if not transaction:
             yield session
@@ -164,6 +164,16 @@ async def driver_session(connection: AsyncConnection, *, transaction: bool) -> A
     except BaseException as exc:
         session.invalidate_if_unsettled(exc)
         raise
+
+
+async def _pooled(connection: AsyncConnection) -> PoolProxiedConnection:
+    """The pooled connection behind a started ``connection``: read straight from its synchronous side, which
+    holds it already (``get_raw_connection`` would cross a greenlet to read the same attribute), unless the
+    connection was invalidated and must be revalidated first."""
+    sync = connection.sync_connection
+    if sync is not None and not sync.invalidated:
+        return sync.connection
+    return await connection.get_raw_connection()
 
 
 def _rowcount(status: str) -> int:
