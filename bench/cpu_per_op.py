@@ -92,7 +92,8 @@ async def measured(run: Awaitable[Any], postgres_db: str | None) -> tuple[Any, f
     spy, pid = None, _serve_pid() if PROFILE else None
     if pid is not None:
         out = f"{PROFILE}-{pid}.txt"
-        spy = subprocess.Popen([  # noqa: ASYNC220 - starting it is all this does, it never waitsshutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
+        spy = subprocess.Popen([  # noqa: ASYNC220 - starting it is all this does, it never waits
+                                shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
                                 "--pid", str(pid), "--subprocesses", "--format", "raw", "-r", "200", "-o", out],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         await asyncio.sleep(1.0)
