@@ -110,7 +110,7 @@ class IssuingEngine:
         self._revocation_listeners.append(listener)
 
     def chain_pem(self) -> tuple[str, ...]:
-        return tuple(certs.to_pem(c) for c in self._authority.chain)
+        return self._authority.chain_pem
 
     def intermediates(self) -> tuple[x509.Certificate, ...]:
         """The intermediates to publish: the signing chain and, until they expire, the retired ones."""
@@ -181,12 +181,12 @@ class IssuingEngine:
         async with self._db.write() as tx:
             await certificates.complete(tx, str(serial), der)
         record_issued(request, serial, prepared.validity)
-        return self._issued(certificate, der)
+        return self._issued(certificate, der, authority)
 
-    def _issued(self, certificate: x509.Certificate, der: bytes) -> IssuedCertificate:
+    def _issued(self, certificate: x509.Certificate, der: bytes, authority: SigningAuthority) -> IssuedCertificate:
         leaf = certs.to_pem(certificate)
         return IssuedCertificate(
-            serial=str(certificate.serial_number), leaf_pem=leaf, chain_pem=(leaf, *self.chain_pem()),
+            serial=str(certificate.serial_number), leaf_pem=leaf, chain_pem=(leaf, *authority.chain_pem),
             not_before=certificate.not_valid_before_utc, not_after=certificate.not_valid_after_utc, der=der,
         )
 
