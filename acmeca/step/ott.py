@@ -178,7 +178,8 @@ class TokenSpend:
     serial reservation), so a request costs one write transaction less. Either way the token is spent before
     anything is issued: the reservation and the spend commit together or not at all, and a second request with
     the same token finds the row (SQLite serialises write transactions; PostgreSQL's unique index makes the
-    second INSERT wait for the first transaction) and is refused with nothing reserved.
+    second INSERT wait for the first transaction) and is refused with nothing reserved. When the caller's
+    transaction fails for another reason (an outage), the token stays unspent, as nothing was reserved on it.
     """
 
     db: Database | None

@@ -86,7 +86,7 @@ class StepService:
         try:
             prepared = await self._engine.prepare(self._sign_request(request, csr, token))
         except Exception:
-            await spend.alone()  # raises "token already used" instead, as it did when the token was spent first
+            await spend.alone()  # a token used before is refused as such, as when the spend came first
             raise
         return await self._engine.issue_prepared(prepared, with_reservation=spend.within)
 
