@@ -92,7 +92,8 @@ async def measured(run: Awaitable[Any], postgres_db: str | None) -> tuple[Any, f
     spy, pid = None, _serve_pid() if PROFILE else None
     if pid is not None:
         out = f"{PROFILE}-{pid}.txt"
-        spy = subprocess.Popen([  # noqa: ASYNC220 - starting it is all this does, it never waitsshutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
+        spy = subprocess.Popen([  # noqa: ASYNC220 - starting it is all this does, it never waits
+                                shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy"), "record",
                                 "--pid", str(pid), "--subprocesses", "--format", "raw", "-r", "200", "-o", out],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         await asyncio.sleep(1.0)
@@ -144,13 +145,18 @@ def start_step_ca(home: Path) -> tuple[str, Path, Path, subprocess.Popen[bytes]]
     return f"https://localhost:{port}", home / "certs" / "root_ca.crt", config, process
 
 
-def start_acmeca_sign(home: Path, postgres: str | None) -> tuple[str, Path, Path, subprocess.Popen[bytes]]:
+def start_acmeca_sign(
+    home: Path, postgres: str | None, lint: str | None = None
+) -> tuple[str, Path, Path, subprocess.Popen[bytes]]:
     ca = init_acmeca(home)
     password, port, env, acmeca, config = ca.password, ca.port, ca.env, ca.command, ca.config_path
+    document = json.loads(config.read_text())
     if postgres:
-        document = json.loads(config.read_text())
         document["db"] = {"type": "postgresql", "dataSource": postgres}
-        config.write_text(json.dumps(document, indent=2))
+    if lint:
+        document["lint"] = {"mode": lint}
+    config.write_text(json.dumps(document, indent=2))
+    if postgres:
         subprocess.run([*acmeca, "db", "migrate", "--config", str(config)], env=env, check=True, capture_output=True)
     log = (home / "serve.log").open("wb")
     process = subprocess.Popen([*acmeca, "serve", "--config", str(config), "--password-file", str(password)],
@@ -246,7 +252,7 @@ async def sign(args: argparse.Namespace, workdir: Path) -> None:
             else:
                 if args.postgres:
                     _recreate(database or "")
-                url, root, config, process = await asyncio.to_thread(start_acmeca_sign, home, args.postgres)
+                url, root, config, process = await asyncio.to_thread(start_acmeca_sign, home, args.postgres, args.lint)
             try:
                 await _ready(url, root)
                 minter = Minter(config, root, url)
@@ -331,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-c", "--concurrency", type=int, default=16)
     parser.add_argument("--target", choices=["acmeca", "step-ca", "both"], default="acmeca")
     parser.add_argument("--rounds", type=int, default=1, help="fresh server per round; report each")
+    parser.add_argument("--lint", choices=["off", "warn", "enforce"], help="acmeca's lint.mode (default: ca.json's)")
     parser.add_argument("--postgres", metavar="DSN", help="acmeca on this PostgreSQL database (dropped and recreated)")
     args = parser.parse_args(argv)
     args.orders = min(max(args.orders, 1), 10_000)

@@ -144,6 +144,12 @@ def spki_sha256(key: PublicKey) -> str:
     return hashlib.sha256(spki_der(key)).hexdigest()
 
 
+def signs_in_microseconds(key: SigningKey) -> bool:
+    """ECDSA and Ed25519 sign in tens of microseconds, less than a hop to a worker thread and back costs;
+    an RSA signature takes milliseconds."""
+    return isinstance(key, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey)
+
+
 def is_rsa(key: PublicKey) -> bool:
     """RSA keys can encipher (a leaf gets keyEncipherment); EC and Ed25519 keys only sign."""
     return isinstance(key, rsa.RSAPublicKey)

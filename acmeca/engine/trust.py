@@ -8,6 +8,7 @@ signed, until they expire.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -54,9 +55,15 @@ class SigningAuthority:
     # Intermediates a rotation replaced (see the module docstring), newest first.
     retired: tuple[x509.Certificate, ...] = field(default=())
 
-    @property
+    @functools.cached_property
     def ski(self) -> str:
+        """Read on every issuance; kept, since a rotation makes a new SigningAuthority."""
         return certs.subject_key_id(self.certificate)
+
+    @functools.cached_property
+    def chain_pem(self) -> tuple[str, ...]:
+        """``chain`` as PEM, sent with every certificate issued; kept for the life of this authority."""
+        return tuple(certs.to_pem(c) for c in self.chain)
 
     def served_intermediates(self, now: datetime) -> tuple[x509.Certificate, ...]:
         """``/intermediates``: the signing chain, then every retired intermediate that has not expired."""

@@ -32,6 +32,7 @@ from acmeca.step.provisioners.third_party import ThirdPartyAuthorizer
 from acmeca.step.provisioners.x5c import decode_x5c, verify_x5c_token
 from acmeca.store import restore, used_tokens
 from acmeca.store.database import Database
+from acmeca.store.transaction import Transaction
 
 log = logging.getLogger(__name__)
 LEEWAY = timedelta(minutes=1)
@@ -169,6 +170,42 @@ class AuthorizedToken:
 
 
 @dataclass(frozen=True)
+class TokenSpend:
+    """The replay-table row a checked token still has to write: nothing may be done on the token's authority
+    until one of the two methods has returned.
+
+    ``within`` lets the token's row commit with the caller's own first write (the sign path: the certificate's
+    serial reservation), so a request costs one write transaction less. Either way the token is spent before
+    anything is issued: the reservation and the spend commit together or not at all, and a second request with
+    the same token finds the row (SQLite serialises write transactions; PostgreSQL's unique index makes the
+    second INSERT wait for the first transaction) and is refused with nothing reserved. When the caller's
+    transaction fails for another reason (an outage), the token stays unspent, as nothing was reserved on it.
+    """
+
+    db: Database | None
+    key: str
+    kind: str
+    keep_until: datetime
+
+    async def within(self, tx: Transaction) -> None:
+        """Spend in ``tx``; raises Unauthenticated (the caller's transaction then rolls back) when already used."""
+        if self.db is None:
+            return
+        if not await used_tokens.spend(tx, self.key, kind=self.kind, expires_at=self.keep_until):
+            raise Unauthenticated("token already used")
+
+    async def alone(self) -> None:
+        """Spend in a write transaction of its own."""
+        if self.db is None:
+            return
+        async with self.db.write() as tx:
+            await self.within(tx)
+
+
+NO_SPEND = TokenSpend(None, "", "", datetime.min.replace(tzinfo=UTC))  # a grant without a reuse key (K8sSA)
+
+
+@dataclass(frozen=True)
 class RenewToken:
     leaf: x509.Certificate
     claims: dict[str, Any]
@@ -209,12 +246,21 @@ class TokenVerifier:
 
     async def authorize(self, raw: str, purpose: Purpose) -> AuthorizedToken:
         """Every check of §2.1–2.4, in step-ca's order; the token is spent only when all of them pass."""
+        token, spend = await self.authorize_unspent(raw, purpose)
+        await spend.alone()
+        return token
+
+    async def authorize_unspent(self, raw: str, purpose: Purpose) -> tuple[AuthorizedToken, TokenSpend]:
+        """:meth:`authorize` without the final write: the caller spends the token, in its own write transaction
+        (:meth:`TokenSpend.within`) or alone (:meth:`TokenSpend.alone`), before it acts on the token."""
         token = parse_compact(raw)
         grant = await self._third_party.authorize(token, await self._catalog.all(), purpose=purpose.value)
         if grant is not None:
+            spend = NO_SPEND
             if grant.reuse_key is not None:
-                await self._spend(grant.reuse_key, purpose, grant.expires, grant.claims)
-            return AuthorizedToken(provisioner=grant.provisioner, claims=grant.claims, evidence=TokenEvidence())
+                spend = await self._pending(grant.reuse_key, purpose, grant.expires, grant.claims)
+            authorized = AuthorizedToken(provisioner=grant.provisioner, claims=grant.claims, evidence=TokenEvidence())
+            return authorized, spend
         provisioner = await self._lookup(token, purpose)
         now = self._clock.now()
         evidence = provisioner.verify(token, now=now)
@@ -225,8 +271,8 @@ class TokenVerifier:
         check_root_fingerprint(token.claims, self._root_fingerprints)
         if not token.claims.get("sub") or not isinstance(token.claims.get("sub"), str):
             raise Unauthenticated("invalid token: subject cannot be empty")
-        await self._spend(reuse_key(token), purpose, expires, token.claims)
-        return AuthorizedToken(provisioner=provisioner, claims=token.claims, evidence=evidence)
+        spend = await self._pending(reuse_key(token), purpose, expires, token.claims)
+        return AuthorizedToken(provisioner=provisioner, claims=token.claims, evidence=evidence), spend
 
     async def _lookup(self, token: CompactJWS, purpose: Purpose) -> TokenProvisioner:
         audiences = audiences_of(token.claims)
@@ -239,14 +285,14 @@ class TokenVerifier:
         shown = ", ".join(audiences) or "none"
         raise Unauthenticated(f"provisioner not found or invalid audience ({shown})")
 
-    async def _spend(self, key: str, purpose: Purpose, expires: datetime, claims: dict[str, Any]) -> None:
+    async def _pending(self, key: str, purpose: Purpose, expires: datetime, claims: dict[str, Any]) -> TokenSpend:
         await self._check_not_before_restore(claims)
         # The row must outlive the token's own acceptance window (exp + leeway); no later than datetime.max.
         keep_until = min(expires, datetime.max.replace(tzinfo=UTC) - LEEWAY) + LEEWAY
-        async with self._db.write() as tx:
-            spent = await used_tokens.spend(tx, key, kind=f"ott-{purpose.value}", expires_at=keep_until)
-        if not spent:
-            raise Unauthenticated("token already used")
+        return TokenSpend(self._db, key, f"ott-{purpose.value}", keep_until)
+
+    async def _spend(self, key: str, purpose: Purpose, expires: datetime, claims: dict[str, Any]) -> None:
+        await (await self._pending(key, purpose, expires, claims)).alone()
 
     async def _check_not_before_restore(self, claims: dict[str, Any]) -> None:
         """A token issued before the latest restore may have been spent in the history the restore erased."""

@@ -74,23 +74,33 @@ class StepService:
         return self._verifier
 
     async def sign(self, request: SignRequest) -> IssuedCertificate:
-        """POST /1.0/sign: csr → ott → token (401) → CSR/token agreement and durations (403) → engine."""
+        """POST /1.0/sign: csr → ott → token (401) → CSR/token agreement and durations (403) → engine.
+
+        The token is spent in the transaction that reserves the certificate's serial (one write transaction
+        less per certificate). A request refused after the token checks spends it on its own first, so a
+        refused token is spent exactly as before and a replayed one is still told "token already used"."""
         csr = parse_csr_or_malformed(request.csr)
         if not request.ott:
             raise Malformed("missing ott")
-        token = await self._verifier.authorize(request.ott, Purpose.SIGN)
+        token, spend = await self._verifier.authorize_unspent(request.ott, Purpose.SIGN)
+        try:
+            prepared = await self._engine.prepare(self._sign_request(request, csr, token))
+        except Exception:
+            await spend.alone()  # a token used before is refused as such, as when the spend came first
+            raise
+        return await self._engine.issue_prepared(prepared, with_reservation=spend.within)
+
+    def _sign_request(self, request: SignRequest, csr: ParsedCSR, token: AuthorizedToken) -> IssuanceRequest:
         if token.claims.get(CSR_SANS):  # K8sSA and OIDC admins: CN and SANs come from the CSR
             token = replace(token, claims=csr_claims(token.claims, csr))
         sans = TokenSANs.from_claims(token.claims)
         check_csr_against_token(csr, token.subject, sans, token.claims.get("cnf"))
         validity = self._validity(request, token)
         ref = token.provisioner.ref
-        return await self._engine.issue(
-            IssuanceRequest(
-                public_key=csr.public_key, common_name=token.subject, identifiers=sans.identifiers(),
-                emails=sans.emails, uris=sans.uris, requester=Requester(RequesterKind.PROVISIONER, ref.id),
-                provisioner=ref, claims=token.provisioner.claims, validity=validity,
-            )
+        return IssuanceRequest(
+            public_key=csr.public_key, common_name=token.subject, identifiers=sans.identifiers(),
+            emails=sans.emails, uris=sans.uris, requester=Requester(RequesterKind.PROVISIONER, ref.id),
+            provisioner=ref, claims=token.provisioner.claims, validity=validity,
         )
 
     def _validity(self, request: SignRequest, token: AuthorizedToken) -> Validity:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from acmeca.config import load_config
@@ -73,3 +74,23 @@ async def test_a_lint_refusal_leaves_the_reserved_serial_failed_and_sighup_appli
     issued = await graph.engine.issue(unlintable)
     assert sorted(await _states(graph)) == ["failed", "issued"]
     assert issued.serial
+
+
+async def test_with_lint_off_an_ecdsa_issuer_signs_on_the_loop_and_stores_what_it_returns(
+    served: tuple[ServiceGraph, CAHome],
+) -> None:
+    """lint.mode off + an EC intermediate: the engine signs inline (no executor hop); the certificate, the stored
+    row and a signing failure's bookkeeping must be what the executor path gives."""
+    graph, ca = served
+    ca.edit({**json.loads(ca.config_path.read_text()), "lint": {"mode": "off"}})
+    assert await reload_config(graph)
+    issued = await graph.engine.issue(_request(ec.generate_private_key(ec.SECP256R1()).public_key()))
+    leaf = x509.load_der_x509_certificate(issued.der)
+    leaf.verify_directly_issued_by(graph.engine.authority.certificate)
+    async with graph.database.read() as tx:
+        stored = await tx.scalar(sa.select(certificates.c.der).where(certificates.c.serial == issued.serial))
+    assert stored == issued.der
+    with pytest.raises(ValueError, match="A-label"):  # cryptography refuses a non-ASCII RFC822Name while building
+        await graph.engine.issue(_request(ec.generate_private_key(ec.SECP256R1()).public_key(),
+                                          emails=("ü@example.test",)))
+    assert sorted(await _states(graph)) == ["failed", "issued"]

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from jwcrypto import jwk
+from jwcrypto import jwk, jws
 
 from acmeca.domain.errors import Unauthenticated
 from acmeca.step.jwt import parse_compact, sign_compact, verify_signature
@@ -100,6 +100,24 @@ def test_tampered_payload_is_refused() -> None:
     header, _, signature = sign_compact({"sub": "x"}, key, {"alg": "ES256"}).split(".")
     with pytest.raises(Unauthenticated, match="signature"):
         verify_signature(parse_compact(f"{header}.{_b64({'sub': 'y'})}.{signature}"), key)
+
+
+def test_a_reused_verifier_keeps_nothing_from_the_previous_token() -> None:
+    """jwt.py reuses one jwcrypto JWS per thread: a good token must not vouch for the next, bad one."""
+    key = jwk.JWK.generate(kty="EC", crv="P-256")
+    other = jwk.JWK.generate(kty="EC", crv="P-256")
+    good = sign_compact({"sub": "x"}, key, {"alg": "ES256"})
+    header, _, signature = good.split(".")
+    tampered = f"{header}.{_b64({'sub': 'y'})}.{signature}"
+    signed = jws.JWSCore("ES256", key, json.dumps({"alg": "ES256", "crit": ["x-unknown"], "x-unknown": 1}),
+                         json.dumps({"sub": "x"}).encode()).sign()  # jwcrypto will not sign it otherwise
+    unknown_crit = f"{signed['protected']}.{signed['payload'].decode()}.{signed['signature']}"
+    wrong_key = sign_compact({"sub": "x"}, other, {"alg": "ES256"})
+    for bad in (tampered, wrong_key, unknown_crit, f"{header}.{_b64({'sub': 'x'})}.{signature[:-8]}"):
+        verify_signature(parse_compact(good), key)
+        with pytest.raises(Unauthenticated, match="signature"):
+            verify_signature(parse_compact(bad), key)
+    verify_signature(parse_compact(good), key)
 
 
 async def test_valid_token_is_accepted_once(step_env: StepEnv) -> None:

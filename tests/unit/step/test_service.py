@@ -266,3 +266,68 @@ async def test_sign_refuses_an_unreadable_csr_as_malformed(step_env: StepEnv, cs
     with pytest.raises(Malformed, match="invalid csr"):
         await step_env.service.sign(SignRequest(csr=csr, ott=step_env.token("v2.test")))
     assert await step_env.certificate_count() == 0
+
+
+# The sign path spends its token in the transaction that reserves the serial (step/service.py, StepService.sign):
+# these pin that a token still buys at most one certificate, and that refusals spend it as before.
+
+
+async def _rows(env: StepEnv) -> tuple[int, int]:
+    """(certificate rows in any state, spent-token rows)."""
+    import sqlalchemy as sa
+
+    from acmeca.store.schema import certificates, used_tokens
+
+    async with env.database.read() as tx:
+        certificate_rows = await tx.scalar(sa.select(sa.func.count()).select_from(certificates))
+        token_rows = await tx.scalar(sa.select(sa.func.count()).select_from(used_tokens))
+    return int(certificate_rows or 0), int(token_rows or 0)
+
+
+async def test_one_token_sent_concurrently_buys_one_certificate(step_env: StepEnv) -> None:
+    import asyncio
+
+    csr, _ = make_csr("svc.test", ["svc.test"])
+    token = step_env.token("svc.test")
+    results = await asyncio.gather(
+        *(step_env.service.sign(SignRequest(csr=csr, ott=token)) for _ in range(4)), return_exceptions=True
+    )
+    refused = [r for r in results if isinstance(r, BaseException)]
+    assert len(refused) == 3
+    assert all(isinstance(r, Unauthenticated) and "token already used" in r.detail for r in refused)
+    assert await _rows(step_env) == (1, 1)  # the refused requests reserved no serial
+    assert await step_env.certificate_count() == 1
+
+
+async def test_a_replayed_token_reserves_nothing(step_env: StepEnv) -> None:
+    csr, _ = make_csr("svc.test", ["svc.test"])
+    token = step_env.token("svc.test")
+    await step_env.service.sign(SignRequest(csr=csr, ott=token))
+    with pytest.raises(Unauthenticated, match="token already used"):
+        await step_env.service.sign(SignRequest(csr=csr, ott=token))
+    assert await _rows(step_env) == (1, 1)
+
+
+@pytest.mark.parametrize("refusal", ["csr", "duration", "engine"])
+async def test_a_request_refused_after_the_token_checks_still_spends_the_token(
+    step_env: StepEnv, refusal: str
+) -> None:
+    """Refused by the CSR/token agreement, the requested duration or the engine's own checks (a blocked key):
+    the token is spent, and presenting it again is "token already used" even when the same refusal would
+    apply (the spend is checked first, as when it came before every other check)."""
+    from acmeca.crypto.keys import spki_sha256
+    from acmeca.domain.errors import BadPublicKey
+    from acmeca.store import certificates
+
+    csr, key = make_csr("other.test" if refusal == "csr" else "svc.test", ["svc.test"])
+    if refusal == "engine":
+        async with step_env.database.write() as tx:
+            await certificates.block_key(tx, spki_sha256(key.public_key()), at=step_env.clock.now(), source="test")
+    request = SignRequest(csr=csr, ott=step_env.token("svc.test"), not_after="25h" if refusal == "duration" else "")
+    with pytest.raises((Forbidden, Malformed, BadPublicKey)):
+        await step_env.service.sign(request)
+    assert await _rows(step_env) == (0, 1)
+    for again in (request, SignRequest(csr=make_csr("svc.test", ["svc.test"])[0], ott=request.ott)):
+        with pytest.raises(Unauthenticated, match="token already used"):
+            await step_env.service.sign(again)
+    assert await _rows(step_env) == (0, 1)
