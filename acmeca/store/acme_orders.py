@@ -33,6 +33,22 @@ def _challenge(row: Row) -> ChallengeRecord:
     )
 
 
+def _joined_challenge(row: Row) -> ChallengeRecord:
+    """A challenge from a row of ``_AUTHZ_WITH_CHALLENGES`` (its columns carry a ``c_`` prefix)."""
+    return ChallengeRecord(
+        id=row.c_id, authz_id=row.c_authz_id, type=ChallengeType(row.c_type), token=row.c_token,
+        status=ChallengeStatus(row.c_status), key_authorization=row.c_key_authorization,
+        validated_at=row.c_validated_at, error=row.c_error, validation_record=row.c_validation_record,
+    )
+
+
+def _joined_authz(rows: Sequence[Row]) -> AuthorizationRecord | None:
+    """An authorization and its challenges from the rows of one ``_AUTHZ_WITH_CHALLENGES`` read."""
+    if not rows:
+        return None
+    return _authz(rows[0], [_joined_challenge(r) for r in rows if r.c_id is not None])
+
+
 def _authz(row: Row, challenges: Sequence[ChallengeRecord]) -> AuthorizationRecord:
     return AuthorizationRecord(
         id=row.id, account_id=row.account_id, provisioner_id=row.provisioner_id,
@@ -73,17 +89,37 @@ async def insert_order(tx: Transaction, order: OrderRecord) -> bool:
 
 
 # The lookups every polling client repeats, built once: building a statement costs more than running it.
-_ORDER_BY_ID = fast_read(sa.select(acme_orders).where(acme_orders.c.id == sa.bindparam("id")))
-_ORDER_AUTHZ_IDS = fast_read(
-    sa.select(acme_order_authorizations.c.authz_id)
-    .where(acme_order_authorizations.c.order_id == sa.bindparam("id"))
+# Each is one statement (one round trip on PostgreSQL, one snapshot everywhere): a joined row per authorization
+# of an order, or per challenge of an authorization, rather than a second query for them.
+_ORDER_WITH_AUTHZS = fast_read(
+    sa.select(
+        acme_orders, acme_order_authorizations.c.authz_id.label("a_id"), acme_authorizations.c.status.label("a_status")
+    )
+    .select_from(
+        acme_orders.outerjoin(acme_order_authorizations, acme_order_authorizations.c.order_id == acme_orders.c.id)
+        .outerjoin(acme_authorizations, acme_authorizations.c.id == acme_order_authorizations.c.authz_id)
+    )
+    .where(acme_orders.c.id == sa.bindparam("id"))
     .order_by(acme_order_authorizations.c.position)
 )
+_CHALLENGE_COLUMNS = [column.label(f"c_{column.name}") for column in acme_challenges.c]
+_WANTED = acme_challenges.alias("wanted")
 _AUTHZ_BY_ID = fast_read(
-    sa.select(acme_authorizations).where(acme_authorizations.c.id == sa.bindparam("id"))
+    sa.select(acme_authorizations, *_CHALLENGE_COLUMNS)
+    .select_from(
+        acme_authorizations.outerjoin(acme_challenges, acme_challenges.c.authz_id == acme_authorizations.c.id)
+    )
+    .where(acme_authorizations.c.id == sa.bindparam("id"))
+    .order_by(acme_challenges.c.type)
 )
-_CHALLENGES_OF_AUTHZ = fast_read(
-    sa.select(acme_challenges).where(acme_challenges.c.authz_id == sa.bindparam("id")).order_by(acme_challenges.c.type)
+_AUTHZ_OF_CHALLENGE = fast_read(
+    sa.select(acme_authorizations, *_CHALLENGE_COLUMNS)
+    .select_from(
+        _WANTED.join(acme_authorizations, acme_authorizations.c.id == _WANTED.c.authz_id)
+        .join(acme_challenges, acme_challenges.c.authz_id == acme_authorizations.c.id)
+    )
+    .where(_WANTED.c.id == sa.bindparam("id"))
+    .order_by(acme_challenges.c.type)
 )
 _CHALLENGE_BY_ID = fast_read(
     sa.select(acme_challenges).where(acme_challenges.c.id == sa.bindparam("id"))
@@ -129,18 +165,49 @@ _SETTLE_CHALLENGE = fast_write(
         error=sa.bindparam("new_error"), validation_record=sa.bindparam("new_record"),
     )
 )
-_AUTHZ_STATUSES = fast_read(
-    sa.select(acme_authorizations.c.status)
-    .join(acme_order_authorizations, acme_order_authorizations.c.authz_id == acme_authorizations.c.id)
-    .where(acme_order_authorizations.c.order_id == sa.bindparam("id"))
+_ORDERS_OF_AUTHZ = sa.select(acme_order_authorizations.c.order_id).where(
+    acme_order_authorizations.c.authz_id == sa.bindparam("authz_id")
+)
+_OTHERS = acme_order_authorizations.alias("others")
+# The roll-ups of a settled validation, one UPDATE each rather than a read of the orders and of their
+# authorizations' statuses followed by a conditional move per order. ``status = 'pending'`` keeps them
+# compare-and-sets: an order another writer moved first is left as that writer left it.
+_READY_WHEN_ALL_VALID = fast_write(
+    acme_orders.update()
+    .where(
+        acme_orders.c.status == OrderStatus.PENDING.value,
+        acme_orders.c.id.in_(_ORDERS_OF_AUTHZ),
+        ~sa.exists().where(
+            _OTHERS.c.order_id == acme_orders.c.id,
+            acme_authorizations.c.id == _OTHERS.c.authz_id,
+            acme_authorizations.c.status != AuthorizationStatus.VALID.value,
+        ),
+    )
+    .values(status=OrderStatus.READY.value, updated_at=sa.bindparam("new_updated_at"))
+)
+_INVALID_WITH_AUTHZ = fast_write(
+    acme_orders.update()
+    .where(acme_orders.c.status == OrderStatus.PENDING.value, acme_orders.c.id.in_(_ORDERS_OF_AUTHZ))
+    .values(
+        status=OrderStatus.INVALID.value, error=sa.bindparam("new_error"), updated_at=sa.bindparam("new_updated_at")
+    )
 )
 
 
 async def order_by_id(tx: Transaction, order_id: str) -> OrderRecord | None:
-    row = await tx.first(_ORDER_BY_ID, {"id": order_id})
-    if row is None:
+    found = await order_with_statuses(tx, order_id)
+    return found[0] if found else None
+
+
+async def order_with_statuses(
+    tx: Transaction, order_id: str
+) -> tuple[OrderRecord, list[AuthorizationStatus]] | None:
+    """The order and the statuses of its authorizations, read in one statement (one snapshot)."""
+    rows = await tx.all(_ORDER_WITH_AUTHZS, {"id": order_id})
+    if not rows:
         return None
-    return _order(row, await tx.scalars(_ORDER_AUTHZ_IDS, {"id": order_id}))
+    order = _order(rows[0], [r.a_id for r in rows if r.a_id is not None])
+    return order, [AuthorizationStatus(r.a_status) for r in rows if r.a_status is not None]
 
 
 async def move_order(
@@ -200,7 +267,18 @@ def _orders_of_authz(statuses: int) -> sa.Select[tuple[str]]:
 
 
 async def authz_statuses(tx: Transaction, order_id: str) -> list[AuthorizationStatus]:
-    return [AuthorizationStatus(s) for s in await tx.scalars(_AUTHZ_STATUSES, {"id": order_id})]
+    found = await order_with_statuses(tx, order_id)
+    return found[1] if found else []
+
+
+async def ready_orders_of_authz(tx: Transaction, authz_id: str, now: datetime) -> int:
+    """pending → ready for every order of ``authz_id`` whose authorizations are now all valid; how many moved."""
+    return await tx.execute(_READY_WHEN_ALL_VALID, {"authz_id": authz_id, "new_updated_at": now})
+
+
+async def fail_orders_of_authz(tx: Transaction, authz_id: str, now: datetime, error: dict[str, Any]) -> int:
+    """pending → invalid, with ``error``, for every order of ``authz_id``; how many moved."""
+    return await tx.execute(_INVALID_WITH_AUTHZ, {"authz_id": authz_id, "new_error": error, "new_updated_at": now})
 
 
 async def order_page(
@@ -252,11 +330,7 @@ async def insert_authz(tx: Transaction, authz: AuthorizationRecord) -> None:
 
 
 async def authz_by_id(tx: Transaction, authz_id: str) -> AuthorizationRecord | None:
-    row = await tx.first(_AUTHZ_BY_ID, {"id": authz_id})
-    if row is None:
-        return None
-    rows = await tx.all(_CHALLENGES_OF_AUTHZ, {"id": authz_id})
-    return _authz(row, [_challenge(r) for r in rows])
+    return _joined_authz(await tx.all(_AUTHZ_BY_ID, {"id": authz_id}))
 
 
 async def reusable_authz(
@@ -304,6 +378,17 @@ async def valid_identifiers(tx: Transaction, account_id: str, now: datetime) -> 
 async def challenge_by_id(tx: Transaction, challenge_id: str) -> ChallengeRecord | None:
     row = await tx.first(_CHALLENGE_BY_ID, {"id": challenge_id})
     return _challenge(row) if row else None
+
+
+async def challenge_with_authz(
+    tx: Transaction, challenge_id: str
+) -> tuple[ChallengeRecord, AuthorizationRecord] | None:
+    """A challenge and its authorization (with every challenge of it), read in one statement."""
+    authz = _joined_authz(await tx.all(_AUTHZ_OF_CHALLENGE, {"id": challenge_id}))
+    if authz is None:
+        return None
+    challenge = next((c for c in authz.challenges if c.id == challenge_id), None)
+    return (challenge, authz) if challenge is not None else None
 
 
 async def start_challenge(tx: Transaction, challenge_id: str, key_authorization: str) -> bool:

@@ -36,19 +36,33 @@ async def enqueue(
     now: datetime,
     owner: str | None = None,
     lease_expires_at: datetime | None = None,
-) -> bool:
-    """Add a job unless one exists for the subject; an ``owner`` claims it at once (inline fast path)."""
+) -> JobRecord | None:
+    """Add a job unless one exists for the subject; an ``owner`` claims it at once (inline fast path).
+
+    The job as written, or None when the subject already had one. Built from what was inserted and the id
+    the INSERT returns, so the caller that adopts it needs no read of the row it has just written.
+    """
+    attempts = 1 if owner else 0
     row = {
-        "kind": kind, "subject_id": subject_id, "payload": payload, "run_at": now, "attempts": 1 if owner else 0,
+        "kind": kind, "subject_id": subject_id, "payload": payload, "run_at": now, "attempts": attempts,
         "lease_owner": owner, "lease_expires_at": lease_expires_at, "created_at": now,
     }
-    return await tx.execute(_ENQUEUE[tx.dialect], row) == 1
+    job_id = await tx.scalar(_ENQUEUE[tx.dialect], row)
+    if job_id is None:
+        return None
+    return JobRecord(
+        id=int(job_id), kind=kind, subject_id=subject_id, payload=dict(payload), run_at=now, attempts=attempts,
+        lease_owner=owner, lease_expires_at=lease_expires_at,
+    )
 
 
 # Built once: every order enqueues and claims jobs, and building a statement costs more than running it.
 _ENQUEUE = {
-    "postgresql": postgresql.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"]),
-    "sqlite": fast_write(sqlite.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"])),
+    "postgresql": postgresql.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"])
+    .returning(jobs.c.id),
+    "sqlite": fast_write(
+        sqlite.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"]).returning(jobs.c.id)
+    ),
 }
 _CLAIMABLE = sa.and_(
     jobs.c.run_at <= sa.bindparam("now"),
