@@ -17,7 +17,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from acmeca.domain.acme import AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.identifiers import Identifier, IdentifierType
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
+from acmeca.store import jobs as job_store
 from acmeca.store.schema import acme_authorizations, acme_challenges, acme_order_authorizations, acme_orders
+from acmeca.store.schema import jobs as job_table
 from acmeca.store.transaction import Row, Transaction, fast_read, fast_write
 
 
@@ -165,8 +167,9 @@ _SETTLE_CHALLENGE = fast_write(
         error=sa.bindparam("new_error"), validation_record=sa.bindparam("new_record"),
     )
 )
+# Parameter names never match a column of the table a statement updates: SQLAlchemy would add it to the SET.
 _ORDERS_OF_AUTHZ = sa.select(acme_order_authorizations.c.order_id).where(
-    acme_order_authorizations.c.authz_id == sa.bindparam("authz_id")
+    acme_order_authorizations.c.authz_id == sa.bindparam("of_authz_id")
 )
 _OTHERS = acme_order_authorizations.alias("others")
 # The roll-ups of a settled validation, one UPDATE each rather than a read of the orders and of their
@@ -273,12 +276,14 @@ async def authz_statuses(tx: Transaction, order_id: str) -> list[AuthorizationSt
 
 async def ready_orders_of_authz(tx: Transaction, authz_id: str, now: datetime) -> int:
     """pending → ready for every order of ``authz_id`` whose authorizations are now all valid; how many moved."""
-    return await tx.execute(_READY_WHEN_ALL_VALID, {"authz_id": authz_id, "new_updated_at": now})
+    return await tx.execute(_READY_WHEN_ALL_VALID, {"of_authz_id": authz_id, "new_updated_at": now})
 
 
 async def fail_orders_of_authz(tx: Transaction, authz_id: str, now: datetime, error: dict[str, Any]) -> int:
     """pending → invalid, with ``error``, for every order of ``authz_id``; how many moved."""
-    return await tx.execute(_INVALID_WITH_AUTHZ, {"authz_id": authz_id, "new_error": error, "new_updated_at": now})
+    return await tx.execute(
+        _INVALID_WITH_AUTHZ, {"of_authz_id": authz_id, "new_error": error, "new_updated_at": now}
+    )
 
 
 async def order_page(
@@ -414,3 +419,168 @@ async def settle_challenge(
         "new_error": error, "new_record": record,
     })
     return touched == 1
+
+
+# -- settling: a verdict or an issuance outcome, with its job, in one statement on PostgreSQL -------------------
+# On PostgreSQL each statement is a round trip and a transaction two more (BEGIN, COMMIT): the moves below are
+# one statement there, its data-modifying CTEs applied atomically together, run in autocommit
+# (``Database.write_one``). Every move keeps its ``status = :expected`` guard. On SQLite, where a statement
+# costs microseconds and there are no data-modifying CTEs, the same moves run one by one in the caller's
+# write transaction.
+async def settle_validation(
+    tx: Transaction,
+    *,
+    challenge_id: str,
+    authz_id: str,
+    now: datetime,
+    record: list[dict[str, Any]] | None,
+    error: dict[str, Any] | None,
+    order_error: dict[str, Any] | None,
+    valid_until: datetime,
+    job_id: int,
+    job_owner: str,
+) -> tuple[bool, bool]:
+    """A verdict and its roll-up: the challenge processing → valid (``error`` None) or invalid; if that applied,
+    the authorization pending → valid until ``valid_until`` (or invalid), and its pending orders → ready once
+    every authorization of theirs is valid (or invalid, with ``order_error``); the job deleted if ``job_owner``
+    still holds it. Returns (the challenge settled, the authorization moved)."""
+    valid = error is None
+    status = ChallengeStatus.VALID if valid else ChallengeStatus.INVALID
+    if tx.dialect == "postgresql":
+        params: dict[str, Any] = {
+            "challenge_id": challenge_id, "of_authz_id": authz_id, "new_updated_at": now, "new_record": record,
+            "new_status": status.value, "new_validated_at": now if valid else None, "new_error": error,
+            "job_id": job_id, "job_owner": job_owner,
+        }
+        if valid:
+            params.update(new_authz_validated_at=now, new_authz_expires_at=valid_until)
+        else:
+            params.update(new_order_error=order_error)
+        row = await tx.first(_SETTLE_VALIDATION[valid], params)
+        return (bool(row.settled), bool(row.moved)) if row is not None else (False, False)
+    settled = await settle_challenge(
+        tx, challenge_id, status=status, validated_at=now if valid else None, error=error, record=record
+    )
+    moved = False
+    if settled and valid:
+        moved = await move_authz(
+            tx, authz_id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.VALID,
+            validated_at=now, expires_at=valid_until,
+        )
+        await ready_orders_of_authz(tx, authz_id, now)
+    elif settled:
+        moved = await move_authz(
+            tx, authz_id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.INVALID
+        )
+        await fail_orders_of_authz(tx, authz_id, now, order_error or {})
+    await job_store.finish(tx, job_id, owner=job_owner)
+    return settled, moved
+
+
+def _settle_validation_statement(valid: bool) -> sa.Select[tuple[int, int]]:
+    """PostgreSQL: ``settle_validation`` as one statement (built once per outcome)."""
+    settled = (
+        acme_challenges.update()
+        .where(acme_challenges.c.id == sa.bindparam("challenge_id"),
+               acme_challenges.c.status == ChallengeStatus.PROCESSING.value)
+        .values(status=sa.bindparam("new_status"), validated_at=sa.bindparam("new_validated_at"),
+                error=sa.bindparam("new_error"), validation_record=sa.bindparam("new_record"))
+        .returning(acme_challenges.c.id)
+        .cte("settled")
+    )
+    applied = sa.exists(sa.select(settled.c.id))
+    this_authz = acme_authorizations.c.id == sa.bindparam("of_authz_id")
+    authz_values: dict[str, Any] = {"status": AuthorizationStatus.INVALID.value}
+    if valid:
+        authz_values = {
+            "status": AuthorizationStatus.VALID.value, "validated_at": sa.bindparam("new_authz_validated_at"),
+            "expires_at": sa.bindparam("new_authz_expires_at"),
+        }
+    moved = (
+        acme_authorizations.update()
+        .where(this_authz, acme_authorizations.c.status == AuthorizationStatus.PENDING.value, applied)
+        .values(authz_values)
+        .returning(acme_authorizations.c.id)
+        .cte("moved")
+    )
+    pending_of_authz = sa.and_(
+        acme_orders.c.status == OrderStatus.PENDING.value, acme_orders.c.id.in_(_ORDERS_OF_AUTHZ), applied
+    )
+    if valid:
+        # The CTEs share one snapshot, so "every authorization valid" is: this one was just moved to valid
+        # (or already was), and no other authorization of the order is anything but valid.
+        this_valid = sa.or_(
+            sa.exists(sa.select(moved.c.id)),
+            sa.exists(sa.select(acme_authorizations.c.id).where(
+                this_authz, acme_authorizations.c.status == AuthorizationStatus.VALID.value)),
+        )
+        others_valid = ~sa.exists().where(
+            _OTHERS.c.order_id == acme_orders.c.id, acme_authorizations.c.id == _OTHERS.c.authz_id,
+            acme_authorizations.c.id != sa.bindparam("of_authz_id"),
+            acme_authorizations.c.status != AuthorizationStatus.VALID.value,
+        )
+        orders = acme_orders.update().where(pending_of_authz, this_valid, others_valid).values(
+            status=OrderStatus.READY.value, updated_at=sa.bindparam("new_updated_at"))
+    else:
+        orders = acme_orders.update().where(pending_of_authz).values(
+            status=OrderStatus.INVALID.value, error=sa.bindparam("new_order_error"),
+            updated_at=sa.bindparam("new_updated_at"))
+    rolled = orders.returning(acme_orders.c.id).cte("rolled")
+    finished = (
+        job_table.delete()
+        .where(job_table.c.id == sa.bindparam("job_id"), job_table.c.lease_owner == sa.bindparam("job_owner"))
+        .returning(job_table.c.id)
+        .cte("finished")
+    )
+    return sa.select(
+        sa.select(sa.func.count()).select_from(settled).scalar_subquery().label("settled"),
+        sa.select(sa.func.count()).select_from(moved).scalar_subquery().label("moved"),
+    ).add_cte(settled, moved, rolled, finished)
+
+
+_SETTLE_VALIDATION = {outcome: _settle_validation_statement(outcome) for outcome in (True, False)}
+
+
+async def settle_order(
+    tx: Transaction,
+    order_id: str,
+    *,
+    status: OrderStatus,
+    now: datetime,
+    job_kind: str,
+    error: dict[str, Any] | None = None,
+    certificate_serial: str | None = None,
+) -> bool:
+    """processing → ``status`` and the order's ``job_kind`` job deleted, together; False when the order had
+    already left processing (the job is deleted either way: the work it stood for is settled)."""
+    values: dict[str, Any] = {"status": status.value, "updated_at": now}
+    if error is not None:
+        values["error"] = error
+    if certificate_serial is not None:
+        values["certificate_serial"] = certificate_serial
+    if tx.dialect == "postgresql":
+        params = {f"new_{k}": v for k, v in values.items()}
+        statement = _settle_order_statement(tuple(sorted(values)))
+        return bool(await tx.scalar(statement, {**params, "row_id": order_id, "job_kind": job_kind}))
+    moved = await _execute_move(tx, acme_orders, order_id, [OrderStatus.PROCESSING.value], values)
+    await job_store.finish_subject(tx, job_kind, order_id)
+    return moved
+
+
+@functools.lru_cache(maxsize=8)
+def _settle_order_statement(columns: tuple[str, ...]) -> sa.Select[tuple[int]]:
+    """PostgreSQL: ``settle_order`` as one statement, built once per set of columns it sets."""
+    moved = (
+        acme_orders.update()
+        .where(acme_orders.c.id == sa.bindparam("row_id"), acme_orders.c.status == OrderStatus.PROCESSING.value)
+        .values({c: sa.bindparam(f"new_{c}") for c in columns})
+        .returning(acme_orders.c.id)
+        .cte("moved")
+    )
+    finished = (
+        job_table.delete()
+        .where(job_table.c.kind == sa.bindparam("job_kind"), job_table.c.subject_id == sa.bindparam("row_id"))
+        .returning(job_table.c.id)
+        .cte("finished")
+    )
+    return sa.select(sa.select(sa.func.count()).select_from(moved).scalar_subquery()).add_cte(moved, finished)

@@ -245,28 +245,17 @@ class ChallengeService:
         valid_for = provisioner.lifetimes.valid_authz
         stored = None if error is None else summary_json(ErrorSummary.of(error))
         status = ChallengeStatus.VALID if error is None else ChallengeStatus.INVALID
-        async with self._db.write() as tx:
-            settled = await store.settle_challenge(
-                tx, challenge.id, status=status, validated_at=now if error is None else None, error=stored,
-                record=records,
+        order_error = None
+        if error is not None:
+            order_error = summary_json(ErrorSummary.of(CAError(
+                f"authorization for {authz.identifier.value} failed",
+                subproblems=[Subproblem(error=error, identifier=authz.identifier)],
+            )))
+        async with self._db.write_one() as tx:  # one statement on PostgreSQL (store.settle_validation)
+            settled, moved = await store.settle_validation(
+                tx, challenge_id=challenge.id, authz_id=authz.id, now=now, record=records, error=stored,
+                order_error=order_error, valid_until=now + valid_for, job_id=job.id, job_owner=job.lease_owner or "",
             )
-            moved = False
-            if settled and error is None:
-                moved = await store.move_authz(
-                    tx, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.VALID,
-                    validated_at=now, expires_at=now + valid_for,
-                )
-                await store.ready_orders_of_authz(tx, authz.id, now)
-            elif settled and error is not None:
-                moved = await store.move_authz(
-                    tx, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.INVALID
-                )
-                order_error = CAError(
-                    f"authorization for {authz.identifier.value} failed",
-                    subproblems=[Subproblem(error=error, identifier=authz.identifier)],
-                )
-                await store.fail_orders_of_authz(tx, authz.id, now, summary_json(ErrorSummary.of(order_error)))
-            await jobs.finish(tx, job.id, owner=job.lease_owner or "")
         if settled and error is not None:  # after the write: the limiter uses its own connections
             await self._count_failure(provisioner, authz)
         if not moved:

@@ -116,3 +116,79 @@ async def test_enqueue_returns_the_job_as_stored_and_none_when_one_exists(databa
         stored = await jobs.by_subject(tx, "validate", "c1")
     assert job is not None
     assert job == stored
+
+
+async def _processing(database: Database, challenge_id: str, owner: str = "me:1") -> int:
+    async with database.write() as tx:
+        assert await store.start_challenge(tx, challenge_id, "key-authorization")
+        job = await jobs.enqueue(tx, kind="validate", subject_id=challenge_id, payload={}, now=NOW, owner=owner)
+    assert job is not None
+    return job.id
+
+
+async def _settle(database: Database, authz_id: str, job_id: int, *, error: dict[str, object] | None = None,
+                  owner: str = "me:1") -> tuple[bool, bool]:  # fmt: skip
+    async with database.write_one() as tx:
+        return await store.settle_validation(
+            tx, challenge_id=f"{authz_id}-http-01", authz_id=authz_id, now=NOW, record=[{"hostname": "h"}],
+            error=error, order_error=None if error is None else ERROR, valid_until=NOW + timedelta(days=30),
+            job_id=job_id, job_owner=owner,
+        )
+
+
+async def test_a_verdict_settles_the_challenge_authorization_orders_and_job_together(database: Database) -> None:
+    await _setup(database, [_order("o1", OrderStatus.PENDING, ("z1", "z2"))], ["z1", "z2"])
+    first = await _processing(database, "z1-http-01")
+    assert await _settle(database, "z1", first) == (True, True)
+    assert await _status(database, "o1") is OrderStatus.PENDING, "z2 is still pending"
+    second = await _processing(database, "z2-http-01")
+    assert await _settle(database, "z2", second) == (True, True)
+    assert await _status(database, "o1") is OrderStatus.READY
+    async with database.read() as tx:
+        challenge, authz = await store.challenge_with_authz(tx, "z2-http-01") or (None, None)
+        assert await jobs.by_subject(tx, "validate", "z2-http-01") is None
+    assert challenge is not None
+    assert authz is not None
+    assert (challenge.status, challenge.validated_at, challenge.validation_record) == (
+        ChallengeStatus.VALID, NOW, [{"hostname": "h"}])
+    assert (authz.status, authz.validated_at, authz.expires_at) == (
+        AuthorizationStatus.VALID, NOW, NOW + timedelta(days=30))
+    assert await _settle(database, "z2", second) == (False, False), "a verdict applies once"
+
+
+async def test_a_failed_verdict_invalidates_the_authorization_and_its_pending_orders(database: Database) -> None:
+    await _setup(database, [_order("o1", OrderStatus.PENDING, ("z1",)), _order("r", OrderStatus.READY, ("z1",))],
+                 ["z1"])  # fmt: skip
+    job_id = await _processing(database, "z1-http-01")
+    challenge_error = {"kind": "incorrectResponse", "detail": "no", "subproblems": []}
+    assert await _settle(database, "z1", job_id, error=challenge_error, owner="someone-else:1") == (True, True)
+    async with database.read() as tx:
+        challenge, authz = await store.challenge_with_authz(tx, "z1-http-01") or (None, None)
+        o1 = await store.order_by_id(tx, "o1")
+        kept = await jobs.by_subject(tx, "validate", "z1-http-01")
+    assert challenge is not None
+    assert authz is not None
+    assert o1 is not None
+    assert (challenge.status, challenge.error, authz.status) == (
+        ChallengeStatus.INVALID, challenge_error, AuthorizationStatus.INVALID)
+    assert (o1.status, o1.error) == (OrderStatus.INVALID, ERROR)
+    assert await _status(database, "r") is OrderStatus.READY
+    assert kept is not None, "the job is deleted only by the owner of its lease"
+
+
+async def test_an_issuance_outcome_settles_the_order_once_and_drops_its_job(database: Database) -> None:
+    await _setup(database, [_order("o1", OrderStatus.PROCESSING, ("z1",))], ["z1"])
+    async with database.write() as tx:
+        assert await jobs.enqueue(tx, kind="finalize", subject_id="o1", payload={}, now=NOW, owner="me:1")
+    async with database.write_one() as tx:
+        assert await store.settle_order(tx, "o1", status=OrderStatus.VALID, now=NOW, job_kind="finalize",
+                                        certificate_serial="1234")  # fmt: skip
+    async with database.read() as tx:
+        o1 = await store.order_by_id(tx, "o1")
+        assert await jobs.by_subject(tx, "finalize", "o1") is None
+    assert o1 is not None
+    assert (o1.status, o1.certificate_serial, o1.error) == (OrderStatus.VALID, "1234", None)
+    async with database.write_one() as tx:
+        assert not await store.settle_order(tx, "o1", status=OrderStatus.INVALID, now=NOW, job_kind="finalize",
+                                            error=ERROR)  # fmt: skip
+    assert await _status(database, "o1") is OrderStatus.VALID
