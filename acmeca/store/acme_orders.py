@@ -16,9 +16,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from acmeca.domain.acme import AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.identifiers import Identifier, IdentifierType
+from acmeca.domain.records import JobRecord
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
 from acmeca.store import jobs as job_store
-from acmeca.store.schema import acme_authorizations, acme_challenges, acme_order_authorizations, acme_orders
+from acmeca.store.jobs import NewJob
+from acmeca.store.schema import (
+    acme_accounts,
+    acme_authorizations,
+    acme_challenges,
+    acme_order_authorizations,
+    acme_orders,
+)
 from acmeca.store.schema import jobs as job_table
 from acmeca.store.transaction import Row, Transaction, fast_read, fast_write
 
@@ -584,3 +592,90 @@ def _settle_order_statement(columns: tuple[str, ...]) -> sa.Select[tuple[int]]:
         .cte("finished")
     )
     return sa.select(sa.select(sa.func.count()).select_from(moved).scalar_subquery()).add_cte(moved, finished)
+
+
+# -- starting: a move into processing and its leased job, in one statement on PostgreSQL -------------------------
+_JOB_COLUMNS = ("kind", "subject_id", "payload", "run_at", "attempts", "lease_owner", "lease_expires_at", "created_at")
+
+
+def _queued(source: Any) -> Any:
+    """PostgreSQL: the job row inserted for the row ``source`` (a CTE) returns, if it returns one; its id."""
+    values = sa.select(*(sa.bindparam(f"job_{c}", type_=job_table.c[c].type) for c in _JOB_COLUMNS))
+    return (
+        postgresql.insert(job_table)
+        .from_select(list(_JOB_COLUMNS), values.select_from(source))
+        .on_conflict_do_nothing(index_elements=["kind", "subject_id"])
+        .returning(job_table.c.id)
+        .cte("queued")
+    )
+
+
+def _job_params(job: NewJob) -> dict[str, Any]:
+    return {f"job_{name}": value for name, value in job.row().items()}
+
+
+_STARTED = (
+    acme_challenges.update()
+    .where(acme_challenges.c.id == sa.bindparam("challenge_id"),
+           acme_challenges.c.status == ChallengeStatus.PENDING.value)
+    .values(status=ChallengeStatus.PROCESSING.value, key_authorization=sa.bindparam("new_key_authorization"))
+    .returning(acme_challenges.c.id)
+    .cte("started")
+)
+_QUEUED_VALIDATION = _queued(_STARTED)
+_START_VALIDATION = sa.select(
+    sa.select(sa.func.count()).select_from(_STARTED).scalar_subquery().label("started"),
+    sa.select(_QUEUED_VALIDATION.c.id).scalar_subquery().label("job_id"),
+).add_cte(_STARTED, _QUEUED_VALIDATION)
+
+
+async def start_validation(
+    tx: Transaction, challenge_id: str, key_authorization: str, job: NewJob
+) -> tuple[bool, JobRecord | None]:
+    """pending → processing (``start_challenge``) and, if that applied, its ``validate`` job (``jobs.add``),
+    together: (moved, the job as written or None when its subject had one)."""
+    if tx.dialect == "postgresql":
+        params = {"challenge_id": challenge_id, "new_key_authorization": key_authorization, **_job_params(job)}
+        row = await tx.first(_START_VALIDATION, params)
+        if row is None or not row.started:
+            return False, None
+        return True, job.written(int(row.job_id)) if row.job_id is not None else None
+    if not await start_challenge(tx, challenge_id, key_authorization):
+        return False, None
+    return True, await job_store.add(tx, job)
+
+
+_FINALIZING = (
+    acme_orders.update()
+    .where(
+        acme_orders.c.id == sa.bindparam("order_id"), acme_orders.c.status == OrderStatus.READY.value,
+        ~sa.exists().where(acme_accounts.c.key_thumbprint == sa.bindparam("csr_thumbprint")),
+    )
+    .values(status=OrderStatus.PROCESSING.value, updated_at=sa.bindparam("new_updated_at"))
+    .returning(acme_orders.c.id)
+    .cte("finalizing")
+)
+_START_FINALIZE = sa.select(
+    sa.exists().where(acme_accounts.c.key_thumbprint == sa.bindparam("csr_thumbprint")).label("account_key"),
+    sa.select(sa.func.count()).select_from(_FINALIZING).scalar_subquery().label("moved"),
+).add_cte(_FINALIZING, _queued(_FINALIZING))
+
+
+async def start_finalize(tx: Transaction, order_id: str, csr_thumbprint: str, job: NewJob) -> tuple[bool, bool]:
+    """ready → processing with its ``finalize`` job, unless the CSR's key is an account key:
+    (the key is an account's, the order moved). Nothing is written when either says no."""
+    if tx.dialect == "postgresql":
+        params = {"order_id": order_id, "csr_thumbprint": csr_thumbprint, "new_updated_at": job.now, **_job_params(job)}
+        row = await tx.first(_START_FINALIZE, params)
+        return (bool(row.account_key), bool(row.moved)) if row is not None else (False, False)
+    if await tx.scalar(_ACCOUNT_WITH_KEY, {"csr_thumbprint": csr_thumbprint}) is not None:
+        return True, False
+    if not await move_order(tx, order_id, expected=[OrderStatus.READY], status=OrderStatus.PROCESSING, now=job.now):
+        return False, False
+    await job_store.add(tx, job)
+    return False, True
+
+
+_ACCOUNT_WITH_KEY = fast_read(
+    sa.select(acme_accounts.c.id).where(acme_accounts.c.key_thumbprint == sa.bindparam("csr_thumbprint"))
+)

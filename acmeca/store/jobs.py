@@ -8,6 +8,7 @@ on SQLite the write transaction is ``BEGIN IMMEDIATE`` and the conditional UPDAT
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,32 @@ def _record(row: Row) -> JobRecord:
     )
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """A job about to be written; ``owner`` claims it at once (the inline fast path)."""
+
+    kind: str
+    subject_id: str
+    payload: dict[str, Any]
+    now: datetime
+    owner: str | None = None
+    lease_expires_at: datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "subject_id": self.subject_id, "payload": self.payload, "run_at": self.now,
+            "attempts": 1 if self.owner else 0, "lease_owner": self.owner, "lease_expires_at": self.lease_expires_at,
+            "created_at": self.now,
+        }
+
+    def written(self, job_id: int) -> JobRecord:
+        """The job as its row now reads, given the id the INSERT returned: no read of the row is needed."""
+        return JobRecord(
+            id=job_id, kind=self.kind, subject_id=self.subject_id, payload=dict(self.payload), run_at=self.now,
+            attempts=1 if self.owner else 0, lease_owner=self.owner, lease_expires_at=self.lease_expires_at,
+        )
+
+
 async def enqueue(
     tx: Transaction,
     *,
@@ -42,18 +69,13 @@ async def enqueue(
     The job as written, or None when the subject already had one. Built from what was inserted and the id
     the INSERT returns, so the caller that adopts it needs no read of the row it has just written.
     """
-    attempts = 1 if owner else 0
-    row = {
-        "kind": kind, "subject_id": subject_id, "payload": payload, "run_at": now, "attempts": attempts,
-        "lease_owner": owner, "lease_expires_at": lease_expires_at, "created_at": now,
-    }
-    job_id = await tx.scalar(_ENQUEUE[tx.dialect], row)
-    if job_id is None:
-        return None
-    return JobRecord(
-        id=int(job_id), kind=kind, subject_id=subject_id, payload=dict(payload), run_at=now, attempts=attempts,
-        lease_owner=owner, lease_expires_at=lease_expires_at,
-    )
+    return await add(tx, NewJob(kind, subject_id, payload, now, owner, lease_expires_at))
+
+
+async def add(tx: Transaction, job: NewJob) -> JobRecord | None:
+    """``enqueue`` for a job already described."""
+    job_id = await tx.scalar(_ENQUEUE[tx.dialect], job.row())
+    return job.written(int(job_id)) if job_id is not None else None
 
 
 # Built once: every order enqueues and claims jobs, and building a statement costs more than running it.

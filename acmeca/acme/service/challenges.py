@@ -150,15 +150,13 @@ class ChallengeService:
         """pending→processing and the ``validate`` job in one transaction; the job is leased to this process."""
         now = self._clock.now()
         worker = self._worker
-        async with self._db.write() as tx:
-            if not await store.start_challenge(tx, challenge.id, key_auth):
-                return False, None
-            job = await jobs.enqueue(
-                tx, kind=VALIDATE_JOB, subject_id=challenge.id, payload={"accountUri": account_uri}, now=now,
-                owner=worker.owner if worker else None,
-                lease_expires_at=now + worker.lease if worker else None,
-            )
-            return True, job if worker else None
+        job = jobs.NewJob(
+            VALIDATE_JOB, challenge.id, {"accountUri": account_uri}, now, owner=worker.owner if worker else None,
+            lease_expires_at=now + worker.lease if worker else None,
+        )
+        async with self._db.write_one() as tx:  # one statement on PostgreSQL (store.start_validation)
+            started, written = await store.start_validation(tx, challenge.id, key_auth, job)
+        return started, written if worker else None
 
     async def retry_after(self, challenge: ChallengeRecord, authz: AuthorizationRecord) -> int:
         """Seconds a client should wait before asking again about a challenge in ``processing``.

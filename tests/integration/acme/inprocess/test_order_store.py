@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from acmeca.domain.acme import AuthorizationRecord, ChallengeRecord, OrderRecord
+from acmeca.domain.acme import AccountRecord, AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.identifiers import Identifier, IdentifierType
-from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
+from acmeca.domain.status import AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
+from acmeca.store import acme_accounts, jobs
 from acmeca.store import acme_orders as store
-from acmeca.store import jobs
 from acmeca.store.database import Database
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -192,3 +192,46 @@ async def test_an_issuance_outcome_settles_the_order_once_and_drops_its_job(data
         assert not await store.settle_order(tx, "o1", status=OrderStatus.INVALID, now=NOW, job_kind="finalize",
                                             error=ERROR)  # fmt: skip
     assert await _status(database, "o1") is OrderStatus.VALID
+
+
+async def test_a_validation_starts_once_with_its_leased_job(database: Database) -> None:
+    await _setup(database, [], ["z1"])
+    job = jobs.NewJob("validate", "z1-http-01", {"accountUri": None}, NOW, owner="me:1",
+                      lease_expires_at=NOW + timedelta(seconds=60))  # fmt: skip
+    async with database.write_one() as tx:
+        started, written = await store.start_validation(tx, "z1-http-01", "token.thumbprint", job)
+    async with database.write_one() as tx:
+        assert await store.start_validation(tx, "z1-http-01", "other", job) == (False, None)
+    async with database.read() as tx:
+        stored = await jobs.by_subject(tx, "validate", "z1-http-01")
+        challenge = await store.challenge_by_id(tx, "z1-http-01")
+    assert started
+    assert written is not None
+    assert written == stored
+    assert challenge is not None
+    assert (challenge.status, challenge.key_authorization) == (ChallengeStatus.PROCESSING, "token.thumbprint")
+
+
+async def test_a_finalize_starts_once_and_never_for_an_account_key(database: Database) -> None:
+    await _setup(database, [_order("o1", OrderStatus.READY, ("z1",))], ["z1"])
+    async with database.write() as tx:
+        await acme_accounts.insert(tx, AccountRecord(
+            id="acct", provisioner_id="prov", key_thumbprint="account-key", jwk={"kty": "EC"},
+            status=AccountStatus.VALID, contact=(), tos_agreed=True, created_at=NOW,
+        ))
+    job = jobs.NewJob("finalize", "o1", {"csr": "abc"}, NOW, owner="me:1",
+                      lease_expires_at=NOW + timedelta(seconds=60))  # fmt: skip
+    async with database.write_one() as tx:
+        assert await store.start_finalize(tx, "o1", "account-key", job) == (True, False)
+    assert await _status(database, "o1") is OrderStatus.READY
+    async with database.read() as tx:
+        assert await jobs.by_subject(tx, "finalize", "o1") is None, "nothing is written for an account key"
+    async with database.write_one() as tx:
+        assert await store.start_finalize(tx, "o1", "csr-key", job) == (False, True)
+    async with database.write_one() as tx:
+        assert await store.start_finalize(tx, "o1", "csr-key", job) == (False, False)
+    assert await _status(database, "o1") is OrderStatus.PROCESSING
+    async with database.read() as tx:
+        stored = await jobs.by_subject(tx, "finalize", "o1")
+    assert stored is not None
+    assert stored == job.written(stored.id)
