@@ -8,6 +8,7 @@ on SQLite the write transaction is ``BEGIN IMMEDIATE`` and the conditional UPDAT
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,32 @@ def _record(row: Row) -> JobRecord:
     )
 
 
+@dataclass(frozen=True)
+class NewJob:
+    """A job about to be written; ``owner`` claims it at once (the inline fast path)."""
+
+    kind: str
+    subject_id: str
+    payload: dict[str, Any]
+    now: datetime
+    owner: str | None = None
+    lease_expires_at: datetime | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "subject_id": self.subject_id, "payload": self.payload, "run_at": self.now,
+            "attempts": 1 if self.owner else 0, "lease_owner": self.owner, "lease_expires_at": self.lease_expires_at,
+            "created_at": self.now,
+        }
+
+    def written(self, job_id: int) -> JobRecord:
+        """The job as its row now reads, given the id the INSERT returned: no read of the row is needed."""
+        return JobRecord(
+            id=job_id, kind=self.kind, subject_id=self.subject_id, payload=dict(self.payload), run_at=self.now,
+            attempts=1 if self.owner else 0, lease_owner=self.owner, lease_expires_at=self.lease_expires_at,
+        )
+
+
 async def enqueue(
     tx: Transaction,
     *,
@@ -36,19 +63,28 @@ async def enqueue(
     now: datetime,
     owner: str | None = None,
     lease_expires_at: datetime | None = None,
-) -> bool:
-    """Add a job unless one exists for the subject; an ``owner`` claims it at once (inline fast path)."""
-    row = {
-        "kind": kind, "subject_id": subject_id, "payload": payload, "run_at": now, "attempts": 1 if owner else 0,
-        "lease_owner": owner, "lease_expires_at": lease_expires_at, "created_at": now,
-    }
-    return await tx.execute(_ENQUEUE[tx.dialect], row) == 1
+) -> JobRecord | None:
+    """Add a job unless one exists for the subject; an ``owner`` claims it at once (inline fast path).
+
+    The job as written, or None when the subject already had one. Built from what was inserted and the id
+    the INSERT returns, so the caller that adopts it needs no read of the row it has just written.
+    """
+    return await add(tx, NewJob(kind, subject_id, payload, now, owner, lease_expires_at))
+
+
+async def add(tx: Transaction, job: NewJob) -> JobRecord | None:
+    """``enqueue`` for a job already described."""
+    job_id = await tx.scalar(_ENQUEUE[tx.dialect], job.row())
+    return job.written(int(job_id)) if job_id is not None else None
 
 
 # Built once: every order enqueues and claims jobs, and building a statement costs more than running it.
 _ENQUEUE = {
-    "postgresql": postgresql.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"]),
-    "sqlite": fast_write(sqlite.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"])),
+    "postgresql": postgresql.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"])
+    .returning(jobs.c.id),
+    "sqlite": fast_write(
+        sqlite.insert(jobs).on_conflict_do_nothing(index_elements=["kind", "subject_id"]).returning(jobs.c.id)
+    ),
 }
 _CLAIMABLE = sa.and_(
     jobs.c.run_at <= sa.bindparam("now"),

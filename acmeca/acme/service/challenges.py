@@ -13,12 +13,12 @@ its own time budget; whatever it returns is final.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from acmeca import metrics
 from acmeca.acme.service.accounts import summary_json
@@ -33,14 +33,14 @@ from acmeca.domain.clock import Clock
 from acmeca.domain.errors import CAAProblem, CAError, ErrorSummary, Malformed, NotFound, RateLimited, Subproblem
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.records import JobRecord
-from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
+from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType
 from acmeca.store import acme_orders as store
 from acmeca.store import jobs
 from acmeca.store.database import Database
-from acmeca.store.transaction import Transaction
 
 log = logging.getLogger(__name__)
 VALIDATE_JOB = "validate"
+T = TypeVar("T")
 
 
 class Verdict(Protocol):
@@ -105,11 +105,10 @@ class ChallengeService:
 
     async def challenge(self, account: AccountRecord, challenge_id: str) -> tuple[ChallengeRecord, AuthorizationRecord]:
         async with self._db.read() as tx:
-            challenge = await store.challenge_by_id(tx, challenge_id)
-            authz = await store.authz_by_id(tx, challenge.authz_id) if challenge else None
-        if challenge is None or authz is None or authz.account_id != account.id:
+            found = await store.challenge_with_authz(tx, challenge_id)
+        if found is None or found[1].account_id != account.id:
             raise NotFound("no such challenge")
-        return challenge, authz
+        return found
 
     async def respond(
         self, account: AccountRecord, challenge_id: str, *, account_uri: str | None = None
@@ -135,12 +134,15 @@ class ChallengeService:
         started, job = await self._start(challenge, key_auth, account_uri)
         if not started:  # another request got there first: show what it left
             return await self.challenge(account, challenge_id)
+        processing = replace(challenge, status=ChallengeStatus.PROCESSING, key_authorization=key_auth)
         if job is not None and self._worker is not None:
             # The job row is committed before the attempt begins, so a crash mid-validation loses nothing.
-            attempt = self._worker.adopt(job)
+            # The attempt starts from the challenge and authorization just read and moved, not a second read.
+            attempt = self._worker.adopt(job, lambda adopted: self._validate(adopted, processing, authz))
             if await settled_within(attempt, self._validation.settings_for(provisioner).settle_within):
-                return await self.challenge(account, challenge_id)
-        return replace(challenge, status=ChallengeStatus.PROCESSING, key_authorization=key_auth), authz
+                settled = None if attempt.cancelled() else attempt.result()
+                return settled if settled is not None else await self.challenge(account, challenge_id)
+        return processing, authz
 
     async def _start(
         self, challenge: ChallengeRecord, key_auth: str, account_uri: str | None
@@ -148,15 +150,13 @@ class ChallengeService:
         """pending→processing and the ``validate`` job in one transaction; the job is leased to this process."""
         now = self._clock.now()
         worker = self._worker
-        async with self._db.write() as tx:
-            if not await store.start_challenge(tx, challenge.id, key_auth):
-                return False, None
-            await jobs.enqueue(
-                tx, kind=VALIDATE_JOB, subject_id=challenge.id, payload={"accountUri": account_uri}, now=now,
-                owner=worker.owner if worker else None,
-                lease_expires_at=now + worker.lease if worker else None,
-            )
-            return True, await jobs.by_subject(tx, VALIDATE_JOB, challenge.id) if worker else None
+        job = jobs.NewJob(
+            VALIDATE_JOB, challenge.id, {"accountUri": account_uri}, now, owner=worker.owner if worker else None,
+            lease_expires_at=now + worker.lease if worker else None,
+        )
+        async with self._db.write_one() as tx:  # one statement on PostgreSQL (store.start_validation)
+            started, written = await store.start_validation(tx, challenge.id, key_auth, job)
+        return started, written if worker else None
 
     async def retry_after(self, challenge: ChallengeRecord, authz: AuthorizationRecord) -> int:
         """Seconds a client should wait before asking again about a challenge in ``processing``.
@@ -173,11 +173,16 @@ class ChallengeService:
     async def run(self, job: JobRecord) -> None:
         """Worker entry point for one ``validate`` job."""
         async with self._db.read() as tx:
-            challenge = await store.challenge_by_id(tx, job.subject_id)
-            authz = await store.authz_by_id(tx, challenge.authz_id) if challenge else None
-        if challenge is None or authz is None or challenge.status is not ChallengeStatus.PROCESSING:
+            found = await store.challenge_with_authz(tx, job.subject_id)
+        if found is None or found[0].status is not ChallengeStatus.PROCESSING:
             await self._finish(job)
             return
+        await self._validate(job, *found)
+
+    async def _validate(
+        self, job: JobRecord, challenge: ChallengeRecord, authz: AuthorizationRecord
+    ) -> tuple[ChallengeRecord, AuthorizationRecord] | None:
+        """Validate a challenge in ``processing`` and settle it; what ``settle`` returns."""
         provisioner = await self._provisioners.by_id(authz.provisioner_id)
         started = time.perf_counter()
         try:
@@ -193,7 +198,7 @@ class ChallengeService:
         kind = challenge.type.value
         metrics.VALIDATION_DURATION.labels(kind).observe(time.perf_counter() - started)
         metrics.VALIDATIONS.labels(kind, "invalid" if error else "valid").inc()
-        await self.settle(job, challenge, authz, error=error, record=record)
+        return await self.settle(job, challenge, authz, error=error, record=record)
 
     async def _caa_refusal(
         self, provisioner: AcmeProvisioner, authz: AuthorizationRecord, method: ChallengeType, job: JobRecord,
@@ -213,55 +218,57 @@ class ChallengeService:
     async def abandon(self, job: JobRecord) -> None:
         """A job that kept crashing its worker: record the failure instead of leaving it processing."""
         async with self._db.read() as tx:
-            challenge = await store.challenge_by_id(tx, job.subject_id)
-            authz = await store.authz_by_id(tx, challenge.authz_id) if challenge else None
-        if challenge is None or authz is None:
+            found = await store.challenge_with_authz(tx, job.subject_id)
+        if found is None:
             await self._finish(job)
             return
-        await self.settle(job, challenge, authz, error=CAError("validation could not be completed"), record=None)
+        await self.settle(job, *found, error=CAError("validation could not be completed"), record=None)
 
     async def settle(
         self, job: JobRecord, challenge: ChallengeRecord, authz: AuthorizationRecord, *,
         error: CAError | None, record: Any,
-    ) -> None:
-        """Persist a verdict and roll it up to the authorization and its pending orders, atomically."""
+    ) -> tuple[ChallengeRecord, AuthorizationRecord] | None:
+        """Persist a verdict and roll it up to the authorization and its pending orders, atomically.
+
+        Returns the challenge and the authorization as this call left them, so a request waiting for the
+        verdict needs no read to show it; None when the verdict was not applied as given (another attempt
+        settled the challenge first, or the authorization had left ``pending``): the caller reads instead.
+        Other challenges of the authorization are as the caller read them.
+        """
         now = self._clock.now()
         records = _records(record)
         # Looked up before the write transaction: nothing may wait on another connection while holding the
         # SQLite write lock, or a full pool of writers queued behind it deadlocks until the busy timeout.
         provisioner = await self._provisioners.by_id(authz.provisioner_id)
         valid_for = provisioner.lifetimes.valid_authz
-        failed = False
-        async with self._db.write() as tx:
-            if error is None:
-                settled = await store.settle_challenge(
-                    tx, challenge.id, status=ChallengeStatus.VALID, validated_at=now, error=None, record=records
-                )
-                if settled:
-                    await store.move_authz(
-                        tx, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.VALID,
-                        validated_at=now, expires_at=now + valid_for,
-                    )
-                    await self._roll_up_orders(tx, authz.id, now=now, error=None)
-            else:
-                stored = summary_json(ErrorSummary.of(error))
-                settled = await store.settle_challenge(
-                    tx, challenge.id, status=ChallengeStatus.INVALID, validated_at=None, error=stored,
-                    record=records,
-                )
-                if settled:
-                    failed = True
-                    await store.move_authz(
-                        tx, authz.id, expected=[AuthorizationStatus.PENDING], status=AuthorizationStatus.INVALID
-                    )
-                    order_error = CAError(
-                        f"authorization for {authz.identifier.value} failed",
-                        subproblems=[Subproblem(error=error, identifier=authz.identifier)],
-                    )
-                    await self._roll_up_orders(tx, authz.id, now=now, error=order_error)
-            await jobs.finish(tx, job.id, owner=job.lease_owner or "")
-        if failed:  # after the write: the limiter uses its own connections
+        stored = None if error is None else summary_json(ErrorSummary.of(error))
+        status = ChallengeStatus.VALID if error is None else ChallengeStatus.INVALID
+        order_error = None
+        if error is not None:
+            order_error = summary_json(ErrorSummary.of(CAError(
+                f"authorization for {authz.identifier.value} failed",
+                subproblems=[Subproblem(error=error, identifier=authz.identifier)],
+            )))
+        async with self._db.write_one() as tx:  # one statement on PostgreSQL (store.settle_validation)
+            settled, moved = await store.settle_validation(
+                tx, challenge_id=challenge.id, authz_id=authz.id, now=now, record=records, error=stored,
+                order_error=order_error, valid_until=now + valid_for, job_id=job.id, job_owner=job.lease_owner or "",
+            )
+        if settled and error is not None:  # after the write: the limiter uses its own connections
             await self._count_failure(provisioner, authz)
+        if not moved:
+            return None
+        shown = replace(
+            challenge, status=status, validated_at=now if error is None else None, error=_as_stored(stored),
+            validation_record=_as_stored(records),
+        )
+        challenges = tuple(shown if c.id == shown.id else c for c in authz.challenges)
+        if error is None:
+            return shown, replace(
+                authz, status=AuthorizationStatus.VALID, validated_at=now, expires_at=now + valid_for,
+                challenges=challenges,
+            )
+        return shown, replace(authz, status=AuthorizationStatus.INVALID, challenges=challenges)
 
     async def _count_failure(self, provisioner: AcmeProvisioner, authz: AuthorizationRecord) -> None:
         """Spend from failedValidationsPerAccountPerIdentifier; a full bucket stays full (nothing to refuse)."""
@@ -273,20 +280,6 @@ class ChallengeService:
                 failed_validation_key(authz.account_id, authz.identifier), refusal=False,
             )
 
-    async def _roll_up_orders(
-        self, tx: Transaction, authz_id: str, *, now: datetime, error: CAError | None
-    ) -> None:
-        for order_id in await store.order_ids_for_authz(tx, authz_id, [OrderStatus.PENDING]):
-            if error is not None:
-                await store.move_order(
-                    tx, order_id, expected=[OrderStatus.PENDING], status=OrderStatus.INVALID, now=now,
-                    error=summary_json(ErrorSummary.of(error)),
-                )
-            elif all(s is AuthorizationStatus.VALID for s in await store.authz_statuses(tx, order_id)):
-                await store.move_order(
-                    tx, order_id, expected=[OrderStatus.PENDING], status=OrderStatus.READY, now=now
-                )
-
     async def _finish(self, job: JobRecord) -> None:
         async with self._db.write() as tx:
             await jobs.finish(tx, job.id, owner=job.lease_owner or "")
@@ -297,6 +290,11 @@ def authz_identifier(authz: AuthorizationRecord) -> Identifier:
     if authz.wildcard:
         return Identifier(authz.identifier.type, f"*.{authz.identifier.value}")
     return authz.identifier
+
+
+def _as_stored(value: T | None) -> T | None:
+    """``value`` as a JSON column gives it back (tuples become lists, keys strings): what a re-read would show."""
+    return None if value is None else json.loads(json.dumps(value))
 
 
 def _records(record: Any) -> list[dict[str, Any]] | None:

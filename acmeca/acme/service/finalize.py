@@ -144,19 +144,18 @@ class FinalizeService:
         if self._caa is not None:
             await self._caa.check(provisioner, order, account_uri)
         now = self._clock.now()
-        async with self._db.write() as tx:
-            if await acme_accounts.by_thumbprint(tx, public_key_thumbprint(csr.public_key)) is not None:
-                raise BadCSR("the CSR key is an ACME account key (RFC 8555 §11.1)")
-            moved = await acme_orders.move_order(
-                tx, order.id, expected=[OrderStatus.READY], status=OrderStatus.PROCESSING, now=now
+        job = jobs.NewJob(
+            FINALIZE_JOB, order.id, {"csr": b64url_encode(csr_der)}, now, owner=self._owner,
+            lease_expires_at=now + FINALIZE_LEASE,
+        )
+        async with self._db.write_one() as tx:  # one statement on PostgreSQL (acme_orders.start_finalize)
+            account_key, moved = await acme_orders.start_finalize(
+                tx, order.id, public_key_thumbprint(csr.public_key), job
             )
-            if not moved:
-                raise OrderNotReady("the order is already being finalized")
-            await jobs.enqueue(
-                tx, kind=FINALIZE_JOB, subject_id=order.id,
-                payload={"csr": b64url_encode(csr_der)}, now=now, owner=self._owner,
-                lease_expires_at=now + FINALIZE_LEASE,
-            )
+        if account_key:
+            raise BadCSR("the CSR key is an ACME account key (RFC 8555 §11.1)")
+        if not moved:
+            raise OrderNotReady("the order is already being finalized")
         # The job row is committed before issuance begins: a crash from here on is resumed by a worker.
         attempt = self._attempt(provisioner, account, order, csr, common_name)
         if self._worker is None or self._validation is None:
@@ -229,12 +228,10 @@ class FinalizeService:
         """Leave ``processing`` and drop the job in one transaction; the order as now stored, or None if it
         had already left ``processing`` (the compare-and-set lets only one attempt apply its result)."""
         now = self._clock.now()
-        async with self._db.write() as tx:
-            moved = await acme_orders.move_order(
-                tx, order.id, expected=[OrderStatus.PROCESSING], status=status, now=now, error=error,
-                certificate_serial=serial,
+        async with self._db.write_one() as tx:  # one statement on PostgreSQL (acme_orders.settle_order)
+            moved = await acme_orders.settle_order(
+                tx, order.id, status=status, now=now, job_kind=FINALIZE_JOB, error=error, certificate_serial=serial
             )
-            await jobs.finish_subject(tx, FINALIZE_JOB, order.id)
         if not moved:
             return None
         return replace(order, status=status, updated_at=now, error=error, certificate_serial=serial)

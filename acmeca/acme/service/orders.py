@@ -234,11 +234,10 @@ class OrderService:
     async def order(self, account: AccountRecord, order_id: str) -> OrderRecord:
         """The order, owned by ``account``, with its status rolled up as of now."""
         async with self._db.read() as tx:
-            order = await store.order_by_id(tx, order_id)
-            statuses = await store.authz_statuses(tx, order_id) if order else []
-        if order is None or order.account_id != account.id:
+            found = await store.order_with_statuses(tx, order_id)
+        if found is None or found[0].account_id != account.id:
             raise NotFound("no such order")
-        return await self._rolled_up(order, statuses)
+        return await self._rolled_up(*found)
 
     async def _rolled_up(self, order: OrderRecord, statuses: Sequence[AuthorizationStatus]) -> OrderRecord:
         now = self._clock.now()
@@ -256,8 +255,10 @@ class OrderService:
             return order
         stored = summary_json(ErrorSummary.of(error)) if error else None
         async with self._db.write() as tx:
-            await store.move_order(tx, order.id, expected=[order.status], status=target, now=now, error=stored)
-            fresh = await store.order_by_id(tx, order.id)
+            moved = await store.move_order(tx, order.id, expected=[order.status], status=target, now=now, error=stored)
+            fresh = None if moved else await store.order_by_id(tx, order.id)  # moved: we know what it holds now
+        if moved:
+            return replace(order, status=target, updated_at=now, error=stored if stored is not None else order.error)
         return fresh or order
 
     async def order_page(self, account: AccountRecord, cursor: int, page_size: int) -> tuple[list[str], int | None]:

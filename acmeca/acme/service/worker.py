@@ -66,9 +66,17 @@ class JobWorker:
     def lease(self) -> timedelta:
         return self._lease
 
-    def adopt(self, job: JobRecord) -> asyncio.Task[None]:
-        """Run a job this process already leased when it wrote it (the inline fast path); the caller may wait."""
-        return self.supervise(self._execute(job), name=f"job-{job.kind}-{job.id}")
+    def adopt(
+        self, job: JobRecord, run: Callable[[JobRecord], Awaitable[T]] | None = None
+    ) -> asyncio.Task[T | None]:
+        """Run a job this process already leased when it wrote it (the inline fast path); the caller may wait.
+
+        ``run`` stands in for the kind's handler when the caller already holds what the handler would read
+        (the request that wrote the job has just read its subject): the task's result is what ``run``
+        returned, or None when it failed. Only the first run differs: a retry, by this process or another,
+        goes through the kind's handler and reads everything afresh.
+        """
+        return self.supervise(self._execute(job, run), name=f"job-{job.kind}-{job.id}")
 
     def supervise(self, work: Coroutine[Any, Any, T], *, name: str) -> asyncio.Task[T]:
         """Run work for a job this process holds the lease of: cancelled at shutdown, a crash logged.
@@ -122,15 +130,17 @@ class JobWorker:
             self.supervise(self._execute(job), name=f"job-{job.kind}-{job.id}")
         return len(claimed)
 
-    async def _execute(self, job: JobRecord) -> None:
+    async def _execute(self, job: JobRecord, run: Callable[[JobRecord], Awaitable[T]] | None = None) -> T | None:
         kind = self._kinds.get(job.kind)
         if kind is None:
             log.warning("job of unknown kind left alone", extra={"job": job.id, "kind": job.kind})
-            return
+            return None
         async with self._slots:
             try:
                 if job.attempts > self._max_attempts:
                     await kind.abandon(job)
+                elif run is not None:
+                    return await run(job)
                 else:
                     await kind.run(job)
             except asyncio.CancelledError:
@@ -139,3 +149,4 @@ class JobWorker:
                 log.info("job interrupted by a database outage; it will be retried", extra={"job": job.id})
             except Exception:
                 log.exception("job failed; its lease will expire and it will be retried", extra={"job": job.id})
+        return None
