@@ -20,8 +20,9 @@ DB = section("db", "The database: the embedded SQLite file, or PostgreSQL for pr
         "the request answers 503 (the database is unavailable).", Reload.RESTART, default="10s"),
     Key("poolTimeout", "duration", "PostgreSQL: how long a request waits for a free pooled connection before "
         "it answers 503 (the database is unavailable).", Reload.RESTART, default="30s"),
-    Key("poolSize", "number", "PostgreSQL: connections each process keeps open; under load it opens as many "
-        "again, so a server uses up to 2 × poolSize × workers connections.", Reload.RESTART, default="10"),
+    Key("poolSize", "number", "PostgreSQL: each process opens up to 2 × poolSize connections as load needs "
+        "them and keeps them open, so a server uses up to 2 × poolSize × workers connections.", Reload.RESTART,
+        default="10"),
 ), ("valueDir", "badgerFileLoadingMode"))
 TLS = section("tls", "TLS options echoed to token API clients in every SignResponse (tlsOptions).", (
     Key("cipherSuites", "list of strings", "Cipher suite names.", Reload.RESTART,

@@ -546,7 +546,7 @@ def _settle_validation_statement(valid: bool) -> sa.Select[tuple[int, int]]:
     ).add_cte(settled, moved, rolled, finished)
 
 
-_SETTLE_VALIDATION = {outcome: _settle_validation_statement(outcome) for outcome in (True, False)}
+_SETTLE_VALIDATION = {outcome: fast_read(_settle_validation_statement(outcome)) for outcome in (True, False)}
 
 
 async def settle_order(
@@ -591,7 +591,11 @@ def _settle_order_statement(columns: tuple[str, ...]) -> sa.Select[tuple[int]]:
         .returning(job_table.c.id)
         .cte("finished")
     )
-    return sa.select(sa.select(sa.func.count()).select_from(moved).scalar_subquery()).add_cte(moved, finished)
+    return fast_read(
+        sa.select(sa.select(sa.func.count()).select_from(moved).scalar_subquery().label("moved")).add_cte(
+            moved, finished
+        )
+    )
 
 
 # -- starting: a move into processing and its leased job, in one statement on PostgreSQL -------------------------
@@ -623,10 +627,10 @@ _STARTED = (
     .cte("started")
 )
 _QUEUED_VALIDATION = _queued(_STARTED)
-_START_VALIDATION = sa.select(
+_START_VALIDATION = fast_read(sa.select(
     sa.select(sa.func.count()).select_from(_STARTED).scalar_subquery().label("started"),
     sa.select(_QUEUED_VALIDATION.c.id).scalar_subquery().label("job_id"),
-).add_cte(_STARTED, _QUEUED_VALIDATION)
+).add_cte(_STARTED, _QUEUED_VALIDATION))
 
 
 async def start_validation(
@@ -655,10 +659,10 @@ _FINALIZING = (
     .returning(acme_orders.c.id)
     .cte("finalizing")
 )
-_START_FINALIZE = sa.select(
+_START_FINALIZE = fast_read(sa.select(
     sa.exists().where(acme_accounts.c.key_thumbprint == sa.bindparam("csr_thumbprint")).label("account_key"),
     sa.select(sa.func.count()).select_from(_FINALIZING).scalar_subquery().label("moved"),
-).add_cte(_FINALIZING, _queued(_FINALIZING))
+).add_cte(_FINALIZING, _queued(_FINALIZING)))
 
 
 async def start_finalize(tx: Transaction, order_id: str, csr_thumbprint: str, job: NewJob) -> tuple[bool, bool]:

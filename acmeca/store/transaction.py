@@ -28,7 +28,8 @@ W = TypeVar("W", bound=sa.Insert | sa.Update | sa.Delete)
 
 
 def fast_read(statement: S) -> S:
-    """Mark a module-level SELECT for the fast path (compiled once, run straight on sqlite3 or asyncpg).
+    """Mark a module-level SELECT for the fast path (compiled once, run straight on sqlite3 or asyncpg). On
+    PostgreSQL that includes a SELECT over data-modifying CTEs: one statement that writes and answers.
 
     SQLAlchemy's per-execution machinery costs several times the statement itself; for the handful of reads
     every ACME request repeats, the fast path binds and decodes with the same type processors itself

@@ -20,10 +20,10 @@ from sqlalchemy.dialects.sqlite import pysqlite
 import acmeca.store
 from acmeca.config import parse_database
 from acmeca.domain.errors import ServiceUnavailable
-from acmeca.store.compiled import CompiledWrite
+from acmeca.store.compiled import CompiledRead, CompiledWrite
 from acmeca.store.database import Database, database_settings
 from acmeca.store.schema import certificates, settings, used_nonces
-from acmeca.store.transaction import FAST_WRITE, fast_read, fast_write
+from acmeca.store.transaction import FAST_READ, FAST_WRITE, fast_read, fast_write
 
 MOMENT = datetime(2026, 5, 4, 3, 2, 1, 123456, tzinfo=UTC)
 _INSERT = fast_write(settings.insert())
@@ -235,3 +235,41 @@ async def test_a_write_cancelled_mid_statement_stays_cancelled_and_the_pool_reco
     for _ in range(3):  # every pooled connection handed out now works
         async with database.write() as tx:
             assert await tx.all(_VALUES) == []  # the cancelled write left nothing behind
+
+
+def test_every_read_the_store_marks_runs_on_the_postgresql_fast_path() -> None:
+    """Including the one-statement moves (SELECTs over data-modifying CTEs) that PostgreSQL runs in autocommit."""
+    from acmeca.store.acme_orders import _settle_order_statement
+
+    dialect = pg_asyncpg.dialect()
+    marked = [
+        (f"{module.name}.{name}", statement)
+        for module in pkgutil.iter_modules(acmeca.store.__path__)
+        for name, value in vars(importlib.import_module(f"acmeca.store.{module.name}")).items()
+        for statement in (value.values() if isinstance(value, dict) else [value])
+        if isinstance(statement, sa.Select) and statement.get_execution_options().get(FAST_READ)
+    ]
+    marked.append(("acme_orders.settle_order", _settle_order_statement(("status", "updated_at"))))
+    assert len(marked) >= 15
+    for name, statement in marked:
+        assert CompiledRead(statement, dialect).supported, name
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_connections_opened_for_a_burst_are_kept_for_the_next_one(ca_db: dict[str, Any]) -> None:
+    """A burst wider than poolSize must not cost a new PostgreSQL backend per checkout ever after."""
+    settings_ = dataclasses.replace(database_settings(parse_database(ca_db)), pool_size=2)
+    database = Database.connect(settings_)
+
+    async def backend_of_one_read() -> int:
+        async with database.read() as tx:
+            pid: int = await tx.scalar(sa.text("SELECT pg_backend_pid() FROM pg_sleep(0.2)"))
+        return pid
+
+    try:
+        first = set(await asyncio.gather(*(backend_of_one_read() for _ in range(4))))
+        second = set(await asyncio.gather(*(backend_of_one_read() for _ in range(4))))
+    finally:
+        await database.close()
+    assert len(first) == 4  # 2 × poolSize at once
+    assert second == first  # the same backends served the next burst
