@@ -116,3 +116,15 @@ def test_percentile_is_nearest_rank() -> None:
     assert percentile([], 0.5) is None
     assert percentile([3.0, 1.0, 2.0], 0.5) == 2.0
     assert percentile([float(i) for i in range(100)], 0.99) == 98.0
+
+
+def test_the_lint_axis_runs_every_acmeca_row_without_lint_and_one_with_it() -> None:
+    from bench.acme_load import specs_for
+
+    specs = specs_for(["acmeca-sqlite", "acmeca-sqlite-wN", "acmeca-pg", "pebble"], 2, lint_axis=True)
+    labels = [spec.label for spec in specs]
+    assert labels == [
+        "acmeca sqlite w1 lint=off", "acmeca sqlite w2 lint=off", "acmeca pg w1 lint=off", "pebble",
+        "acmeca sqlite w1 lint=enforce",
+    ]
+    assert [spec.label for spec in specs_for(["acmeca-sqlite"], 2, lint_axis=False)] == ["acmeca sqlite w1"]
