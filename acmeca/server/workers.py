@@ -1,9 +1,10 @@
 """How many processes ``acmeca serve --workers`` runs: the flag's value checked, and ``auto`` resolved.
 
 ``auto`` counts the CPUs this process may really use: its affinity mask, capped by a cgroup v2 CPU quota
-(a container limited to 1.5 CPUs gets 2 workers, not the host's 64). On SQLite ``auto`` is one process:
-SQLite admits one writer per file, and our SQLite path runs statements on the event loop, so a process
-waiting for the file lock held by another stalls its own loop for that time.
+(a container limited to 1.5 CPUs gets 2 workers, not the host's 64). On SQLite ``auto`` is at most two
+processes: SQLite admits one writer per file, and a writer waits for another process's lock on its event
+loop in short polls (``acmeca.store.database``); two processes served about a quarter more ACME orders per
+second than one on our 2-core machine (``make bench``, docs/performance.md), and more were not measured.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 from pathlib import Path
 
 MAX_WORKERS = 64
+SQLITE_AUTO_WORKERS = 2  # one file, one writer at a time: what was measured to help (see the module docstring)
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
@@ -38,7 +40,7 @@ def resolve_workers(requested: int | None, dialect: str, *, cpu_max: Path = CGRO
     if requested is not None:
         return requested
     if dialect == "sqlite":
-        return 1
+        return min(SQLITE_AUTO_WORKERS, usable_cpus(cpu_max))
     return min(MAX_WORKERS, usable_cpus(cpu_max))
 
 

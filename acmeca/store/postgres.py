@@ -110,9 +110,11 @@ class DriverSession:
         except asyncpg.PostgresError as exc:
             self.unsettled = self.driver.is_closed()
             raise _wrapped(exc, sql, bound, closed=self.unsettled) from exc
-        except (asyncpg.InterfaceError, OSError, TimeoutError) as exc:
-            # asyncpg's DataError is a parameter it could not encode, raised before anything was sent.
-            self.unsettled = not isinstance(exc, asyncpg.DataError) or self.driver.is_closed()
+        except (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError, TimeoutError) as exc:
+            # A parameter asyncpg could not encode (an InterfaceError that is also a ValueError) is refused
+            # before anything is sent; anything else here leaves the protocol's state unknown, e.g. a pooled
+            # connection that a server shutting down wrote to while it sat idle.
+            self.unsettled = not _encoding_error(exc) or self.driver.is_closed()
             raise _wrapped(exc, sql, bound, closed=self.unsettled) from exc
         self.unsettled = False
         return result
@@ -190,10 +192,15 @@ def _wrapped(error: Exception, sql: str, bound: Sequence[Any], *, closed: bool) 
         wrapper = sa.exc.IntegrityError
     elif isinstance(error, asyncpg.SyntaxOrAccessError):
         wrapper = sa.exc.ProgrammingError
-    elif isinstance(error, asyncpg.DataError):
+    elif isinstance(error, asyncpg.DataError) or _encoding_error(error):
         wrapper = sa.exc.DataError
-    elif isinstance(error, asyncpg.InterfaceError | OSError | TimeoutError):
+    elif isinstance(error, asyncpg.InterfaceError | asyncpg.InternalClientError | OSError | TimeoutError):
         wrapper = sa.exc.OperationalError
     else:
         wrapper = sa.exc.DatabaseError
     return wrapper(sql, list(bound), error, connection_invalidated=closed)
+
+
+def _encoding_error(error: Exception) -> bool:
+    """asyncpg could not encode a parameter: a mistake in the statement's caller, found before sending."""
+    return isinstance(error, asyncpg.InterfaceError) and isinstance(error, ValueError)

@@ -64,8 +64,8 @@ password is prompted for when standard input is a terminal. Without a terminal, 
 in one line that names --password-file.
 
 --workers runs that many processes on the one address, each serving every API; they share state only
-through the database, as replicas do. The default, auto, is one process on SQLite (one writer per file) and
-the number of usable CPUs (affinity mask and cgroup quota) on PostgreSQL. With more than one, this process
+through the database, as replicas do. The default, auto, is the number of usable CPUs (affinity mask and
+cgroup quota), at most two on SQLite (one writer per file). With more than one, this process
 supervises the workers: it issues the CA's TLS certificate for all of them, forwards SIGHUP and SIGTERM, and
 restarts a worker that dies.
 
@@ -91,6 +91,6 @@ says why in one line and exits non-zero.""",
                         help="Apply pending database migrations before serving (needed for PostgreSQL, automatic "
                              "for SQLite).")
     parser.add_argument("--workers", metavar="N", default="auto",
-                        help="The number of server processes, 1 to 64, or 'auto' (the default): one on SQLite, one "
-                             "per usable CPU on PostgreSQL.")
+                        help="The number of server processes, 1 to 64, or 'auto' (the default): one per usable "
+                             "CPU, at most two on SQLite.")
     parser.set_defaults(handler=serve)

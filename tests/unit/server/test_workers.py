@@ -20,8 +20,11 @@ def test_refused_values(text: str) -> None:
         parse_workers(text)
 
 
-def test_auto_is_one_process_on_sqlite(tmp_path: Path) -> None:
-    assert resolve_workers(None, "sqlite", cpu_max=tmp_path / "absent") == 1
+def test_auto_is_at_most_two_processes_on_sqlite(tmp_path: Path) -> None:
+    assert resolve_workers(None, "sqlite", cpu_max=tmp_path / "absent") == min(2, usable_cpus(tmp_path / "absent"))
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("50000 100000\n")
+    assert resolve_workers(None, "sqlite", cpu_max=cpu_max) == 1  # half a CPU: one process
     assert resolve_workers(3, "sqlite", cpu_max=tmp_path / "absent") == 3
 
 

@@ -273,3 +273,20 @@ async def test_connections_opened_for_a_burst_are_kept_for_the_next_one(ca_db: d
         await database.close()
     assert len(first) == 4  # 2 × poolSize at once
     assert second == first  # the same backends served the next burst
+
+
+_CERTIFICATE_BY_ID = fast_read(sa.select(certificates.c.serial).where(certificates.c.id == sa.bindparam("id")))
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+async def test_a_parameter_the_driver_cannot_encode_is_a_statement_error_not_an_outage(database: Database) -> None:
+    """Nothing was sent: the caller's mistake is a DataError (a 500 with its traceback, to be fixed), the
+    connection stays usable and the database is not reported unavailable."""
+    async with database.write() as tx:
+        await tx.execute(_INSERT, {"name": "before", "value": "1"})
+        with pytest.raises(sa.exc.DataError):
+            await tx.scalar(_CERTIFICATE_BY_ID, {"id": "not a number"})
+        await tx.execute(_INSERT, {"name": "after", "value": "2"})
+    async with database.read() as tx:
+        assert [tuple(r) for r in await tx.all(_VALUES)] == [("after", "2"), ("before", "1")]
+    assert database.availability.available
