@@ -146,7 +146,7 @@ def start_step_ca(home: Path) -> tuple[str, Path, Path, subprocess.Popen[bytes]]
 
 
 def start_acmeca_sign(
-    home: Path, postgres: str | None, lint: str | None = None
+    home: Path, postgres: str | None, lint: str | None = None, workers: int = 1
 ) -> tuple[str, Path, Path, subprocess.Popen[bytes]]:
     ca = init_acmeca(home)
     password, port, env, acmeca, config = ca.password, ca.port, ca.env, ca.command, ca.config_path
@@ -159,8 +159,8 @@ def start_acmeca_sign(
     if postgres:
         subprocess.run([*acmeca, "db", "migrate", "--config", str(config)], env=env, check=True, capture_output=True)
     log = (home / "serve.log").open("wb")
-    process = subprocess.Popen([*acmeca, "serve", "--config", str(config), "--password-file", str(password)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)  # fmt: skip
+    serve = [*acmeca, "serve", "--config", str(config), "--password-file", str(password), "--workers", str(workers)]
+    process = subprocess.Popen(serve, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return f"https://localhost:{port}", home / "certs" / "root_ca.crt", config, process
 
 
@@ -252,7 +252,9 @@ async def sign(args: argparse.Namespace, workdir: Path) -> None:
             else:
                 if args.postgres:
                     _recreate(database or "")
-                url, root, config, process = await asyncio.to_thread(start_acmeca_sign, home, args.postgres, args.lint)
+                url, root, config, process = await asyncio.to_thread(
+                    start_acmeca_sign, home, args.postgres, args.lint, args.workers
+                )
             try:
                 await _ready(url, root)
                 minter = Minter(config, root, url)
@@ -299,7 +301,7 @@ async def get_load(url: str, context: ssl.SSLContext, count: int, concurrency: i
 
 async def floor(args: argparse.Namespace, workdir: Path) -> None:
     """The per-request floor: acmeca's cheapest route, and the same route on aiohttp alone (P-256 TLS both)."""
-    url, root, _, process = await asyncio.to_thread(start_acmeca_sign, workdir / "acmeca", None)
+    url, root, _, process = await asyncio.to_thread(start_acmeca_sign, workdir / "acmeca", None, None, args.workers)
     cert, key = _localhost_certificate()
     (workdir / "bare.crt").write_bytes(cert)
     (workdir / "bare.key").write_bytes(key)
@@ -338,6 +340,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--target", choices=["acmeca", "step-ca", "both"], default="acmeca")
     parser.add_argument("--rounds", type=int, default=1, help="fresh server per round; report each")
     parser.add_argument("--lint", choices=["off", "warn", "enforce"], help="acmeca's lint.mode (default: ca.json's)")
+    parser.add_argument("--workers", type=int, default=1, help="acmeca serve --workers (default 1, not auto)")
     parser.add_argument("--postgres", metavar="DSN", help="acmeca on this PostgreSQL database (dropped and recreated)")
     args = parser.parse_args(argv)
     args.orders = min(max(args.orders, 1), 10_000)
