@@ -34,8 +34,8 @@ from acmeca.domain.errors import CAAProblem, CAError, ErrorSummary, Malformed, N
 from acmeca.domain.identifiers import Identifier
 from acmeca.domain.records import JobRecord
 from acmeca.domain.status import AuthorizationStatus, ChallengeStatus, ChallengeType
+from acmeca.store import acme_moves, jobs
 from acmeca.store import acme_orders as store
-from acmeca.store import jobs
 from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -154,8 +154,8 @@ class ChallengeService:
             VALIDATE_JOB, challenge.id, {"accountUri": account_uri}, now, owner=worker.owner if worker else None,
             lease_expires_at=now + worker.lease if worker else None,
         )
-        async with self._db.write_one() as tx:  # one statement on PostgreSQL (store.start_validation)
-            started, written = await store.start_validation(tx, challenge.id, key_auth, job)
+        async with self._db.write_one() as tx:  # one statement on PostgreSQL (acme_moves.start_validation)
+            started, written = await acme_moves.start_validation(tx, challenge.id, key_auth, job)
         return started, written if worker else None
 
     async def retry_after(self, challenge: ChallengeRecord, authz: AuthorizationRecord) -> int:
@@ -249,8 +249,8 @@ class ChallengeService:
                 f"authorization for {authz.identifier.value} failed",
                 subproblems=[Subproblem(error=error, identifier=authz.identifier)],
             )))
-        async with self._db.write_one() as tx:  # one statement on PostgreSQL (store.settle_validation)
-            settled, moved = await store.settle_validation(
+        async with self._db.write_one() as tx:  # one statement on PostgreSQL (acme_moves.settle_validation)
+            settled, moved = await acme_moves.settle_validation(
                 tx, challenge_id=challenge.id, authz_id=authz.id, now=now, record=records, error=stored,
                 order_error=order_error, valid_until=now + valid_for, job_id=job.id, job_owner=job.lease_owner or "",
             )

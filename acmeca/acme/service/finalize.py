@@ -45,7 +45,7 @@ from acmeca.domain.records import JobRecord, Requester
 from acmeca.domain.status import OrderStatus, RequesterKind
 from acmeca.engine.issuer import IssuingEngine
 from acmeca.engine.requests import CertificateProfile, IssuanceRequest, Validity
-from acmeca.store import acme_accounts, acme_orders, certificates, jobs
+from acmeca.store import acme_accounts, acme_moves, acme_orders, certificates, jobs
 from acmeca.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -148,8 +148,8 @@ class FinalizeService:
             FINALIZE_JOB, order.id, {"csr": b64url_encode(csr_der)}, now, owner=self._owner,
             lease_expires_at=now + FINALIZE_LEASE,
         )
-        async with self._db.write_one() as tx:  # one statement on PostgreSQL (acme_orders.start_finalize)
-            account_key, moved = await acme_orders.start_finalize(
+        async with self._db.write_one() as tx:  # one statement on PostgreSQL (acme_moves.start_finalize)
+            account_key, moved = await acme_moves.start_finalize(
                 tx, order.id, public_key_thumbprint(csr.public_key), job
             )
         if account_key:
@@ -228,8 +228,8 @@ class FinalizeService:
         """Leave ``processing`` and drop the job in one transaction; the order as now stored, or None if it
         had already left ``processing`` (the compare-and-set lets only one attempt apply its result)."""
         now = self._clock.now()
-        async with self._db.write_one() as tx:  # one statement on PostgreSQL (acme_orders.settle_order)
-            moved = await acme_orders.settle_order(
+        async with self._db.write_one() as tx:  # one statement on PostgreSQL (acme_moves.settle_order)
+            moved = await acme_moves.settle_order(
                 tx, order.id, status=status, now=now, job_kind=FINALIZE_JOB, error=error, certificate_serial=serial
             )
         if not moved:

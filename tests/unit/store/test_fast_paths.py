@@ -239,7 +239,7 @@ async def test_a_write_cancelled_mid_statement_stays_cancelled_and_the_pool_reco
 
 def test_every_read_the_store_marks_runs_on_the_postgresql_fast_path() -> None:
     """Including the one-statement moves (SELECTs over data-modifying CTEs) that PostgreSQL runs in autocommit."""
-    from acmeca.store.acme_orders import _settle_order_statement
+    from acmeca.store.acme_moves import _settle_order_statement
 
     dialect = pg_asyncpg.dialect()
     marked = [
@@ -249,7 +249,7 @@ def test_every_read_the_store_marks_runs_on_the_postgresql_fast_path() -> None:
         for statement in (value.values() if isinstance(value, dict) else [value])
         if isinstance(statement, sa.Select) and statement.get_execution_options().get(FAST_READ)
     ]
-    marked.append(("acme_orders.settle_order", _settle_order_statement(("status", "updated_at"))))
+    marked.append(("acme_moves.settle_order", _settle_order_statement(("status", "updated_at"))))
     assert len(marked) >= 15
     for name, statement in marked:
         assert CompiledRead(statement, dialect).supported, name

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from acmeca.domain.acme import AccountRecord, AuthorizationRecord, ChallengeRecord, OrderRecord
 from acmeca.domain.identifiers import Identifier, IdentifierType
 from acmeca.domain.status import AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, OrderStatus
-from acmeca.store import acme_accounts, jobs
+from acmeca.store import acme_accounts, acme_moves, jobs
 from acmeca.store import acme_orders as store
 from acmeca.store.database import Database
 
@@ -129,7 +129,7 @@ async def _processing(database: Database, challenge_id: str, owner: str = "me:1"
 async def _settle(database: Database, authz_id: str, job_id: int, *, error: dict[str, object] | None = None,
                   owner: str = "me:1") -> tuple[bool, bool]:  # fmt: skip
     async with database.write_one() as tx:
-        return await store.settle_validation(
+        return await acme_moves.settle_validation(
             tx, challenge_id=f"{authz_id}-http-01", authz_id=authz_id, now=NOW, record=[{"hostname": "h"}],
             error=error, order_error=None if error is None else ERROR, valid_until=NOW + timedelta(days=30),
             job_id=job_id, job_owner=owner,
@@ -181,7 +181,7 @@ async def test_an_issuance_outcome_settles_the_order_once_and_drops_its_job(data
     async with database.write() as tx:
         assert await jobs.enqueue(tx, kind="finalize", subject_id="o1", payload={}, now=NOW, owner="me:1")
     async with database.write_one() as tx:
-        assert await store.settle_order(tx, "o1", status=OrderStatus.VALID, now=NOW, job_kind="finalize",
+        assert await acme_moves.settle_order(tx, "o1", status=OrderStatus.VALID, now=NOW, job_kind="finalize",
                                         certificate_serial="1234")  # fmt: skip
     async with database.read() as tx:
         o1 = await store.order_by_id(tx, "o1")
@@ -189,7 +189,7 @@ async def test_an_issuance_outcome_settles_the_order_once_and_drops_its_job(data
     assert o1 is not None
     assert (o1.status, o1.certificate_serial, o1.error) == (OrderStatus.VALID, "1234", None)
     async with database.write_one() as tx:
-        assert not await store.settle_order(tx, "o1", status=OrderStatus.INVALID, now=NOW, job_kind="finalize",
+        assert not await acme_moves.settle_order(tx, "o1", status=OrderStatus.INVALID, now=NOW, job_kind="finalize",
                                             error=ERROR)  # fmt: skip
     assert await _status(database, "o1") is OrderStatus.VALID
 
@@ -199,9 +199,9 @@ async def test_a_validation_starts_once_with_its_leased_job(database: Database) 
     job = jobs.NewJob("validate", "z1-http-01", {"accountUri": None}, NOW, owner="me:1",
                       lease_expires_at=NOW + timedelta(seconds=60))  # fmt: skip
     async with database.write_one() as tx:
-        started, written = await store.start_validation(tx, "z1-http-01", "token.thumbprint", job)
+        started, written = await acme_moves.start_validation(tx, "z1-http-01", "token.thumbprint", job)
     async with database.write_one() as tx:
-        assert await store.start_validation(tx, "z1-http-01", "other", job) == (False, None)
+        assert await acme_moves.start_validation(tx, "z1-http-01", "other", job) == (False, None)
     async with database.read() as tx:
         stored = await jobs.by_subject(tx, "validate", "z1-http-01")
         challenge = await store.challenge_by_id(tx, "z1-http-01")
@@ -222,14 +222,14 @@ async def test_a_finalize_starts_once_and_never_for_an_account_key(database: Dat
     job = jobs.NewJob("finalize", "o1", {"csr": "abc"}, NOW, owner="me:1",
                       lease_expires_at=NOW + timedelta(seconds=60))  # fmt: skip
     async with database.write_one() as tx:
-        assert await store.start_finalize(tx, "o1", "account-key", job) == (True, False)
+        assert await acme_moves.start_finalize(tx, "o1", "account-key", job) == (True, False)
     assert await _status(database, "o1") is OrderStatus.READY
     async with database.read() as tx:
         assert await jobs.by_subject(tx, "finalize", "o1") is None, "nothing is written for an account key"
     async with database.write_one() as tx:
-        assert await store.start_finalize(tx, "o1", "csr-key", job) == (False, True)
+        assert await acme_moves.start_finalize(tx, "o1", "csr-key", job) == (False, True)
     async with database.write_one() as tx:
-        assert await store.start_finalize(tx, "o1", "csr-key", job) == (False, False)
+        assert await acme_moves.start_finalize(tx, "o1", "csr-key", job) == (False, False)
     assert await _status(database, "o1") is OrderStatus.PROCESSING
     async with database.read() as tx:
         stored = await jobs.by_subject(tx, "finalize", "o1")
