@@ -9,21 +9,8 @@ import pytest
 pytest_plugins = ["tests.support.databases", "tests.support.ca_server"]
 
 
-# Test folders whose files each take tens of seconds (real clients, a wheel build, chaos, a thousand requests):
-# run first, so that xdist's --dist loadfile, which hands out whole files in collection order, does not leave
-# one of them to a single worker at the end of the run while the other sits idle.
-_SLOW_FIRST = ("tests/interop/", "tests/deploy/", "tests/integration/chaos/", "tests/integration/hostile/")
-
-
-def _slow_first(item: pytest.Item) -> int:
-    path = item.nodeid
-    return next((rank for rank, prefix in enumerate(_SLOW_FIRST) if path.startswith(prefix)), len(_SLOW_FIRST))
-
-
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The slow folders first (a stable sort: each file keeps its own order); and in CI
-    (ACMECA_REQUIRE_POSTGRES=1) the PostgreSQL half must run: find or start a server now, or fail."""
-    items.sort(key=_slow_first)
+    """In CI (ACMECA_REQUIRE_POSTGRES=1) the PostgreSQL half must run: find or start a server now, or fail."""
     if not os.environ.get("ACMECA_REQUIRE_POSTGRES"):
         return
     if not any(item.get_closest_marker("postgres") for item in items):
