@@ -290,3 +290,54 @@ async def test_a_parameter_the_driver_cannot_encode_is_a_statement_error_not_an_
     async with database.read() as tx:
         assert [tuple(r) for r in await tx.all(_VALUES)] == [("after", "2"), ("before", "1")]
     assert database.availability.available
+
+
+class _StandInPooled:
+    """A pooled connection whose driver is still open; only what DriverSession reads of it."""
+
+    class _Driver:
+        def is_closed(self) -> bool:
+            return False
+
+    def __init__(self) -> None:
+        self.driver_connection = self._Driver()
+        self.is_valid = True
+        self.invalidated: list[BaseException] = []
+
+    def invalidate(self, error: BaseException) -> None:
+        self.invalidated.append(error)
+
+
+class _ClientSideEncodingError(asyncpg.InterfaceError, ValueError):
+    """What asyncpg raises for a parameter it cannot encode (its DataError is an InterfaceError and a ValueError)."""
+
+
+@pytest.mark.parametrize(
+    ("raised", "wrapper", "outage"),
+    [
+        # A server shutting down writes to an idle pooled connection; the next statement on it finds the
+        # protocol mid-operation. asyncpg's InternalClientError cannot be provoked on demand, hence the stand-in.
+        (asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
+         sa.exc.OperationalError, True),
+        (ConnectionResetError("reset by peer"), sa.exc.OperationalError, True),
+        (_ClientSideEncodingError("invalid input for query argument $1"), sa.exc.DataError, False),
+    ],
+)
+async def test_driver_failures_outside_postgresql_answers_are_classified(
+    raised: Exception, wrapper: type[sa.exc.DBAPIError], outage: bool
+) -> None:
+    from acmeca.store.outages import is_outage
+    from acmeca.store.postgres import DriverSession
+
+    pooled = _StandInPooled()
+    session = DriverSession(pooled)  # type: ignore[arg-type]
+
+    async def failing(sql: str) -> None:
+        raise raised
+
+    with pytest.raises(wrapper) as caught:
+        await session.run(failing, "SELECT 1")
+    assert is_outage(caught.value, connecting=False) is outage
+    assert session.unsettled is outage  # an unknown protocol state is never rolled back on and lent out
+    session.invalidate_if_unsettled(caught.value)
+    assert bool(pooled.invalidated) is outage
