@@ -19,7 +19,7 @@ from acmeca.domain.errors import CAError
 from acmeca.engine.requests import IssuedCertificate
 from acmeca.server.database import StartupError
 from acmeca.server.graph import GraphOptions, ServiceGraph, service_graph
-from acmeca.step.service import RevokeRequest, SignRequest
+from acmeca.step.requests import RevokeRequest, SignRequest
 
 OFFLINE = GraphOptions(background=False, server_tls=False)
 

@@ -7,6 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+MAX_EAB_REFERENCE = 256  # characters in an EAB key's reference, the name an operator finds it by
+
 
 class AdminType(StrEnum):
     ADMIN = "ADMIN"

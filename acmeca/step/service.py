@@ -6,7 +6,7 @@ revoked and stored nothing beyond the spent token.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from cryptography import x509
@@ -27,26 +27,10 @@ from acmeca.engine.requests import IssuanceRequest, IssuedCertificate, Validity
 from acmeca.engine.validity import requested_time
 from acmeca.step.ott import AuthorizedToken, Purpose, TokenVerifier
 from acmeca.step.provisioners.third_party import CSR_SANS, csr_claims
+from acmeca.step.requests import RevokeRequest, SignRequest
 from acmeca.step.sans import TokenSANs, check_csr_against_token
 
 __all__ = ["IssuedCertificate", "RevokeRequest", "SignRequest", "StepService"]
-
-
-@dataclass(frozen=True)
-class SignRequest:
-    csr: str | None
-    ott: str | None
-    not_before: str = ""
-    not_after: str = ""
-
-
-@dataclass(frozen=True)
-class RevokeRequest:
-    serial: str | None
-    ott: str | None = None
-    reason_code: int = 0
-    reason: str = ""
-    passive: bool = True
 
 
 def parse_csr_or_malformed(pem: str | None) -> ParsedCSR:

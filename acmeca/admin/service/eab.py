@@ -18,7 +18,7 @@ from acmeca.domain.acme import EabKeyRecord
 from acmeca.domain.clock import Clock
 from acmeca.domain.encoding import b64url_encode
 from acmeca.domain.errors import Conflict, Malformed, NotFound
-from acmeca.domain.management import PolicyScope
+from acmeca.domain.management import MAX_EAB_REFERENCE, PolicyScope
 from acmeca.engine.catalog import ProvisionerCatalog, ProvisionerEntry
 from acmeca.logs import audit_admin
 from acmeca.store import eab_keys, policies
@@ -27,7 +27,6 @@ from acmeca.store.database import Database
 HMAC_KEY_BYTES = 32  # step-ca's size
 KEY_ID_LENGTH = 32
 KEY_ID_ALPHABET = string.ascii_letters + string.digits
-MAX_REFERENCE = 256
 
 
 def new_hmac_key() -> bytes:
@@ -118,8 +117,8 @@ class EabKeyService:
         schema.only(body, ("reference",), "creating an ACME EAB key")
         entry = await self.provisioner(provisioner)
         reference = body.get("reference") or None
-        if reference is not None and (not isinstance(reference, str) or len(reference) > MAX_REFERENCE):
-            raise Malformed(f"reference must be a string of at most {MAX_REFERENCE} characters")
+        if reference is not None and (not isinstance(reference, str) or len(reference) > MAX_EAB_REFERENCE):
+            raise Malformed(f"reference must be a string of at most {MAX_EAB_REFERENCE} characters")
         if reference and await self._by_reference(entry.id, reference):
             raise Conflict(
                 f"an ACME EAB key for provisioner '{provisioner}' with reference '{reference}' already exists"

@@ -14,12 +14,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from acmeca.admin.service.eab import MAX_REFERENCE
 from acmeca.cli.admin_credentials import ADMIN_CREDENTIALS, add_admin_flags, admin_session
 from acmeca.cli.commands.admin import all_pages
 from acmeca.cli.errors import CLIError
 from acmeca.cli.help import Example, add_command, add_group
 from acmeca.domain.encoding import b64url_encode
+from acmeca.domain.management import MAX_EAB_REFERENCE
 
 LIST_HEADER = ("Key ID", "Provisioner", "Key (masked)", "Created At", "Bound At", "Account", "Reference")
 LIST_WIDTHS = (36, 28, 16, 30, 30, 40)  # step's "%-36s%-28s%-16s%-30s%-30s%-40s%s"
@@ -70,8 +70,8 @@ async def list_keys(args: argparse.Namespace) -> int:
 
 
 async def add_key(args: argparse.Namespace) -> int:
-    if args.reference and len(args.reference) > MAX_REFERENCE:
-        raise CLIError(f"reference must be at most {MAX_REFERENCE} characters")
+    if args.reference and len(args.reference) > MAX_EAB_REFERENCE:
+        raise CLIError(f"reference must be at most {MAX_EAB_REFERENCE} characters")
     session = await admin_session(args)
     body = {"reference": args.reference or ""}
     key = await session.call("POST", f"/admin/acme/eab/{quote(args.provisioner, safe='')}", body=body, expect=(201,))
@@ -162,7 +162,7 @@ and its reference. With a reference, only the key with that reference is listed.
 acmeca acme eab add creates an EAB key for an ACME provisioner that requires EAB, and prints its key ID and
 HMAC key. The HMAC key is shown only this once, base64url without padding, as certbot's --eab-hmac-key and
 lego's --hmac take it; keep it secret until the ACME client has used it. The reference, at most
-{MAX_REFERENCE} characters, is a name to find the key by later.""",
+{MAX_EAB_REFERENCE} characters, is a name to find the key by later.""",
         examples=[
             Example("Create an EAB key for the provisioner 'acme':", "acmeca acme eab add acme"),
             Example("Create an EAB key with the reference my-team:", "acmeca acme eab add acme my-team"),
@@ -170,7 +170,7 @@ lego's --hmac take it; keep it secret until the ACME client has used it. The ref
     )
     add.add_argument("provisioner", help="The name of the ACME provisioner the key is for.")
     add.add_argument("reference", nargs="?",
-                     help=f"A reference for the key, to find it by later (at most {MAX_REFERENCE} characters).")
+                     help=f"A reference for the key, to find it by later (at most {MAX_EAB_REFERENCE} characters).")
     add.set_defaults(handler=add_key)
     remove = add_command(
         eab, "remove", summary="delete an EAB key",

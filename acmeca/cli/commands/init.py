@@ -33,10 +33,6 @@ from acmeca.crypto.keys import KeySpec, generate_key, save_private_key, write_pr
 from acmeca.domain.addresses import parse_listen_address
 from acmeca.domain.errors import Malformed
 from acmeca.engine.pki import create_ca_certificates
-from acmeca.server.database import StartupError, open_database
-from acmeca.server.stored_management import add_super_admin, store_provisioners
-from acmeca.store import admins, provisioners
-from acmeca.store.database import Database
 
 
 @dataclass(frozen=True)
@@ -150,38 +146,6 @@ def _parsed(document: dict[str, Any], config: CAConfig) -> ProvisionerConfig:
         raise CLIError(str(exc)) from None
 
 
-async def _open(config: CAConfig) -> Database:
-    try:
-        return await open_database(config, migrate=None)  # SQLite is migrated in place, as serve does
-    except StartupError as exc:
-        raise CLIError(str(exc)) from None
-
-
-async def _refuse_used_database(config: CAConfig) -> None:
-    """Checked before any file is written: init never mixes its provisioners with another CA's rows."""
-    database = await _open(config)
-    try:
-        async with database.read() as tx:
-            used = await provisioners.ever_stored(tx) or await admins.count(tx) > 0
-    finally:
-        await database.close()
-    if used:
-        raise CLIError(f"the database {config.db.data_source} already holds provisioners or admins: "
-                       "remove it to start afresh, or init without --remote-management")
-
-
-async def _store_management(config: CAConfig, stored: list[ProvisionerConfig], subject: str) -> None:
-    """The provisioners and the first SUPER_ADMIN (of the JWK one), in the database, as the admin API writes them."""
-    database = await _open(config)
-    try:
-        now = datetime.now(UTC)
-        async with database.write() as tx:
-            entries = await store_provisioners(tx, stored, now=now)
-            await add_super_admin(tx, subject, entries, admin_id=secrets.token_hex(16), now=now)
-    finally:
-        await database.close()
-
-
 def _tls_document(tls: TLSOptions) -> dict[str, Any]:
     """step's init writes the TLS defaults out in full; so do we, from the same defaults the loader uses."""
     return {"cipherSuites": list(tls.cipher_suites), "minVersion": tls.min_version, "maxVersion": tls.max_version,
@@ -218,7 +182,9 @@ def init(args: argparse.Namespace) -> int:
     os.chmod(base / "secrets", 0o700)
     os.chmod(base / "db", 0o700)
     if args.remote_management:
-        asyncio.run(_refuse_used_database(config))
+        from acmeca.cli import init_database  # the store's imports only for the init that writes to it
+
+        asyncio.run(init_database.refuse_used_database(config))
 
     print("Generating root certificate... ", end="", flush=True)
     root_key, intermediate_key = generate_key(spec), generate_key(spec)
@@ -241,7 +207,7 @@ def init(args: argparse.Namespace) -> int:
     fingerprint = certs.sha256_fingerprint(pki.root)
     write_json(ca_json_path, document, private=True)
     if args.remote_management:
-        asyncio.run(_store_management(config, stored, admin_subject))
+        asyncio.run(init_database.store_management(config, stored, admin_subject))
     defaults_path = base / "config" / "defaults.json"
     write_json(defaults_path, {
         "ca-url": _ca_url(answers), "ca-config": str(ca_json_path), "fingerprint": fingerprint,

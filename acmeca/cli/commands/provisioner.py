@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import quote
 
 from acmeca.admin.service import linkedca
-from acmeca.admin.service.provisioner_admin import validate_document
 from acmeca.cli.admin_credentials import ADMIN_CREDENTIALS, add_admin_flags, admin_session
 from acmeca.cli.commands.ca import ca_client
 from acmeca.cli.errors import CLIError
@@ -69,6 +68,9 @@ def _save_ca_json(path: Path, document: dict[str, Any]) -> None:
 
 
 def _checked(document: dict[str, Any]) -> dict[str, Any]:
+    # Imported here: the admin service reaches the store, which listing or removing never needs.
+    from acmeca.admin.service.provisioner_admin import validate_document
+
     try:
         linkedca.to_config(linkedca.from_config("", document))  # refuses templates etc. like the server
         validate_document(document, Claims())

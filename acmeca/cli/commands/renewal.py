@@ -39,7 +39,7 @@ from acmeca.crypto.keys import (
 from acmeca.domain.durations import format_duration, parse_duration
 from acmeca.domain.errors import Malformed
 from acmeca.domain.status import RevocationReason
-from acmeca.step.service import RevokeRequest
+from acmeca.step.requests import RevokeRequest
 
 
 def _root(args: argparse.Namespace) -> Path:
