@@ -11,7 +11,7 @@ from pathlib import Path
 from acmeca.config import CAConfig, DatabaseConfig
 from acmeca.store.database import Database, DatabaseSettings, database_settings
 from acmeca.store.file_lock import DatabaseInUse, hold_shared
-from acmeca.store.migrate import SchemaMismatch, check_current, upgrade
+from acmeca.store.schema_version import SchemaMismatch, is_current
 
 
 class StartupError(Exception):
@@ -46,10 +46,8 @@ async def open_database(config: CAConfig, *, migrate: bool | None) -> Database:
     database = Database.connect(settings_of(config.db))
     try:
         _hold_sqlite_lock(database)
-        if migrate or (migrate is None and database.dialect == "sqlite"):
-            await upgrade(database)
-        else:
-            await check_current(database)
+        if not await is_current(database):
+            await _migrate_or_check(database, migrate)
     except (SchemaMismatch, StartupError) as exc:
         await database.close()
         raise StartupError(str(exc)) from None
@@ -57,6 +55,15 @@ async def open_database(config: CAConfig, *, migrate: bool | None) -> Database:
         await database.close()
         raise StartupError(f"cannot open the database: {first_line(exc)}") from None
     return database
+
+
+async def _migrate_or_check(database: Database, migrate: bool | None) -> None:
+    from acmeca.store.migrate import check_current, upgrade  # alembic is loaded only for a schema not current
+
+    if migrate or (migrate is None and database.dialect == "sqlite"):
+        await upgrade(database)
+    else:
+        await check_current(database)
 
 
 def _hold_sqlite_lock(database: Database) -> None:

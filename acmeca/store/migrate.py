@@ -18,14 +18,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from acmeca.store.database import Database
+from acmeca.store.schema_version import SchemaMismatch
+
+__all__ = ["MIGRATIONS", "SchemaMismatch", "check_current", "head_revision", "upgrade"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _ADVISORY_LOCK_ID = 0x61636D65  # "acme"
 _LOCKS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
-
-
-class SchemaMismatch(Exception):
-    """The database schema is not the one this build knows."""
 
 
 def _alembic_config(connection: Connection | None = None) -> Config:
