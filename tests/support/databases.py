@@ -7,7 +7,10 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -46,8 +49,6 @@ def _postgres_template(server: PostgresServer) -> str:
             await _migrate({"type": "postgresql", "dataSource": dsn})
 
         asyncio.run(build())
-        import atexit
-
         atexit.register(lambda: asyncio.run(drop_database(server, _TEMPLATE)))
         _template_ready = True
     return _TEMPLATE
@@ -65,21 +66,42 @@ def module_backend(request: pytest.FixtureRequest) -> str:
 
 
 _session_database: str | None = None
+_sqlite_template_path: Path | None = None
 
 
-async def _truncate_all(dsn: str) -> None:
+def _sqlite_template() -> Path:
+    """A migrated SQLite file, made once per test process: each test's database is a copy of it."""
+    global _sqlite_template_path
+    if _sqlite_template_path is None:
+        directory = Path(tempfile.mkdtemp(prefix="acmeca-template-"))
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        path = directory / "acmeca.db"
+        asyncio.run(_migrate({"type": "sqlite", "dataSource": str(path)}))
+        _sqlite_template_path = path
+    return _sqlite_template_path
+
+
+async def _empty_all(dsn: str) -> None:
+    """Delete every row, children before parents, and restart the sequences: what TRUNCATE ... RESTART IDENTITY
+    does, at a tenth of its cost on tables that hold a test's few rows (TRUNCATE replaces each table's files)."""
     import asyncpg
+
+    from acmeca.store.schema import metadata
 
     connection = await asyncpg.connect(dsn)
     try:
-        tables = [
-            r["tablename"]
-            for r in await connection.fetch(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
-            )
-        ]
-        if tables:
-            await connection.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        present = {r["tablename"] for r in await connection.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+        )}
+        ordered = [t.name for t in reversed(metadata.sorted_tables) if t.name in present]
+        ordered += sorted(present - set(ordered))  # a table a test made for itself
+        sequences = [r["sequencename"] for r in await connection.fetch(
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
+        )]
+        statements = [f'DELETE FROM "{name}"' for name in ordered]
+        statements += [f'ALTER SEQUENCE "{name}" RESTART' for name in sequences]
+        async with connection.transaction():
+            await connection.execute(";\n".join(statements))
     finally:
         await connection.close()
 
@@ -90,8 +112,6 @@ def _session_postgres(server: PostgresServer) -> str:
     if _session_database is None:
         name = f"acmeca_test_{secrets.token_hex(6)}"
         asyncio.run(create_database(server, name, template=_postgres_template(server)))
-        import atexit
-
         atexit.register(lambda: asyncio.run(drop_database(server, name)))
         _session_database = name
     return server.dsn_for(_session_database)
@@ -104,13 +124,13 @@ def fresh_db_config(backend: str, directory: Path, *, exclusive: bool = False) -
     shared by a module); otherwise the session's database is emptied and reused.
     """
     if backend == "sqlite":
-        config = {"type": "sqlite", "dataSource": str(directory / "acmeca.db")}
-        asyncio.run(_migrate(config))
-        return config, lambda: None
+        path = directory / "acmeca.db"
+        shutil.copyfile(_sqlite_template(), path)
+        return {"type": "sqlite", "dataSource": str(path)}, lambda: None
     server = postgres_server()
     if not exclusive:
         dsn = _session_postgres(server)
-        asyncio.run(_truncate_all(dsn))
+        asyncio.run(_empty_all(dsn))
         return {"type": "postgresql", "dataSource": dsn}, lambda: None
     name = f"acmeca_test_{secrets.token_hex(6)}"
     dsn = asyncio.run(create_database(server, name, template=_postgres_template(server)))
