@@ -1,10 +1,12 @@
 """``kill -9`` of a real ``acmeca serve`` during a burst of ACME orders and /1.0/sign, then a restart.
 
 Eight concurrent flows run against one server: six take ACME orders through http-01 (a local responder that
-holds each fetch 0.3 s) to a downloaded certificate, two sign through /1.0/sign. After a seeded number of
-certificates and a seeded pause, the test SIGKILLs the server at the first moment its database shows an
-order (mid-finalize) and a challenge (mid-validation) both ``processing`` (see burst_and_kill). A new process
-starts on the same database and, once its job worker has had a moment, the database must show that:
+holds each fetch 0.3 s) to a downloaded certificate, two sign through /1.0/sign. One ACME flow's fetches are
+held longer, until the kill or for at most two seconds, so that a validation is nearly always in flight
+whatever the machine's speed. After a seeded number of certificates and a seeded pause, the test SIGKILLs the
+server at the first moment its database shows an order (mid-finalize) and a challenge (mid-validation) both
+``processing`` (see burst_and_kill). A new process starts on the same database and, once its job worker has
+had a moment, the database must show that:
 
 - every certificate a client received (downloaded, shown on a valid order, or signed) is stored as issued;
 - no serial is stored twice, no order has two issued certificates, and every valid order points at an issued
@@ -19,6 +21,7 @@ instead (which is all that waiting would do), so the restarted worker takes them
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -59,18 +62,29 @@ from tests.support.ca_server import CAServer, free_port
 SEED = 20260612  # with the backend's name: the kill moment; change it to explore other moments
 ACME_FLOWS = 6
 STEP_FLOWS = 2
-CHAOS_SECONDS = 10.0  # the burst never runs longer, kill or not
+CHAOS_SECONDS = 30.0  # the burst never runs longer, kill or not (it usually takes under a second)
 HTTP01_DELAY = 0.3  # the responder holds every fetch this long, so validations are in flight at the kill
+HOLD_SECONDS = 2.0  # the held flow's fetches wait this long at most: under validation.timeout (3 s)
+FLOWS_END_SECONDS = 10.0  # after the kill, how long the flows may take to fail on their own
 SLOW_SQLITE_ROWS = 1500  # a cross join of 2.25 million rows: some tens of milliseconds per ACME reservation
 SLOW_POSTGRES_SECONDS = 0.05
 RESUME_SECONDS = 15.0  # how long the restarted server may take to settle what the dead one left
 
 
+@dataclass
 class SlowResponder(Http01Responder):
-    """The http-01 responder of the ACME tests, holding each fetch a moment."""
+    """The http-01 responder of the ACME tests, holding each fetch a moment, and the fetches of ``held`` tokens
+    until ``released`` (or HOLD_SECONDS)."""
+
+    held: set[str] = field(default_factory=set)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def _answer(self, request: web.Request) -> web.Response:
-        await asyncio.sleep(HTTP01_DELAY)
+        if request.match_info["token"] in self.held:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.released.wait(), HOLD_SECONDS)
+        else:
+            await asyncio.sleep(HTTP01_DELAY)
         return await super()._answer(request)
 
 
@@ -124,11 +138,11 @@ def _note_valid(ledger: Ledger, order_id: str, order: dict[str, Any]) -> None:
         ledger.shown_valid.add(order_id)
 
 
-async def acme_flow(chaos: Chaos, flow: int, jitter: random.Random) -> None:
+async def acme_flow(chaos: Chaos, flow: int, jitter: random.Random, *, held: bool = False) -> None:
     """Order after order, each through http-01, finalize and download, until the server dies.
 
     A seeded pause before each order keeps the flows out of step, so that while some wait on http-01 others
-    are finalizing.
+    are finalizing; a ``held`` flow's validations wait on the responder (SlowResponder.held).
     """
     client, ledger = chaos.acme_client(), chaos.ledger
     _expect(await client.register(), 201, "newAccount")
@@ -141,6 +155,8 @@ async def acme_flow(chaos: Chaos, flow: int, jitter: random.Random) -> None:
         authz = _expect(await client.get(_expect(reply, 201, "newOrder")["authorizations"][0]), 200, "authz")
         challenge = next(c for c in authz["challenges"] if c["type"] == "http-01")
         chaos.responder.answers[challenge["token"]] = f"{challenge['token']}.{client.key.thumbprint}"
+        if held:
+            chaos.responder.held.add(challenge["token"])
         _expect(await client.post(challenge["url"], {}), 200, "challenge")
         ready = (await client.poll(order_url, until=("ready", "invalid"))).json()
         assert ready["status"] == "ready", ready
@@ -265,13 +281,17 @@ async def burst_and_kill(chaos: Chaos, db: Database, rng: random.Random) -> None
     on. ACME serial reservations are slowed for the burst (see slow_acme_reservations).
     """
     flows: list[Coroutine[Any, Any, None]] = [
-        acme_flow(chaos, n, random.Random(rng.random())) for n in range(ACME_FLOWS)
+        acme_flow(chaos, n, random.Random(rng.random()), held=n == 0) for n in range(ACME_FLOWS)
     ]
     flows += [step_flow(chaos, n) for n in range(STEP_FLOWS)]
     tasks = [asyncio.create_task(flow) for flow in flows]
     try:
         async with slow_acme_reservations(db):
             await _kill_mid_work(chaos, db, rng, tasks)
+        chaos.responder.released.set()  # the restarted server's resumed validations are answered at once
+        # With the server dead every request fails at once: the flows end by themselves. Cancelling one in a
+        # TLS handshake instead leaves asyncio's socket transport unclosed (a ResourceWarning in a later test).
+        await asyncio.wait(tasks, timeout=FLOWS_END_SECONDS)
     finally:
         for task in tasks:
             task.cancel()
@@ -384,6 +404,7 @@ async def chaos(ca_home: CAServer) -> AsyncIterator[Chaos]:
             async with aiohttp.ClientSession(headers={"User-Agent": "acmeca-chaos"}) as session:
                 yield Chaos(ca_home, responder, session, tls, signing_key, kid)
         finally:
+            ca_home.stop()  # before the responder: a server still validating would race its shutdown
             await responder.stop()
 
 
