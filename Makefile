@@ -129,6 +129,7 @@ lint: $(VENV)/.installed
 BENCH_ARGS ?=
 bench: $(VENV)/.installed step-tools
 	$(BIN)/python -m bench.acme_load --lint-axis $(BENCH_ARGS)
+	$(BIN)/python -m bench.issuance_checks -n 100
 	$(BIN)/python -m bench.connection_pressure
 
 # acmeca's memory over at most 10,000 orders and 20 minutes: RSS per process after 1,000 and 10,000; not CI.

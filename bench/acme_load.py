@@ -226,7 +226,7 @@ def footer(rows: list[Row], notes: list[str]) -> str:
                 x, y = a.per_flow_ms(a.server_cpu) or 0.0, b.per_flow_ms(b.server_cpu) or 0.0
                 lines.append(
                     f"lint: CPU ms per certificate ({name} path) off {x:.2f} -> enforce {y:.2f} ({y - x:+.2f}); "
-                    "the weak-key checks are not switched by this axis"
+                    "the weak-key checks are not switched by this axis (bench.issuance_checks prints their cost)"
                 )
     lines += [f"{row.label}: {note}" for row in rows for note in row.notes]
     return "\n".join(lines + notes)
