@@ -8,6 +8,7 @@ API, and only while no server holds the database (acmeca.store.file_lock).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -133,6 +134,7 @@ async def restore(args: argparse.Namespace) -> int:
         _remove_sqlite(staging)
         lock.release()
     _report(target, source, taken_at, sealed)
+    await _past_the_mark(sealed)
     return 0
 
 
@@ -156,7 +158,16 @@ async def _restore_in_place(config: CAConfig, url: URL) -> int:
         await database.close()
     print(f"Prepared the restored database {url.database} to serve.")
     _report_sealed(sealed, since="the backup")
+    await _past_the_mark(sealed)
     return 0
+
+
+async def _past_the_mark(sealed: Sealed) -> None:
+    """Return once the restore mark has passed (within a second): token times are whole seconds, so a token
+    minted in the restore's own second is refused, and a client run right after this command would meet that."""
+    remaining = (sealed.restored_at - datetime.now(UTC)).total_seconds()
+    if remaining > 0:
+        await asyncio.sleep(remaining)
 
 
 async def _seal(staging: Path, config: CAConfig) -> Sealed:
@@ -273,10 +284,11 @@ for as long as it runs, and the restore needs that lock alone. The backup is cop
 database, then copied into it in one transaction of SQLite's backup API.
 
 What happened after the backup is lost, and the restore keeps it from coming back: nonces and one-time
-tokens issued before the restore are refused, and CRL numbers continue above the restore time in Unix
-seconds, never below a number already published. Certificates issued after the backup are unknown to the
-CA: they cannot be revoked by serial and get no renewal information. The command prints the backup's time
-so you know which ones.
+tokens issued before the restore are refused (token times are whole seconds, so the command returns only
+once the next second has begun, and a token minted after it is accepted), and CRL numbers continue above
+the restore time in Unix seconds, never below a number already published. Certificates issued after the
+backup are unknown to the CA: they cannot be revoked by serial and get no renewal information. The command
+prints the backup's time so you know which ones.
 
 On PostgreSQL, restore the dump with pg_restore (the command prints the line), then run
 'acmeca db restore --in-place', which does the same to the restored database where it is.""",
