@@ -26,7 +26,7 @@ from acmeca.config import CAConfig, ConfigError, load_config
 from acmeca.logs import setup_logging
 from acmeca.server.database import StartupError, first_line
 from acmeca.server.graph import GraphOptions, service_graph
-from acmeca.server.run import serve_graph
+from acmeca.server.run import freeze_startup_heap, serve_graph
 from acmeca.server.tls_certificate import ServerTLS, TLSMaterial
 
 log = logging.getLogger(__name__)
@@ -105,10 +105,14 @@ async def run_worker(config: CAConfig, fd: int) -> None:
         stop = asyncio.Event()
         follower = asyncio.create_task(_follow_supervisor(reader, tls, stop))
         try:
-            await serve_graph(graph, listener, tls.context, ready=lambda _address: _reply({"kind": "ready"}),
-                              stop=stop)
+            await serve_graph(graph, listener, tls.context, ready=_serving, stop=stop)
         finally:
             follower.cancel()
+
+
+def _serving(_address: str) -> None:
+    freeze_startup_heap()
+    _reply({"kind": "ready"})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,7 @@ from acmeca.cli.passwords import has_terminal, is_encrypted_key_file, prompt_pas
 from acmeca.config import acmeca_path, load_config
 from acmeca.logs import setup_logging
 from acmeca.server.database import StartupError
+from acmeca.server.run import freeze_startup_heap
 from acmeca.server.run import serve as run_server
 from acmeca.server.workers import WorkersError, parse_workers, resolve_workers
 
@@ -35,6 +36,7 @@ def serve(args: argparse.Namespace) -> int:
                                    what="the intermediate key's password", flag="--password-file")
 
     def ready(address: str) -> None:
+        freeze_startup_heap()
         _, port = config.host_port
         print(f"acmeca is serving on https://{config.dns_names[0]}:{port}", flush=True)
 
