@@ -43,8 +43,10 @@ def _ms(run: Callable[[], object]) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", type=int, default=200)
+    parser.add_argument("-n", type=int, default=200, help="issues per case (1 to 10,000)")
     count = parser.parse_args().n
+    if not 1 <= count <= 10_000:
+        parser.error("-n must be from 1 to 10,000")
     rsa_keys = [rsa.generate_private_key(65537, 2048).public_key() for _ in range(count)]
     checker = WeakKeyChecker()
     first = _ms(lambda: checker.verdict(rsa.generate_private_key(65537, 2048).public_key()))

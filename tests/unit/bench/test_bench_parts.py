@@ -128,3 +128,15 @@ def test_the_lint_axis_runs_every_acmeca_row_without_lint_and_one_with_it() -> N
         "acmeca sqlite w1 lint=enforce",
     ]
     assert [spec.label for spec in specs_for(["acmeca-sqlite"], 2, lint_axis=False)] == ["acmeca sqlite w1"]
+
+
+@pytest.mark.parametrize("count", ["0", "-1", "10001"])
+def test_issuance_checks_refuses_a_count_out_of_range(count: str, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import issuance_checks
+
+    monkeypatch.setattr("sys.argv", ["issuance_checks", "-n", count])
+    with pytest.raises(SystemExit) as exited:
+        issuance_checks.main()
+    assert exited.value.code == 2
+    assert "-n must be from 1 to 10,000" in capsys.readouterr().err
